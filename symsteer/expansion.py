@@ -1,0 +1,316 @@
+"""The steered output ``f_n(x_n + α s)`` as nested bilinear terms, by α-order and kind.
+
+Terms are built layer by layer from the leaves: a layer pairs every two operands once
+(``B(u, v) + B(v, u) = 2 B̂(u, v)``), so equal terms never arise twice and shared
+sub-terms are built once. Counts come from the same recursion on classes, without
+building anything, so an expansion over budget stops before the work.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .coefficients import KINDS, order_limit, split_coefficients, stream
+from .errors import BudgetError, ShapeError
+from .network import Network
+from .numbers import EXACT, Numbers, PolyRing
+from .terms import ONE, Term, apply, kind_of, leaf
+
+__all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
+
+#: the most terms an expansion builds unless told otherwise (a 4-layer residual stack
+#: builds 26 795; the next layer would need 359 million)
+DEFAULT_BUDGET = 200_000
+
+
+def expand(
+    network: Network,
+    *,
+    steer_at: int,
+    max_order: int | None = None,
+    split_directions: bool = False,
+    budget: int = DEFAULT_BUDGET,
+) -> Expansion:
+    """The output for ``x_n → x_n + α s`` at ``n = steer_at``, up to α-order ``max_order``.
+
+    >>> net = Network.random(layers=2, width=2, hidden=2, residual=True, seed=0)
+    >>> e = expand(net, steer_at=0, max_order=1)
+    >>> e.counts()[1]
+    {'input': 0, 'cross': 5, 'self': 1, 'const': 0}
+    """
+    n = network.check_steer_at(steer_at)
+    top = order_limit(network, n, max_order)
+    if split_directions and not network.residual:
+        raise ShapeError("split_directions=True needs a residual network: only there does x_n split into x_0 + d_0 + … ")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ShapeError(f"budget={budget!r}; expected a positive integer")
+    return Expansion(network, n, top, split_directions=split_directions, budget=budget)
+
+
+@dataclass(frozen=True, eq=False)
+class Expansion:
+    """``y(α) = Σ_m α^m Σ_terms multiplicity · U term``, terms classed input / cross / self / const."""
+
+    network: Network
+    steer_at: int
+    max_order: int
+    split_directions: bool = field(default=False, kw_only=True)
+    budget: int = field(default=DEFAULT_BUDGET, kw_only=True)
+
+    # -- shape of the polynomial ------------------------------------------------------
+
+    @property
+    def degree_bound(self) -> int:
+        """``2^(L-n)``: the degree in α is at most this."""
+        return 2 ** (self.network.depth - self.steer_at)
+
+    @property
+    def truncated(self) -> bool:
+        return self.max_order < self.degree_bound
+
+    @property
+    def orders(self) -> range:
+        return range(self.max_order + 1)
+
+    @cached_property
+    def leaves(self) -> tuple[str, ...]:
+        if self.split_directions:
+            return ("x0", *(f"d{l}" for l in range(self.steer_at)), "s")
+        return ("x", "s")
+
+    # -- counting without building ----------------------------------------------------
+
+    @cached_property
+    def _census(self) -> tuple[Counter, int]:
+        """Distinct output terms by (order, has_input), and how many nodes building them takes."""
+        classes: Counter = Counter((0, True) if name != "s" else (1, False) for name in self.leaves)
+        created = 0
+        for l in range(self.steer_at, self.network.depth):
+            ops = classes.copy()
+            if self.network.layers[l].has_bias:
+                ops[(0, False)] += 1
+            keys = sorted(ops)
+            new: Counter = Counter()
+            for i, a in enumerate(keys):
+                for b in keys[i:]:
+                    if a[0] + b[0] <= self.max_order:
+                        pairs = ops[a] * ops[b] if a != b else ops[a] * (ops[a] + 1) // 2
+                        new[(a[0] + b[0], a[1] or b[1])] += pairs
+            created += sum(new.values())
+            classes = classes + new if self.network.residual else new
+        return classes, created
+
+    def counts(self) -> dict[int, dict[str, int]]:
+        """Number of distinct terms per α-order and kind (exact, even when far too many to list)."""
+        classes, _ = self._census
+        out = {m: dict.fromkeys(KINDS, 0) for m in self.orders}
+        for (order, has_input), count in classes.items():
+            out[order][kind_of(has_input, order > 0)] += count
+        return out
+
+    @property
+    def total_terms(self) -> int:
+        return sum(self._census[0].values())
+
+    # -- the terms --------------------------------------------------------------------
+
+    @cached_property
+    def terms(self) -> tuple[tuple[Term, int], ...]:
+        """Every distinct term with its multiplicity, sorted by order then kind."""
+        created = self._census[1]
+        if created > self.budget:
+            raise BudgetError(self._over_budget(created))
+        current = [(leaf(name), 1) for name in self.leaves]
+        top = self.max_order
+        for l in range(self.steer_at, self.network.depth):
+            ops = current + ([(ONE, 1)] if self.network.layers[l].has_bias else [])
+            ops.sort(key=lambda tm: tm[0].order)
+            new = []
+            for i, (t, m) in enumerate(ops):
+                if 2 * t.order > top:
+                    break
+                for u, k in ops[i:]:
+                    if t.order + u.order > top:
+                        break
+                    new.append((apply(l, t, u), m * m if u is t else 2 * m * k))
+            current = current + new if self.network.residual else new
+        rank = {kind: i for i, kind in enumerate(KINDS)}
+        return tuple(sorted(current, key=lambda tm: (tm[0].order, rank[tm[0].kind])))
+
+    def _over_budget(self, created: int) -> str:
+        fits = [k for k in range(self.max_order) if expand(
+            self.network, steer_at=self.steer_at, max_order=k, split_directions=self.split_directions
+        )._census[1] <= self.budget]
+        hint = f"pass max_order={fits[-1]} or lower" if fits else "no truncation fits; raise the budget"
+        return (
+            f"expanding {self.network.depth - self.steer_at} layer(s) from steer_at={self.steer_at} up to order "
+            f"{self.max_order} builds {created} terms (budget {self.budget}); {hint}, or raise budget="
+        )
+
+    def grouped(self) -> dict[int, dict[str, list[tuple[Term, int]]]]:
+        """The terms as ``{order: {kind: [(term, multiplicity), …]}}``."""
+        out: dict[int, dict[str, list[tuple[Term, int]]]] = {m: {k: [] for k in KINDS} for m in self.orders}
+        for term, mult in self.terms:
+            out[term.order][term.kind].append((term, mult))
+        return out
+
+    # -- exact polynomial maps ----------------------------------------------------------
+
+    def leaf_symbols(self, name: str) -> list[sympy.Symbol]:
+        """The generic symbols of a leaf vector, e.g. ``x_1 … x_d`` or ``d_{0,1} …``."""
+        width = self.network.width_at(self.steer_at)
+        if name in ("x", "s"):
+            return [sympy.Symbol(f"{name}_{i + 1}") for i in range(width)]
+        return [sympy.Symbol(f"{name[0]}_{{{name[1:]},{i + 1}}}") for i in range(width)]
+
+    def polynomials(self, *, x: Any = None, s: Any = None) -> tuple[PolyRing, dict[str, np.ndarray]]:
+        """The exact α-coefficients as polynomials, split by kind: ``(ring, {kind: (K+1, d_out)})``.
+
+        ``x`` (the stream ``x_n``) and ``s`` stay generic unless given as numbers; symbolic
+        weights are generators of the ring too. Built layer by layer in a sparse ring.
+        """
+        if x is not None and self.split_directions:
+            raise ShapeError("x cannot be given when split_directions=True: the leaves x0, d_l stay symbolic")
+        names = [n for n in self.leaves if n != "s" and x is None] + (["s"] if s is None else [])
+        leaf_syms = {n: self.leaf_symbols(n) for n in names}
+        weight_syms = sorted(_weight_symbols(self.network), key=str)
+        ring = PolyRing(weight_syms + [sym for n in names for sym in leaf_syms[n]])
+        if x is None:
+            x = [sympy.Add(*col) for col in zip(*(leaf_syms[n] for n in names if n != "s"))]
+        s = leaf_syms["s"] if s is None else s
+        parts = split_coefficients(self.network, x, s, steer_at=self.steer_at, max_order=self.max_order, numbers=ring)
+        return ring, parts
+
+    def coefficient(self, order: int, kind: str | None = None, *, x: Any = None, s: Any = None) -> sympy.ImmutableMatrix:
+        """The α^order coefficient (or its ``kind`` part) as a sympy column vector."""
+        if order not in self.orders:
+            raise ShapeError(f"order={order!r}; expected one of 0 … {self.max_order}")
+        if kind is not None and kind not in KINDS:
+            raise ShapeError(f"kind={kind!r}; expected one of {', '.join(KINDS)}")
+        ring, parts = self._polys(x, s)
+        chosen = [kind] if kind else list(KINDS)
+        return sympy.ImmutableMatrix([sum((ring.to_sympy(parts[k][order][i]) for k in chosen), sympy.Integer(0)) for i in range(parts["input"].shape[-1])])
+
+    def _polys(self, x: Any, s: Any) -> tuple[PolyRing, dict[str, np.ndarray]]:
+        if x is None and s is None:
+            return self._generic_polys
+        return self.polynomials(x=x, s=s)
+
+    @cached_property
+    def _generic_polys(self) -> tuple[PolyRing, dict[str, np.ndarray]]:
+        return self.polynomials()
+
+    # -- values on concrete inputs --------------------------------------------------------
+
+    def leaf_values(self, s: Any, *, x: Any = None, x_n: Any = None, numbers: Numbers = EXACT) -> dict[str, np.ndarray]:
+        """Values of the leaves from the network input ``x`` (or the stream ``x_n`` directly)."""
+        if (x is None) == (x_n is None):
+            raise ShapeError("give exactly one of x (the network input) and x_n (the stream at the steering point)")
+        n, width = self.steer_at, self.network.width_at(self.steer_at)
+        values = {"s": numbers.vector(s, "s", width)}
+        if x_n is not None:
+            if self.split_directions:
+                raise ShapeError("x_n cannot be split into x0 and d_l; give the network input x instead")
+            values["x"] = numbers.vector(x_n, "x_n", width)
+            return values
+        acts = stream(self.network, x, numbers=numbers)
+        values["x"], values["x0"] = acts[n], acts[0]
+        for l in range(n):
+            values[f"d{l}"] = acts[l + 1] - acts[l]
+        return values
+
+    def evaluate(self, s: Any, *, x: Any = None, x_n: Any = None, numbers: Numbers = EXACT) -> dict[str, np.ndarray]:
+        """Sum the listed terms on concrete vectors: ``{kind: (K+1, …, d_out)}``."""
+        leaves = self.leaf_values(s, x=x, x_n=x_n, numbers=numbers)
+        memo: dict[int, np.ndarray] = {}
+        half = numbers.half()
+
+        def value(t: Term) -> np.ndarray:
+            got = memo.get(id(t))
+            if got is None:
+                got = leaves[t.name] if t.is_leaf else _pair(self.network, t, value, numbers, half)
+                memo[id(t)] = got
+            return got
+
+        from .coefficients import _linear  # the same converted weights the propagation uses
+
+        U = _linear(self.network, "unembed", numbers)
+        shape = np.broadcast_shapes(*(v.shape for v in leaves.values()))
+        out_width = self.network.d_out
+        parts = {k: [numbers.zeros(shape[:-1] + (out_width,)) for _ in self.orders] for k in KINDS}
+        for term, mult in self.terms:
+            v = value(term) if term is not ONE else None
+            y = v @ U.T if U is not None else v
+            parts[term.kind][term.order] = parts[term.kind][term.order] + numbers.entry(mult) * y
+        return {k: np.stack(v) for k, v in parts.items()}
+
+    def total(self, s: Any, **kwargs: Any) -> np.ndarray:
+        """The α-coefficients (all kinds summed) of the listed terms: ``(K+1, …, d_out)``."""
+        parts = self.evaluate(s, **kwargs)
+        return sum(parts.values())
+
+    # -- text ---------------------------------------------------------------------------
+
+    def to_text(self, *, limit: int = 200) -> str:
+        """Terms grouped by order and kind, with counts; at most ``limit`` terms listed."""
+        counts = self.counts()
+        head = [
+            f"steered output of a {self.network.describe()}",
+            f"steer at n={self.steer_at}: x_{self.steer_at} -> x_{self.steer_at} + alpha s; "
+            f"degree <= {self.degree_bound}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
+            f"{self.total_terms} distinct terms",
+        ]
+        lines = []
+        shown = 0
+        listable = self._census[1] <= self.budget
+        for m in self.orders:
+            kinds = ", ".join(f"{k} {counts[m][k]}" for k in KINDS if counts[m][k])
+            lines.append(f"alpha^{m}: {kinds or 'no terms'}")
+            if not listable:
+                continue
+            for kind, items in self.grouped()[m].items():
+                if not items:
+                    continue
+                lines.append(f"  {kind} ({len(items)}):")
+                for term, mult in items:
+                    if shown >= limit:
+                        break
+                    lines.append(f"    {'' if mult == 1 else f'{mult}*'}{'U ' if self.network.unembed is not None else ''}{term}")
+                    shown += 1
+        if shown >= limit:
+            lines.append(f"... {self.total_terms - limit} more terms (raise --limit to list them)")
+        if not listable:
+            lines.append(f"(terms not listed: {self._census[1]} exceed the budget {self.budget}; pass a lower max_order)")
+        if self.truncated:
+            lines.append(f"+ O(alpha^{self.max_order + 1})")
+        return "\n".join(head + lines)
+
+
+def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) -> np.ndarray:
+    from .coefficients import _layer_arrays
+
+    a = _layer_arrays(network, t.layer, numbers)
+
+    def lin(key: str, bias: str, u: Term) -> np.ndarray:
+        return a[bias] if u is ONE else value(u) @ a[key].T
+
+    wl, vr = lin("W", "b", t.left), lin("V", "c", t.right)
+    if t.left is t.right:
+        return (wl * vr) @ a["P"].T
+    wr, vl = lin("W", "b", t.right), lin("V", "c", t.left)
+    return (wl * vr + wr * vl) @ a["P"].T * half
+
+
+def _weight_symbols(network: Network) -> set[sympy.Symbol]:
+    if network.field != "symbolic":
+        return set()
+    arrays = [network.embed, network.unembed] + [
+        arr for layer in network.layers for arr in (layer.W, layer.V, layer.P, layer.b, layer.c)
+    ]
+    return {sym for arr in arrays if arr is not None and arr.dtype == object for v in arr.ravel() for sym in v.free_symbols}

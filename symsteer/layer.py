@@ -1,0 +1,270 @@
+"""The bilinear layer ``y = P((W x + b) ⊙ (V x + c))`` and its tensor ``B[k,i,j]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from numbers import Integral, Rational
+from typing import Any, Literal
+
+import numpy as np
+import sympy
+
+from .errors import ShapeError
+
+__all__ = ["Bilinear", "as_weight_array", "field_of"]
+
+Field = Literal["float", "rational", "symbolic"]
+
+#: widths beyond which the dense tensor B[k,i,j] is refused: it is never needed for
+#: the expansion (the factored W, V, P are contracted instead) and grows as d_out d².
+DENSE_TENSOR_LIMIT = 2_000_000
+
+
+def _entry(value: Any, name: str) -> Any:
+    """One weight entry as a sympy number or expression, or a Python float."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ShapeError(f"{name} has a boolean entry {value!r}; expected a number or a sympy expression")
+    if isinstance(value, (Integral, np.integer)):
+        return sympy.Integer(int(value))
+    if isinstance(value, (Fraction, Rational)) and not isinstance(value, sympy.Basic):
+        return sympy.Rational(int(value.numerator), int(value.denominator))
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, sympy.Expr):
+        return value
+    # Strings in particular are refused: turning them into expressions would mean sympify, i.e. eval.
+    raise ShapeError(f"{name} has an entry {value!r} of type {type(value).__name__}; expected a number or a sympy expression")
+
+
+def as_weight_array(value: Any, name: str, *, ndim: int) -> np.ndarray:
+    """Normalise weights to a float64 array or an object array of sympy expressions.
+
+    Integers, fractions and sympy rationals stay exact; a float anywhere makes the whole
+    array float64 unless a symbol is present too.
+
+    >>> as_weight_array([[1, 2]], "W", ndim=2).dtype
+    dtype('O')
+    """
+    if isinstance(value, sympy.MatrixBase):
+        value = value.tolist() if ndim == 2 else list(value)
+    arr = np.asarray(value, dtype=object if not isinstance(value, np.ndarray) else None)
+    if arr.ndim != ndim:
+        raise ShapeError(f"{name} has shape {arr.shape}; expected a {ndim}-d array")
+    if arr.size == 0:
+        raise ShapeError(f"{name} has shape {arr.shape}; expected non-zero widths")
+    if arr.dtype != object:
+        if arr.dtype.kind == "f":
+            out = arr.astype(np.float64)
+            _check_finite(out, name)
+            return out
+        if arr.dtype.kind not in "iu":
+            raise ShapeError(f"{name} has dtype {arr.dtype}; expected real numbers")
+    flat = [_entry(v, name) for v in arr.ravel()]
+    if any(isinstance(v, float) for v in flat) and not any(
+        isinstance(v, sympy.Basic) and v.free_symbols for v in flat
+    ):
+        out = np.array([float(v) for v in flat], dtype=np.float64).reshape(arr.shape)
+        _check_finite(out, name)
+        return out
+    out = np.empty(arr.shape, dtype=object)
+    out.ravel()[:] = [sympy.Float(v) if isinstance(v, float) else v for v in flat]
+    if any(isinstance(v, sympy.Basic) and (v.has(sympy.nan, sympy.zoo) or v.is_infinite) for v in flat):
+        raise ShapeError(f"{name} has a NaN or infinite entry; expected finite numbers")
+    return out
+
+
+def _check_finite(arr: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ShapeError(f"{name}{list(bad)} = {arr[bad]}; expected finite numbers")
+
+
+def field_of(*arrays: np.ndarray | None) -> Field:
+    """'float' if any array is float64, 'symbolic' if any entry has a free symbol, else 'rational'."""
+    present = [a for a in arrays if a is not None]
+    if any(a.dtype != object for a in present):
+        if any(a.dtype == object and any(getattr(v, "free_symbols", None) for v in a.ravel()) for a in present):
+            return "symbolic"
+        return "float"
+    for a in present:
+        for v in a.ravel():
+            if v.free_symbols or not v.is_Rational:
+                return "symbolic"
+    return "rational"
+
+
+@dataclass(frozen=True, eq=False)
+class Bilinear:
+    """A bilinear layer ``y = P((W x + b) ⊙ (V x + c))``; ``b``, ``c`` optional.
+
+    ``W``, ``V`` have shape ``(h, d)``, ``P`` has shape ``(d_out, h)``. Entries may be
+    integers, fractions, floats or sympy expressions.
+
+    >>> layer = Bilinear([[1, 0]], [[0, 1]], [[1], [2]])
+    >>> layer([3, 5])
+    Matrix([[15], [30]])
+    """
+
+    W: np.ndarray
+    V: np.ndarray
+    P: np.ndarray
+    b: np.ndarray | None = field(default=None, kw_only=True)
+    c: np.ndarray | None = field(default=None, kw_only=True)
+    name: str = field(default="layer", kw_only=True)
+
+    def __post_init__(self) -> None:
+        n = self.name
+        put = object.__setattr__  # frozen: normalise once, here
+        for key in ("W", "V", "P"):
+            put(self, key, as_weight_array(getattr(self, key), f"{n}.{key}", ndim=2))
+        if (self.b is None) != (self.c is None):
+            raise ShapeError(f"{n}: biases b and c go together; got only {'b' if self.c is None else 'c'}")
+        h, d = self.W.shape
+        if self.V.shape != (h, d):
+            raise ShapeError(f"{n}.V has shape {self.V.shape}; expected {(h, d)} like W")
+        if self.P.shape[1] != h:
+            raise ShapeError(f"{n}.P has shape {self.P.shape}; expected (d_out, {h}) to match the hidden width of W")
+        if self.b is not None:
+            for key in ("b", "c"):
+                arr = as_weight_array(getattr(self, key), f"{n}.{key}", ndim=1)
+                if arr.shape != (h,):
+                    raise ShapeError(f"{n}.{key} has shape {arr.shape}; expected ({h},), the hidden width")
+                put(self, key, arr)
+
+    # -- shape and kind -------------------------------------------------------------
+
+    @property
+    def d_in(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def hidden(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def d_out(self) -> int:
+        return self.P.shape[0]
+
+    @property
+    def has_bias(self) -> bool:
+        return self.b is not None
+
+    @cached_property
+    def field(self) -> Field:
+        return field_of(self.W, self.V, self.P, self.b, self.c)
+
+    # -- constructors -----------------------------------------------------------------
+
+    @classmethod
+    def symbolic(cls, d: int, h: int, d_out: int | None = None, *, index: int = 0, bias: bool = False) -> Bilinear:
+        """Generic weights: entries ``W^{(l)}_{a,i}``, ``V^{(l)}_{a,i}``, ``P^{(l)}_{k,a}`` (1-based)."""
+
+        def mat(letter: str, rows: int, cols: int) -> list[list[sympy.Symbol]]:
+            return [[sympy.Symbol(f"{letter}^{{({index})}}_{{{r + 1},{q + 1}}}") for q in range(cols)] for r in range(rows)]
+
+        def vec(letter: str) -> list[sympy.Symbol] | None:
+            return [sympy.Symbol(f"{letter}^{{({index})}}_{{{a + 1}}}") for a in range(h)] if bias else None
+
+        return cls(mat("W", h, d), mat("V", h, d), mat("P", d_out or d, h), b=vec("b"), c=vec("c"), name=f"layers[{index}]")
+
+    @classmethod
+    def random(
+        cls,
+        d: int,
+        h: int,
+        d_out: int | None = None,
+        *,
+        rng: np.random.Generator,
+        kind: Literal["int", "rational", "float"] = "int",
+        bias: bool = False,
+        index: int = 0,
+    ) -> Bilinear:
+        """Random weights: small integers in [-2, 2], rationals p/q with |p| ≤ 3, q ≤ 3, or normal floats."""
+        shapes = {"W": (h, d), "V": (h, d), "P": (d_out or d, h)}
+        if bias:
+            shapes |= {"b": (h,), "c": (h,)}
+        arrays = {k: random_array(shape, rng=rng, kind=kind) for k, shape in shapes.items()}
+        return cls(**arrays, name=f"layers[{index}]")
+
+    # -- the tensor and its forms -----------------------------------------------------
+
+    @cached_property
+    def matrices(self) -> tuple[sympy.ImmutableMatrix, ...]:
+        """(W, V, P, b, c) as sympy matrices (b, c as columns, or None)."""
+        col = lambda a: None if a is None else sympy.ImmutableMatrix(list(a))  # noqa: E731
+        return (*(sympy.ImmutableMatrix(a.tolist()) for a in (self.W, self.V, self.P)), col(self.b), col(self.c))
+
+    def tensor(self) -> sympy.ImmutableDenseNDimArray:
+        """``B[k,i,j] = Σ_a P[k,a] W[a,i] V[a,j]`` (bias-free part), output axis first."""
+        size = self.d_out * self.d_in**2
+        if size > DENSE_TENSOR_LIMIT:
+            raise ShapeError(
+                f"{self.name}: the dense tensor would have {size} entries (limit {DENSE_TENSOR_LIMIT}); "
+                "use the two-argument form B(u, v), which contracts the factored weights"
+            )
+        W, V, P, _, _ = self.matrices
+        entries = [
+            sympy.expand(sum(P[k, a] * W[a, i] * V[a, j] for a in range(self.hidden)))
+            for k in range(self.d_out)
+            for i in range(self.d_in)
+            for j in range(self.d_in)
+        ]
+        return sympy.ImmutableDenseNDimArray(entries, (self.d_out, self.d_in, self.d_in))
+
+    def symmetric(self) -> sympy.ImmutableDenseNDimArray:
+        """``B̂[k] = (B[k] + B[k]ᵀ)/2``: the only part of B that reaches the output."""
+        B = self.tensor()
+        n = self.d_in
+        entries = [(B[k, i, j] + B[k, j, i]) / 2 for k in range(self.d_out) for i in range(n) for j in range(n)]
+        return sympy.ImmutableDenseNDimArray(entries, B.shape)
+
+    def bilinear(self, u: Any, v: Any) -> sympy.ImmutableMatrix:
+        """``B(u, v) = P((W u) ⊙ (V v))``, bias-free, exact or symbolic."""
+        W, V, P, _, _ = self.matrices
+        wu, vv = W * self._column(u), V * self._column(v)
+        return sympy.ImmutableMatrix(P * wu.multiply_elementwise(vv)).applyfunc(sympy.expand)
+
+    def symmetric_bilinear(self, u: Any, v: Any) -> sympy.ImmutableMatrix:
+        """``B̂(u, v) = (B(u, v) + B(v, u)) / 2``."""
+        return ((self.bilinear(u, v) + self.bilinear(v, u)) / 2).applyfunc(sympy.expand)
+
+    def __call__(self, x: Any) -> sympy.ImmutableMatrix:
+        """The layer's output ``P((W x + b) ⊙ (V x + c))``, exact or symbolic."""
+        W, V, P, b, c = self.matrices
+        col = self._column(x)
+        wx, vx = W * col, V * col
+        if b is not None:
+            wx, vx = wx + b, vx + c
+        return sympy.ImmutableMatrix(P * wx.multiply_elementwise(vx)).applyfunc(sympy.expand)
+
+    def self_term(self, s: Any) -> sympy.ImmutableMatrix:
+        """``B(s, s)``: the steering vector's interaction with itself, from the weights alone."""
+        return self.bilinear(s, s)
+
+    def cross_map(self, s: Any) -> sympy.ImmutableMatrix:
+        """``M_s`` with ``B(x, s) + B(s, x) = M_s x``: ``M_s = P (diag(V s) W + diag(W s) V)``."""
+        W, V, P, _, _ = self.matrices
+        col = self._column(s)
+        vs, ws = V * col, W * col
+        inner = sympy.diag(*vs) * W + sympy.diag(*ws) * V
+        return sympy.ImmutableMatrix(P * inner).applyfunc(sympy.expand)
+
+    def _column(self, v: Any) -> sympy.ImmutableMatrix:
+        arr = as_weight_array(v, "vector", ndim=1) if not isinstance(v, sympy.MatrixBase) else np.array(list(v), dtype=object)
+        if arr.shape != (self.d_in,):
+            raise ShapeError(f"{self.name}: vector of length {arr.shape[0]}; expected {self.d_in}, the layer's input width")
+        return sympy.ImmutableMatrix([sympy.Float(v) if isinstance(v, float) else v for v in arr.tolist()])
+
+
+def random_array(shape: tuple[int, ...], *, rng: np.random.Generator, kind: str) -> np.ndarray:
+    """Seeded random entries: 'int' in [-2, 2], 'rational' p/q (|p| ≤ 3, 1 ≤ q ≤ 3), 'float' normal."""
+    if kind == "float":
+        return rng.standard_normal(shape)
+    if kind == "int":
+        return np.vectorize(sympy.Integer, otypes=[object])(rng.integers(-2, 3, size=shape))
+    if kind == "rational":
+        p, q = rng.integers(-3, 4, size=shape), rng.integers(1, 4, size=shape)
+        return np.vectorize(lambda a, b: sympy.Rational(int(a), int(b)), otypes=[object])(p, q)
+    raise ShapeError(f"kind={kind!r}; expected 'int', 'rational' or 'float'")

@@ -1,0 +1,218 @@
+"""The number systems the algebra runs in: float64, exact rationals, and polynomial rings.
+
+Every computation downstream (forward passes, α-coefficients, term values) is written once
+over numpy arrays; only the entries differ: float64, ``fmpq`` (python-flint) or
+``fractions.Fraction`` when flint is missing, and sparse multivariate polynomials
+(``fmpq_mpoly``, or sympy's ``rings`` as the fallback).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Iterable, Sequence
+from weakref import WeakKeyDictionary
+
+import numpy as np
+import sympy
+
+from .errors import ShapeError
+
+try:  # flint is the fast path; the fallbacks are exact too, only slower
+    import flint
+except ImportError:  # pragma: no cover - exercised by the fallback tests
+    flint = None
+
+__all__ = ["Numbers", "FLOAT", "EXACT", "PolyRing", "exact_number", "object_array"]
+
+
+def object_array(values: Sequence[Any], shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """An object array filled entry by entry: flint polynomials are sequences, and numpy
+    would otherwise unpack them into a deeper array."""
+    flat = list(values)
+    out = np.empty(len(flat), dtype=object)
+    for i, v in enumerate(flat):
+        out[i] = v
+    return out.reshape(shape if shape is not None else (len(flat),))
+
+
+def exact_number(value: Any) -> Any:
+    """A rational (``fmpq`` or ``Fraction``) equal to ``value``; floats convert exactly."""
+    if flint is not None and isinstance(value, flint.fmpq):
+        return value
+    if isinstance(value, sympy.Basic):
+        if not value.is_Rational:
+            raise ShapeError(f"{value} is not a rational number; expected exact numbers (or use symbolic weights)")
+        p, q = int(value.p), int(value.q)
+    else:
+        if flint is not None and isinstance(value, flint.fmpz):
+            value = int(value)
+        frac = Fraction(value) if not isinstance(value, (float, np.floating)) else Fraction(float(value))
+        p, q = frac.numerator, frac.denominator
+    return flint.fmpq(p, q) if flint is not None else Fraction(p, q)
+
+
+def to_sympy_number(value: Any) -> sympy.Expr:
+    if isinstance(value, (float, np.floating)):
+        return sympy.Float(float(value))
+    if flint is not None and isinstance(value, flint.fmpq):
+        return sympy.Rational(int(value.p), int(value.q))
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    return sympy.sympify(int(value)) if isinstance(value, (int, np.integer)) else value
+
+
+class Numbers:
+    """A number system: converts weights and vectors into arrays its arithmetic runs on."""
+
+    name = "abstract"
+
+    def __init__(self) -> None:
+        self._cache: WeakKeyDictionary[Any, dict[int, np.ndarray]] = WeakKeyDictionary()
+
+    def entry(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def array(self, arr: np.ndarray | None, name: str = "array") -> np.ndarray | None:
+        if arr is None:
+            return None
+        try:
+            return object_array([self.entry(v) for v in np.asarray(arr, dtype=object).ravel()], arr.shape)
+        except (TypeError, ValueError) as exc:
+            raise ShapeError(f"{name} cannot be used with {self.name} numbers: {exc}") from None
+
+    def weights(self, owner: Any, arrays: dict[str, np.ndarray | None]) -> dict[str, np.ndarray | None]:
+        """Converted weights, cached per owner object (a layer or a network)."""
+        cache = self._cache.setdefault(owner, {})
+        return {k: cache[k] if k in cache else cache.setdefault(k, self.array(v, k)) for k, v in arrays.items()}
+
+    def vector(self, values: Any, name: str, length: int) -> np.ndarray:
+        """A user's vector (or a batch of them, last axis the width) in this number system."""
+        if isinstance(values, sympy.MatrixBase):
+            values = list(values)
+        arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+        if arr.ndim == 0 or arr.shape[-1] != length:
+            raise ShapeError(f"{name} has shape {arr.shape}; expected a vector of length {length}")
+        if arr.dtype.kind in "bcUSV":
+            raise ShapeError(f"{name} has dtype {arr.dtype}; expected real numbers")
+        return self.array(arr, name)
+
+    def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.array(np.zeros(shape, dtype=np.int64))
+
+    def half(self) -> Any:
+        return self.entry(sympy.Rational(1, 2))
+
+
+class _Float(Numbers):
+    name = "float"
+
+    def entry(self, value: Any) -> float:
+        if isinstance(value, sympy.Basic) and value.free_symbols:
+            raise ShapeError(f"{value} is symbolic; float evaluation needs numbers")
+        if flint is not None and isinstance(value, flint.fmpq):
+            return int(value.p) / int(value.q)
+        out = float(value)
+        if not np.isfinite(out):
+            raise ShapeError(f"entry {value!r} is not finite; expected finite numbers")
+        return out
+
+    def array(self, arr: np.ndarray | None, name: str = "array") -> np.ndarray | None:
+        if arr is None:
+            return None
+        if arr.dtype.kind in "fiu":
+            out = arr.astype(np.float64)
+            if not np.all(np.isfinite(out)):
+                raise ShapeError(f"{name} has a NaN or infinite entry; expected finite numbers")
+            return out
+        try:
+            return np.array([self.entry(v) for v in arr.ravel()], dtype=np.float64).reshape(arr.shape)
+        except (TypeError, ValueError) as exc:
+            raise ShapeError(f"{name} cannot be used with float numbers: {exc}") from None
+
+    def half(self) -> float:
+        return 0.5
+
+
+class _Exact(Numbers):
+    name = "exact"
+
+    def entry(self, value: Any) -> Any:
+        if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+            raise ShapeError(f"entry {value!r} is not finite; expected finite numbers")
+        if isinstance(value, str):
+            raise TypeError(f"entry {value!r} is a string; expected a number")
+        return exact_number(value)
+
+
+FLOAT: Numbers = _Float()
+EXACT: Numbers = _Exact()
+
+
+class PolyRing(Numbers):
+    """Sparse multivariate polynomials with rational coefficients over the given symbols.
+
+    >>> x, y = sympy.symbols("x y")
+    >>> R = PolyRing([x, y])
+    >>> R.to_sympy(R.entry(x + 2 * y) ** 2)
+    x**2 + 4*x*y + 4*y**2
+    """
+
+    name = "polynomial"
+
+    def __init__(self, symbols: Sequence[sympy.Symbol]) -> None:
+        super().__init__()
+        self.symbols = tuple(symbols)
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ShapeError("polynomial ring with repeated generators")
+        self.index = {sym: i for i, sym in enumerate(self.symbols)}
+        names = tuple(str(sym) for sym in self.symbols) or ("_",)
+        if flint is not None:
+            self.ctx = flint.fmpq_mpoly_ctx.get(names, "lex")
+            self.gens = self.ctx.gens()[: len(self.symbols)]
+        else:  # pragma: no cover - exercised by the fallback tests
+            from sympy.polys.domains import QQ
+            from sympy.polys.rings import ring
+
+            self.ctx, *gens = ring(list(self.symbols) or [sympy.Symbol("_")], QQ)
+            self.gens = tuple(gens[: len(self.symbols)])
+
+    def const(self, value: Any) -> Any:
+        if flint is not None:
+            return self.ctx.constant(exact_number(value)) if hasattr(self.ctx, "constant") else self.ctx.from_dict({(0,) * self.ctx.nvars(): exact_number(value)})
+        return self.ctx(exact_number(value))
+
+    def entry(self, value: Any) -> Any:
+        if getattr(value, "ring", None) is self.ctx or (flint is not None and isinstance(value, flint.fmpq_mpoly)):
+            return value  # already a polynomial of this ring
+        if isinstance(value, sympy.Symbol) and value in self.index:
+            return self.gens[self.index[value]]
+        if isinstance(value, sympy.Basic) and value.free_symbols:
+            unknown = value.free_symbols - set(self.index)
+            if unknown:
+                raise ShapeError(f"entry {value} has symbols {sorted(map(str, unknown))} outside the ring")
+            poly = sympy.Poly(value, *self.symbols)
+            if not poly.domain.is_QQ and not poly.domain.is_ZZ:
+                raise ShapeError(f"entry {value} is not a polynomial with rational coefficients")
+            return self.from_terms({m: c for m, c in poly.as_dict().items()})
+        return self.const(value)
+
+    def from_terms(self, terms: dict[tuple[int, ...], Any]) -> Any:
+        if flint is not None:
+            n = self.ctx.nvars()
+            return self.ctx.from_dict({m + (0,) * (n - len(m)): exact_number(c) for m, c in terms.items()})
+        return self.ctx.from_dict({m: exact_number(c) for m, c in terms.items()})
+
+    def terms(self, poly: Any) -> Iterable[tuple[tuple[int, ...], Any]]:
+        """(exponent tuple, rational coefficient) pairs of a polynomial."""
+        if not hasattr(poly, "monoms"):  # a plain number that never met the ring
+            return [((0,) * len(self.symbols), poly)] if poly != 0 else []
+        if flint is not None:
+            return [(tuple(int(e) for e in m)[: len(self.symbols)], c) for m, c in zip(poly.monoms(), poly.coeffs())]
+        return list(poly.terms())  # pragma: no cover
+
+    def to_sympy(self, poly: Any) -> sympy.Expr:
+        out = []
+        for monom, coeff in self.terms(poly):
+            factors = [sym**e for sym, e in zip(self.symbols, monom) if e]
+            out.append(sympy.Mul(to_sympy_number(coeff), *factors))
+        return sympy.Add(*out)
