@@ -255,6 +255,12 @@ class Expansion:
         parts = self.evaluate(s, **kwargs)
         return sum(parts.values())
 
+    def _repr_latex_(self) -> str:
+        """Jupyter renders the LaTeX printer's output."""
+        from .latex import latex
+
+        return f"$\\displaystyle {latex(self)}$"
+
     # -- text ---------------------------------------------------------------------------
 
     def to_text(self, *, limit: int = 200) -> str:

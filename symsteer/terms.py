@@ -58,6 +58,12 @@ class Term:
     def __repr__(self) -> str:
         return f"Term({self})"
 
+    def _repr_latex_(self) -> str:
+        """Jupyter renders the LaTeX printer's output."""
+        from .latex import latex
+
+        return f"$\\displaystyle {latex(self)}$"
+
 
 def leaf(name: str) -> Term:
     """A leaf: ``x`` (the stream at the steering point), ``s``, ``1`` (bias), ``x0``, ``d0``, …"""
