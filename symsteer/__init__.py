@@ -20,7 +20,9 @@ _WHERE = {
     "Term": "terms", "Expansion": "expansion", "expand": "expansion",
     # numbers and the numeric core
     "FLOAT": "numbers", "EXACT": "numbers", "PolyRing": "numbers",
-    "forward": "coefficients", "stream": "coefficients", "coefficients": "coefficients",
+    "forward": "coefficients", "stream": "coefficients",
+    # the module ``coefficients`` shadows a function of the same name, so it is exported as
+    "alpha_coefficients": "coefficients",
     "split_coefficients": "coefficients", "KINDS": "coefficients",
     # checks
     "check": "check", "check_grid": "check", "CheckResult": "check", "RTOL": "check",
@@ -31,9 +33,12 @@ _WHERE = {
 __all__ = ["__version__", *_WHERE]
 
 
+_RENAMED = {"alpha_coefficients": "coefficients"}
+
+
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+        value = getattr(import_module(f".{_WHERE[name]}", __name__), _RENAMED.get(name, name))
         globals()[name] = value
         return value
     raise AttributeError(f"module 'symsteer' has no attribute {name!r}")

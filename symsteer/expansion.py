@@ -147,10 +147,10 @@ class Expansion:
         fits = [k for k in range(self.max_order) if expand(
             self.network, steer_at=self.steer_at, max_order=k, split_directions=self.split_directions
         )._census[1] <= self.budget]
-        hint = f"pass max_order={fits[-1]} or lower" if fits else "no truncation fits; raise the budget"
+        hint = f"pass max_order={fits[-1]} or lower, or a larger budget" if fits else "pass a larger budget"
         return (
             f"expanding {self.network.depth - self.steer_at} layer(s) from steer_at={self.steer_at} up to order "
-            f"{self.max_order} builds {created} terms (budget {self.budget}); {hint}, or raise budget="
+            f"{self.max_order} builds {created} terms (budget {self.budget}); {hint}"
         )
 
     def grouped(self) -> dict[int, dict[str, list[tuple[Term, int]]]]:

@@ -103,8 +103,8 @@ class Bilinear:
     integers, fractions, floats or sympy expressions.
 
     >>> layer = Bilinear([[1, 0]], [[0, 1]], [[1], [2]])
-    >>> layer([3, 5])
-    Matrix([[15], [30]])
+    >>> list(layer([3, 5]))
+    [15, 30]
     """
 
     W: np.ndarray

@@ -1,0 +1,202 @@
+"""The expansion against an independent reference, over a table of model shapes."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy
+
+from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
+from symsteer import alpha_coefficients as coefficients
+from symsteer.check import RTOL, relative_error
+
+from conftest import as_fractions, reference_coefficients, reference_output
+
+# plain and residual, with and without biases, embed/unembed, depth 1–3, every steer_at
+CASES = [
+    dict(layers=layers, residual=residual, bias=bias, embed=embed, unembed=unembed, steer_at=n)
+    for layers in (1, 2, 3)
+    for residual in (False, True)
+    for bias in (False, True)
+    for embed, unembed in ((None, None), (3, 2))
+    for n in range(layers + 1)
+]
+
+
+def _ids(case):
+    return "{}-L{}{}{}-n{}".format(
+        "res" if case["residual"] else "plain", case["layers"], "-bias" if case["bias"] else "",
+        "-EU" if case["embed"] else "", case["steer_at"],
+    )
+
+
+def _model(case, seed, kind="rational"):
+    rng = np.random.default_rng(seed)
+    opts = {k: v for k, v in case.items() if k != "steer_at"}
+    net = Network.random(width=2, hidden=2, kind=kind, seed=rng, **opts)
+    x = [Fraction(int(v), 2) for v in rng.integers(-3, 4, size=net.d_in)]
+    s = [Fraction(int(v), 3) for v in rng.integers(-3, 4, size=net.width_at(case["steer_at"]))]
+    return net, x, s
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_expansion_matches_reference_exactly(case):
+    net, x, s = _model(case, seed=len(_ids(case)) * 7 + case["layers"])
+    n = case["steer_at"]
+    ref = reference_coefficients(net, x, s, n)
+    e = expand(net, steer_at=n)
+    parts = e.evaluate(s, x=x, numbers=EXACT)
+    assert as_fractions(sum(parts.values())) == ref
+    stream_x = stream(net, x, numbers=EXACT)[n]
+    assert as_fractions(coefficients(net, stream_x, s, steer_at=n)) == ref
+    split = split_coefficients(net, stream_x, s, steer_at=n)
+    for kind in parts:
+        assert as_fractions(parts[kind]) == as_fractions(split[kind]), kind
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=_ids)
+def test_float_agrees_to_tolerance(case):
+    net, x, s = _model(case, seed=3, kind="float")
+    n = case["steer_at"]
+    ref = reference_coefficients(net, x, s, n)
+    got = expand(net, steer_at=n).evaluate([float(v) for v in s], x=[float(v) for v in x], numbers=FLOAT)
+    assert relative_error(sum(got.values()), np.array(ref, dtype=float)) <= RTOL
+
+
+@pytest.mark.parametrize("residual", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_kinds_match_monomials_of_the_symbolic_output(residual, bias):
+    """input = no s, self = no x, cross = both, const = neither: read off sympy's expansion."""
+    net = Network.random(layers=2, width=2, hidden=2, residual=residual, bias=bias, seed=5, unembed=1)
+    e = expand(net, steer_at=0)
+    xs, ss = e.leaf_symbols("x"), e.leaf_symbols("s")
+    alpha = sympy.Symbol("alpha")
+    out = sympy.expand(reference_output(net, xs, steer_at=0, s=ss, alpha=alpha)[0])
+    want = {k: {} for k in ("input", "cross", "self", "const")}
+    for term in sympy.Add.make_args(out):
+        syms = term.free_symbols
+        has_x, has_s = bool(syms & set(xs)), bool(syms & set(ss))
+        kind = ("cross" if has_s else "input") if has_x else ("self" if has_s else "const")
+        m = sympy.degree(term, alpha)
+        want[kind][m] = want[kind].get(m, 0) + term / alpha**m
+    for kind, by_order in want.items():
+        for m in e.orders:
+            assert sympy.expand(e.coefficient(m, kind)[0] - by_order.get(m, 0)) == 0, (kind, m)
+
+
+def test_symbolic_weights_single_layer_closed_form():
+    net = Network.symbolic(layers=1, width=2, hidden=2)
+    layer = net.layers[0]
+    e = expand(net, steer_at=0)
+    x, s = sympy.Matrix(e.leaf_symbols("x")), sympy.Matrix(e.leaf_symbols("s"))
+    assert e.coefficient(0) == layer(x)
+    assert e.coefficient(1, "cross") == (layer.cross_map(s) * x).applyfunc(sympy.expand)
+    assert e.coefficient(2, "self") == layer.self_term(s)
+    assert e.coefficient(1, "self") == sympy.zeros(2, 1)
+
+
+# distinct formal terms after l layers (MATH.md)
+RESIDUAL = [5, 20, 230, 26795, 359026205]
+PLAIN = [3, 6, 21, 231, 26796]
+RESIDUAL_ORDER1 = [4, 11, 56, 986, 201431]
+RESIDUAL_ORDER2 = [5, 17, 113, 2849, 917930]
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4, 5])
+def test_term_counts(layers):
+    res = Network.random(layers=layers, width=1, hidden=1, residual=True)
+    plain = Network.random(layers=layers, width=1, hidden=1)
+    assert expand(res, steer_at=0).total_terms == RESIDUAL[layers - 1]
+    assert expand(plain, steer_at=0).total_terms == PLAIN[layers - 1]
+    assert expand(res, steer_at=0, max_order=1).total_terms == RESIDUAL_ORDER1[layers - 1]
+    assert expand(res, steer_at=0, max_order=2).total_terms == RESIDUAL_ORDER2[layers - 1]
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_listed_terms_agree_with_counts(layers):
+    for residual in (False, True):
+        for bias in (False, True):
+            e = expand(Network.random(layers=layers, width=1, hidden=1, residual=residual, bias=bias), steer_at=0,
+                       max_order=None if layers < 4 else 1)
+            listed = {m: {k: len(v) for k, v in kinds.items()} for m, kinds in e.grouped().items()}
+            assert listed == e.counts()
+
+
+def test_plain_stack_input_only_at_order_zero_self_only_at_top():
+    e = expand(Network.random(layers=3, width=2, hidden=2), steer_at=0)
+    counts = e.counts()
+    assert counts[0] == {"input": 1, "cross": 0, "self": 0, "const": 0}
+    assert counts[8] == {"input": 0, "cross": 0, "self": 1, "const": 0}
+    assert all(counts[m]["self"] == 0 for m in range(8))
+
+
+def test_residual_has_self_terms_at_every_order():
+    counts = expand(Network.random(layers=3, width=2, hidden=2, residual=True), steer_at=0).counts()
+    assert all(counts[m]["self"] > 0 for m in range(1, 9))
+
+
+def test_budget_stops_before_the_work_and_suggests_max_order():
+    net = Network.random(layers=5, width=2, hidden=2, residual=True)
+    e = expand(net, steer_at=0)
+    assert e.total_terms == 359026205  # counted, never built
+    with pytest.raises(BudgetError, match=r"builds \d+ terms \(budget 200000\); pass max_order=1 or lower, or a larger budget"):
+        e.terms
+    assert len(expand(net, steer_at=0, max_order=1).terms) == 201431
+
+
+def test_top_coefficient_is_plain_composition_of_s():
+    """The α^(2^(L-n)) coefficient is U (B_{L-1} ∘ … ∘ B_n)(s), bias-free, for residual and biased nets too."""
+    for residual in (False, True):
+        for bias in (False, True):
+            net = Network.random(layers=2, width=2, hidden=2, residual=residual, bias=bias, seed=11, unembed=2)
+            s = [1, -2]
+            top = coefficients(net, [3, 1], s, steer_at=0)[-1]
+            v = sympy.Matrix(s)
+            for layer in net.layers:
+                v = layer.bilinear(v, v)
+            expected = sympy.Matrix(net.unembed.tolist()) * v
+            assert as_fractions(top) == [Fraction(int(c.p), int(c.q)) for c in expected]
+
+
+def test_split_directions_residual():
+    net = Network.random(layers=3, width=2, hidden=2, residual=True, seed=2)
+    e = expand(net, steer_at=2, split_directions=True)
+    assert e.leaves == ("x0", "d0", "d1", "s")
+    x, s = [1, 2], [2, -1]
+    whole = expand(net, steer_at=2).evaluate(s, x=x)
+    split = e.evaluate(s, x=x)
+    for kind in whole:
+        assert as_fractions(whole[kind]) == as_fractions(split[kind])
+    # B̂_2(d_0, s): the seed's "interaction of s with the directions d"
+    assert any(str(t) == "B2(d0, s)" for t, _ in e.terms)
+    with pytest.raises(ShapeError, match="needs a residual network"):
+        expand(Network.random(layers=2, width=2, hidden=2), steer_at=1, split_directions=True)
+
+
+def test_truncation_keeps_the_low_orders():
+    net = Network.random(layers=3, width=2, hidden=3, residual=True, bias=True, seed=4)
+    full = expand(net, steer_at=0).evaluate([1, 1], x=[2, -1])
+    cut = expand(net, steer_at=0, max_order=2)
+    assert cut.truncated and cut.degree_bound == 8
+    part = cut.evaluate([1, 1], x=[2, -1])
+    for kind in full:
+        assert as_fractions(part[kind]) == as_fractions(full[kind][:3])
+    assert "+ O(alpha^3)" in cut.to_text()
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(steer_at=3), "steer_at=3 but the model has 2 layers"),
+    (dict(steer_at=0, max_order=-1), "max_order=-1; expected a non-negative integer"),
+    (dict(steer_at=0, budget=0), "budget=0; expected a positive integer"),
+])
+def test_bad_options(bad, message):
+    with pytest.raises(ShapeError, match=message):
+        expand(Network.random(layers=2, width=2, hidden=2), **bad)
+
+
+def test_evaluate_needs_one_kind_of_input():
+    e = expand(Network.random(layers=1, width=2, hidden=2), steer_at=0)
+    with pytest.raises(ShapeError, match="exactly one of x"):
+        e.evaluate([1, 1])
+    with pytest.raises(ShapeError, match=r"s has shape \(3,\); expected a vector of length 2"):
+        e.evaluate([1, 1, 1], x=[1, 1])
