@@ -111,7 +111,7 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--coefficients", "show_coefficients", is_flag=True, help="Print each α-coefficient as a polynomial, by kind.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text", show_default=True)
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
-@click.option("--budget", type=int, default=None, help="Most terms to build [default: 200000].")
+@click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
            x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,

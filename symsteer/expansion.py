@@ -26,7 +26,7 @@ __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 
 #: the most terms an expansion builds unless told otherwise (a 4-layer residual stack
 #: builds 26 795; the next layer would need 359 million)
-DEFAULT_BUDGET = 200_000
+DEFAULT_BUDGET = 300_000
 
 
 def expand(
