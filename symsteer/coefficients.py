@@ -156,4 +156,12 @@ def split_coefficients(
     at_zero = np.broadcast_to(at_zero, total.shape)
     const, own, inp = numbers.zeros(total.shape), at_zero.copy(), numbers.zeros(total.shape)
     const[0], own[0], inp[0] = at_zero[0], numbers.zeros(own[0].shape), total[0] - at_zero[0]
-    return {"input": inp, "cross": total - inp - own - const, "self": own, "const": const}
+    # cross = total - input - self - const, but only orders ≥ 1 need a subtraction: there
+    # input = const = 0 and self = at_zero. Subtracting whole polynomial arrays three times
+    # was most of the cost with symbolic weights. Order 0 is zero by construction in exact
+    # arithmetic; float64 keeps the full formula so its rounding stays bit-identical.
+    cross = numbers.zeros(total.shape)
+    cross[1:] = total[1:] - at_zero[1:]
+    if total.dtype != object:
+        cross[0] = total[0] - inp[0] - own[0] - const[0]
+    return {"input": inp, "cross": cross, "self": own, "const": const}

@@ -7,7 +7,7 @@ import pytest
 import sympy
 
 from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
-from symsteer import alpha_coefficients as coefficients
+from symsteer import coefficients
 from symsteer.check import RTOL, relative_error
 
 from conftest import as_fractions, reference_coefficients, reference_output
