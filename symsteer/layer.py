@@ -84,6 +84,8 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
 def field_of(*arrays: np.ndarray | None) -> Field:
     """'float' if any array is float64, 'symbolic' if any entry has a free symbol, else 'rational'."""
     present = [a for a in arrays if a is not None]
+    if not present:
+        return "rational"
     if any(a.dtype != object for a in present):
         if any(a.dtype == object and any(getattr(v, "free_symbols", None) for v in a.ravel()) for a in present):
             return "symbolic"

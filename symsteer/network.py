@@ -77,9 +77,8 @@ class Network:
 
     @cached_property
     def field(self) -> Field:
-        kinds = {layer.field for layer in self.layers} | {field_of(self.embed, self.unembed)} if (
-            self.embed is not None or self.unembed is not None
-        ) else {layer.field for layer in self.layers}
+        """'symbolic' if any weight is, else 'float' if any is, else 'rational'."""
+        kinds = {layer.field for layer in self.layers} | {field_of(self.embed, self.unembed)}
         return "symbolic" if "symbolic" in kinds else "float" if "float" in kinds else "rational"
 
     def check_steer_at(self, n: int) -> int:
