@@ -1,0 +1,491 @@
+"""LaTeX for write-ups: one printer, built on sympy's, for terms, expansions, layers, networks,
+claims and verdicts.
+
+What each object prints as:
+
+- a ``Term``, a ``Bilinear`` layer, a sympy expression or matrix: math, without delimiters
+  (like ``sympy.latex``);
+- an ``Expansion`` or a ``Network``: a whole ``align*`` environment, lines broken to fit a page;
+- a ``Claim`` or a ``Verdict``: text (a heading and a ``description`` list); with
+  ``mode="inline"`` a one-line math summary instead.
+
+Documents need ``amsmath`` and ``amssymb`` (and ``\\usepackage[T1]{fontenc}`` for accented
+letters in user text); ``preamble()`` gives the lines.
+
+>>> from symsteer.terms import apply, leaf
+>>> latex(apply(1, apply(0, leaf("x"), leaf("s")), leaf("s")))
+'\\\\hat B_{1}\\\\bigl(\\\\hat B_{0}(x, s), s\\\\bigr)'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy.printing.latex import LatexPrinter
+
+from .coefficients import KINDS
+from .errors import BudgetError, ShapeError
+from .expansion import Expansion
+from .layer import Bilinear
+from .network import Network
+from .terms import Term
+
+__all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
+
+#: symsteer's settings and their defaults; every setting of sympy's ``LatexPrinter`` works too
+OWN_SETTINGS: dict[str, Any] = {
+    # the letter of the layers: terms show its symmetric part \hat B_{l}, equations B_{l}
+    "layer_symbol": "B",
+    # the steering scalar
+    "alpha_symbol": r"\alpha",
+    # one line per kind of term, labelled input / cross / self / const at the right margin
+    "group": True,
+    # about how many glyphs fit on one line of an align* (a page at 11pt with 2.5 cm margins)
+    "line_length": 62,
+    # an expansion with more terms than this prints its counts instead of its terms; also the
+    # most monomials printed for one coefficient
+    "max_terms": 200,
+    # also print the exact α-coefficients (sympy polynomials in x, s), by order and kind
+    "coefficients": False,
+    # matrices with more entries than this print as their shape
+    "max_entries": 64,
+    # significant digits of float weights (exact weights always print exactly)
+    "float_digits": 4,
+    # heading command of claims and verdicts
+    "heading": "paragraph",
+}
+
+_HEADINGS = {"section", "subsection", "subsubsection", "paragraph", "subparagraph"}
+
+# a term nested this deep gets these delimiters: readers see the structure at a glance
+_DELIMITERS = ("(", ")"), (r"\bigl(", r"\bigr)"), (r"\Bigl(", r"\Bigr)"), (r"\biggl(", r"\biggr)"), (r"\Biggl(", r"\Biggr)")
+
+
+class SymsteerLatexPrinter(LatexPrinter):
+    """sympy's ``LatexPrinter`` with ``_print_…`` methods for symsteer's objects.
+
+    >>> SymsteerLatexPrinter({"layer_symbol": "T"}).doprint(Term("1"))
+    '\\\\mathbf{1}'
+    """
+
+    _default_settings = {**LatexPrinter._default_settings, **OWN_SETTINGS}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        settings = dict(settings or {})
+        _check_settings(settings, self._default_settings)
+        super().__init__(settings)
+        # terms are shared between the terms of an expansion: print each once
+        self._memo: dict[int, tuple[Term, str]] = {}
+
+    def doprint(self, expr: Any) -> str:
+        # blocks (environments, text) are never wrapped in math delimiters
+        if isinstance(expr, (Expansion, Network)) or (_is_claim(expr) and self._settings["mode"] != "inline"):
+            return self._print(expr)
+        return super().doprint(expr)
+
+    # -- names -------------------------------------------------------------------------
+
+    def _layer(self, l: int, *, hat: bool = True) -> str:
+        hat_tex = "\\hat " if hat else ""
+        return f"{hat_tex}{self._settings['layer_symbol']}_{{{l}}}"
+
+    @property
+    def _alpha(self) -> str:
+        return self._settings["alpha_symbol"]
+
+    def _alpha_power(self, m: int) -> str:
+        return "" if m == 0 else self._alpha if m == 1 else f"{self._alpha}^{{{m}}}"
+
+    # -- terms -------------------------------------------------------------------------
+
+    def _print_Term(self, term: Term, **kwargs: Any) -> str:
+        got = self._memo.get(id(term))
+        if got is not None:
+            return got[1]
+        if term.is_leaf:
+            tex = _leaf(term.name)
+        else:
+            left, right = _DELIMITERS[min(_depth(term), len(_DELIMITERS)) - 1]
+            tex = f"{self._layer(term.layer)}{left}{self._print(term.left)}, {self._print(term.right)}{right}"
+        self._memo[id(term)] = (term, tex)
+        return tex
+
+    def _summand(self, term: Term, multiplicity: int, network: Network, alpha: str = "") -> str:
+        """``2 \\alpha U \\hat B_{0}(x, s)``: multiplicity, α-power, unembedding, term."""
+        parts = [self._print(sympy.Integer(multiplicity))] if multiplicity != 1 else []
+        parts += [alpha] if alpha else []
+        parts += ["U"] if network.unembed is not None else []
+        return " ".join([*parts, self._print(term)])
+
+    # -- expansions --------------------------------------------------------------------
+
+    def _print_Expansion(self, e: Expansion, **kwargs: Any) -> str:
+        terms = None
+        if e.total_terms <= self._settings["max_terms"]:
+            try:
+                terms = e.terms
+            except BudgetError:  # listing would build too many intermediate terms
+                terms = None
+        body = self._expansion_counts(e) if terms is None else self._expansion_terms(e, terms)
+        out = _environment("align*", body)
+        if self._settings["coefficients"]:
+            out += "\n" + self._expansion_coefficients(e)
+        return out
+
+    def _expansion_terms(self, e: Expansion, terms: tuple[tuple[Term, int], ...]) -> list[str]:
+        rows = _Rows(self._settings["line_length"], f"y({self._alpha}) &= ")
+        group = self._settings["group"]
+        orders: dict[int, list[tuple[Term, int]]] = {}
+        for term, mult in terms:
+            orders.setdefault(term.order, []).append((term, mult))
+        for m, items in orders.items():
+            lead = "+ " if rows.rows else ""
+            if len(items) == 1:  # a lone term needs no bracket: 4 \alpha^{2} \hat B(…)
+                term, mult = items[0]
+                rows.add(lead + self._summand(term, mult, e.network, self._alpha_power(m)),
+                         indent=r"\quad ", new=bool(rows.rows), tag=term.kind if group else None)
+                continue
+            opener = f"{self._alpha_power(m)} \\bigl[\\, " if m else ""
+            indent = r"\qquad " if m else r"\quad "
+            kind = None
+            for i, (term, mult) in enumerate(items):
+                new_kind = group and term.kind != kind
+                kind = term.kind
+                if i == 0:
+                    rows.add(lead + opener + self._summand(term, mult, e.network), indent=r"\quad ",
+                             new=bool(rows.rows), tag=kind if group else None)
+                else:
+                    rows.add("+ " + self._summand(term, mult, e.network), indent=indent, new=new_kind,
+                             tag=kind if new_kind else None)
+            if m:
+                rows.append(r" \,\bigr]")
+        if not rows.rows:
+            rows.add("0", indent="")
+        if e.truncated:
+            rows.add(f"+ O({self._alpha_power(e.max_order + 1)})", indent=r"\quad ")
+        return rows.lines()
+
+    def _expansion_counts(self, e: Expansion) -> list[str]:
+        counts = e.counts()
+        top = f" up to {_math_in_text(self._alpha_power(e.max_order))}" if e.truncated else ""
+        lines = [rf"&\text{{{_thousands(e.total_terms)} distinct terms{top}, too many to list "
+                 rf"(more than {_thousands(self._settings['max_terms'])})}}"]
+        for m in e.orders:
+            cells = [rf"{_thousands(counts[m][k])}\ \text{{{k}}}" for k in KINDS if counts[m][k]]
+            lines.append(rf"\alpha^{{{m}}} &\colon\ " + (r",\ ".join(cells) or r"\text{no terms}"))
+        if e.truncated:
+            lines.append(rf"&\quad + O({self._alpha_power(e.max_order + 1)})")
+        return [line.replace(r"\alpha", self._alpha) for line in lines]
+
+    def _expansion_coefficients(self, e: Expansion) -> str:
+        """Each nonzero ``[y_m^kind]_i``, the i-th entry of the kind part of the α^m coefficient."""
+        lines: list[str] = []
+        for m in e.orders:
+            for kind in KINDS:
+                vector = e.coefficient(m, kind)
+                for i, value in enumerate(vector):
+                    if value != 0:
+                        name = rf"\bigl[y_{{{m}}}^{{\text{{{kind}}}}}\bigr]_{{{i + 1}}} &= "
+                        lines += self._long_sum(value, name)
+        return _environment("align*", lines or [r"&\text{every coefficient is zero}"])
+
+    def _long_sum(self, expr: sympy.Expr, head: str) -> list[str]:
+        """A sum broken over as many align* lines as it needs."""
+        expr = sympy.expand(expr)
+        monomials = self._as_ordered_terms(expr) if expr.is_Add else [expr]
+        if len(monomials) > self._settings["max_terms"]:
+            return [head + rf"\text{{a polynomial of {_thousands(len(monomials))} monomials (not shown)}}"]
+        rows = _Rows(self._settings["line_length"], head)
+        for i, mono in enumerate(monomials):
+            negative = mono.could_extract_minus_sign()
+            tex = self._print(-mono if negative else mono)
+            sign = ("- " if negative else "") if i == 0 else ("- " if negative else "+ ")
+            rows.add(sign + tex, indent=r"\quad ")
+        return rows.lines()
+
+    # -- closed forms --------------------------------------------------------------------
+
+    def _matrix(self, name: str, matrix: sympy.MatrixBase) -> str:
+        """``name = [...]``, or its shape when it has too many entries to read."""
+        if matrix.rows * matrix.cols > self._settings["max_entries"]:
+            return rf"{name} \in \mathbb{{R}}^{{{matrix.rows} \times {matrix.cols}}}"
+        return f"{name} = {self._print(matrix)}"
+
+    def _weights(self, arr: np.ndarray | None) -> sympy.ImmutableMatrix | None:
+        if arr is None:
+            return None
+        digits = self._settings["float_digits"]
+        # floats shortened for reading; exact and symbolic entries print exactly
+        entry = (lambda v: sympy.Float(float(v), digits)) if arr.dtype.kind == "f" else sympy.sympify
+        grid = arr.reshape(arr.shape[0], -1) if arr.ndim == 2 else arr.reshape(1, -1)
+        return sympy.ImmutableMatrix([[entry(v) for v in row] for row in grid.tolist()])
+
+    def _print_Bilinear(self, layer: Bilinear, *, index: int | None = None, **kwargs: Any) -> str:
+        sub = "" if index is None else f"_{{{index}}}"
+        parts = [self._matrix(f"{key}{sub}", self._weights(getattr(layer, key))) for key in "WVP"]
+        for key in "bc":
+            if getattr(layer, key) is not None:
+                parts.append(self._matrix(f"{key}{sub}^{{\\top}}", self._weights(getattr(layer, key))))
+        return r",\quad ".join(parts)
+
+    def _print_Network(self, net: Network, **kwargs: Any) -> str:
+        B, L = self._settings["layer_symbol"], net.depth
+        bias = net.has_bias
+        inner = rf"(W_{{l}} x + b_{{l}}) \odot (V_{{l}} x + c_{{l}})" if bias else r"(W_{l} x) \odot (V_{l} x)"
+        step = rf"x_{{l}} + {B}_{{l}}(x_{{l}})" if net.residual else rf"{B}_{{l}}(x_{{l}})"
+        lines = []
+        if net.embed is not None:
+            lines.append(r"x_{0} &= E\, x_{\mathrm{in}}")
+        lines.append(rf"x_{{l+1}} &= {step}, \quad {B}_{{l}}(x) = P_{{l}}\bigl({inner}\bigr), \quad l = 0, \dots, {L - 1}")
+        lines.append(rf"y &= {'U ' if net.unembed is not None else ''}x_{{{L}}}")
+        for key in ("embed", "unembed"):
+            if getattr(net, key) is not None:
+                lines.append("&" + self._matrix(key[0].upper(), self._weights(getattr(net, key))))
+        for l, layer in enumerate(net.layers):
+            lines.append(rf"\text{{layer {l}}}\colon\quad &" + self._print(layer, index=l))
+        return _environment("align*", lines)
+
+    # -- claims and verdicts (text) ------------------------------------------------------
+
+    def _text(self, value: Any) -> str:
+        """Plain data in a claim or a verdict as text; symsteer and sympy objects as math."""
+        if isinstance(value, str):
+            return escape_text(value)
+        if isinstance(value, bool) or value is None:
+            return {True: "true", False: "false", None: "none"}[value]
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return _math_in_text(self._print(sympy.sympify(value)))
+        if isinstance(value, (sympy.Basic, sympy.MatrixBase, Term, Bilinear)):
+            return _math_in_text(self._print(value))
+        if isinstance(value, dict):
+            return "; ".join(f"{escape_text(str(k))} = {self._text(v)}" for k, v in value.items())
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return ", ".join(self._text(v) for v in value)
+        if isinstance(value, np.ndarray):
+            return self._text(value.tolist())
+        return escape_text(str(value))
+
+    def _claim_items(self, claim: Any) -> list[tuple[str, str]]:
+        items = []
+        if getattr(claim, "quote", None):
+            items.append(("Seed", rf"\emph{{``{escape_text(claim.quote)}''}}"))
+        if getattr(claim, "statement", None):
+            items.append(("Statement", _code(claim.statement)))
+        for label, key in (("Reading", "reading"), ("Assumptions", "assumptions"), ("Expected", "expected")):
+            value = getattr(claim, key, None)
+            if value not in (None, "", (), [], {}):
+                items.append((label, self._text(value)))
+        return items
+
+    def _heading(self, claim: Any) -> str:
+        title = getattr(claim, "title", None)
+        tail = f" --- {escape_text(title)}" if title else ""
+        return rf"\{self._settings['heading']}{{\texttt{{{escape_text(str(claim.id))}}}{tail}}}"
+
+    def _print_Claim(self, claim: Any, **kwargs: Any) -> str:
+        if self._settings["mode"] == "inline":
+            return rf"\text{{{escape_text(str(claim.id))}: expected {self._text(claim.expected)}}}"
+        return self._heading(claim) + "\n" + _description(self._claim_items(claim))
+
+    def _print_Verdict(self, verdict: Any, **kwargs: Any) -> str:
+        claim = verdict.claim
+        ok = bool(getattr(verdict, "ok", True))
+        mark = r"\checkmark" if ok else r"\times"
+        how = [self._text(v) for v in (getattr(verdict, "method", None),) if v]
+        seconds = getattr(verdict, "seconds", None)
+        if seconds is not None:
+            how.append(f"{float(seconds):.2f}\\,s")
+        found = self._text(verdict.found)
+        expected = getattr(claim, "expected", None)
+        if self._settings["mode"] == "inline":
+            return rf"{mark}\ \text{{{escape_text(str(claim.id))}: {found} (expected {self._text(expected)}), {', '.join(how)}}}"
+        verdict_line = rf"\textbf{{{found}}} \ensuremath{{{mark}}}"
+        if expected is not None and not ok:
+            verdict_line += rf" (expected {self._text(expected)})"
+        if how:
+            verdict_line += " --- " + ", ".join(how)
+        items = [item for item in self._claim_items(claim) if item[0] != "Expected"]
+        items.append(("Verdict", verdict_line))
+        for label, key in (("Scope", "scope"), ("Detail", "detail"), ("Evidence", "evidence")):
+            value = getattr(verdict, key, None)
+            if value not in (None, "", (), [], {}):
+                items.append((label, self._text(value)))
+        return self._heading(claim) + "\n" + _description(items)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _check_settings(settings: dict[str, Any], known: dict[str, Any]) -> None:
+    for key in settings:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ShapeError(f"unknown LaTeX setting {key!r}{hint}; known settings: {', '.join(sorted(known))}")
+    for key in ("line_length", "max_terms", "max_entries", "float_digits"):
+        value = settings.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ShapeError(f"LaTeX setting {key}={value!r}; expected a positive integer")
+    if settings.get("heading", "paragraph").rstrip("*") not in _HEADINGS:
+        raise ShapeError(f"LaTeX setting heading={settings['heading']!r}; expected one of {', '.join(sorted(_HEADINGS))} (optionally starred)")
+
+
+def _is_claim(obj: Any) -> bool:
+    return type(obj).__name__ in ("Claim", "Verdict")
+
+
+def _depth(term: Term) -> int:
+    return 0 if term.is_leaf else 1 + max(_depth(term.left), _depth(term.right))
+
+
+def _leaf(name: str) -> str:
+    if name == "1":
+        return r"\mathbf{1}"
+    m = re.fullmatch(r"([a-zA-Z])(\d+)", name)
+    return f"{m[1]}_{{{m[2]}}}" if m else name
+
+
+def _environment(name: str, lines: list[str]) -> str:
+    return f"\\begin{{{name}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{name}}}"
+
+
+def _description(items: list[tuple[str, str]]) -> str:
+    body = "\n".join(rf"\item[{label}] {tex}" for label, tex in items)
+    return "\\begin{description}\n" + body + "\n\\end{description}"
+
+
+def _thousands(n: int) -> str:
+    """``2\\,849``: thin spaces between groups of three digits."""
+    return f"{n:,}".replace(",", r"\,")
+
+
+def _math_in_text(tex: str) -> str:
+    return rf"\ensuremath{{{tex}}}"
+
+
+def _code(text: str) -> str:
+    """Code in typewriter type, breakable after commas and opening parentheses."""
+    tex = escape_text(text)
+    return r"\texttt{" + re.sub(r"([,(])", r"\1\\allowbreak{}", tex) + "}"
+
+
+_GLYPHLESS = re.compile(r"\\(?:hat|mathbf|mathrm|text|left|right|[bB]igg?[lr]|displaystyle|colon)(?![a-zA-Z])")
+
+
+def _glyphs(tex: str) -> float:
+    """About how wide ``tex`` typesets, in glyphs: enough to break lines before a page is full."""
+    tex = tex.replace(r"\qquad", "mmmm").replace(r"\quad", "mm")
+    tex = _GLYPHLESS.sub("", tex)
+    tex = re.sub(r"\\[a-zA-Z]+", "m", tex)  # one glyph per symbol (\alpha, \odot)
+    tex = re.sub(r"\\.", "", tex)  # \, \{ and the like
+    tex = tex.replace("&", "").replace("{", "").replace("}", "").replace("_", "").replace("^", "")
+    binary = tex.count(" + ") + tex.count(" - ") + tex.count("=")
+    return len(tex.replace(" ", "")) + 1.5 * binary
+
+
+class _Rows:
+    """Lines of an align*: pieces added until a line is full, then a new line."""
+
+    def __init__(self, width: int, head: str) -> None:
+        self.width, self.head = width, head
+        self.rows: list[list[Any]] = []  # [text, tag]
+
+    def add(self, piece: str, *, indent: str, new: bool = False, tag: str | None = None) -> None:
+        if self.rows and not new and _glyphs(self.rows[-1][0] + " " + piece) <= self.width:
+            self.rows[-1][0] += " " + piece
+        else:
+            start = self.head if not self.rows else "&" + indent
+            self.rows.append([start + piece, tag])
+
+    def append(self, text: str) -> None:
+        self.rows[-1][0] += text
+
+    def lines(self) -> list[str]:
+        return [text + (rf" \tag*{{{tag}}}" if tag else "") for text, tag in self.rows]
+
+
+# -- escaping user text -------------------------------------------------------------------
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#",
+    "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}", "<": r"\textless{}",
+    ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+# unicode that pdflatex cannot take as it is, as math (wrapped in \ensuremath) …
+_UNICODE_MATH = {
+    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "θ": r"\theta",
+    "λ": r"\lambda", "μ": r"\mu", "π": r"\pi", "σ": r"\sigma", "τ": r"\tau", "φ": r"\varphi", "ω": r"\omega",
+    "Δ": r"\Delta", "Σ": r"\Sigma", "Π": r"\Pi", "Ω": r"\Omega", "∑": r"\sum", "∏": r"\prod",
+    "⊙": r"\odot", "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "·": r"\cdot", "×": r"\times", "÷": r"\div",
+    "≠": r"\neq", "≤": r"\leq", "≥": r"\geq", "≈": r"\approx", "≡": r"\equiv", "∝": r"\propto",
+    "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
+    "∥": r"\parallel", "∦": r"\nparallel", "⊤": r"\top", "⊥": r"\perp", "ᵀ": r"^{\top}", "′": r"'",
+    "∈": r"\in", "∉": r"\notin", "∀": r"\forall", "∃": r"\exists", "∞": r"\infty", "±": r"\pm", "∓": r"\mp",
+    "∂": r"\partial", "∇": r"\nabla", "√": r"\surd", "−": "-", "ℝ": r"\mathbb{R}", "ℚ": r"\mathbb{Q}",
+    "ℤ": r"\mathbb{Z}", "ℕ": r"\mathbb{N}", "⟨": r"\langle", "⟩": r"\rangle", "∅": r"\emptyset",
+    **{chr(0x2070 + i): f"^{{{i}}}" for i in (0, 4, 5, 6, 7, 8, 9)}, "¹": "^{1}", "²": "^{2}", "³": "^{3}",
+    **{chr(0x2080 + i): f"_{{{i}}}" for i in range(10)},
+}
+# … or as text
+_UNICODE_TEXT = {
+    "‘": "`", "’": "'", "“": "``", "”": "''", "—": "---", "–": "--", "…": r"\ldots{}", "\u00a0": "~",
+    "•": r"\textbullet{}", "°": r"\textdegree{}", "\t": " ",
+}
+_COMBINING = {"\u0302": r"\hat", "\u0303": r"\tilde", "\u0304": r"\bar", "\u0307": r"\dot", "\u20d7": r"\vec"}
+
+
+def escape_text(text: str) -> str:
+    """User text (a quote, a statement, a detail) as LaTeX text that always compiles.
+
+    TeX's special characters are escaped, mathematical unicode becomes math, typographic
+    quotes and dashes become TeX's, accented Latin letters stay; anything else shows as its
+    code point.
+
+    >>> escape_text("B(ax) = a²B(x) for 100% of x_i & α ≠ 0")
+    'B(ax) = a\\\\ensuremath{^{2}}B(x) for 100\\\\% of x\\\\_i \\\\& \\\\ensuremath{\\\\alpha} \\\\ensuremath{\\\\neq} 0'
+    """
+    text = unicodedata.normalize("NFC", text)
+    out: list[str] = []
+    for i, ch in enumerate(text):
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if ch in _COMBINING:
+            continue  # applied to the character before it
+        if nxt in _COMBINING:
+            base = ch if ch.isascii() and ch.isalnum() else "{}"
+            out.append(_math_in_text(rf"{_COMBINING[nxt]}{{{base}}}"))
+        elif ch in _SPECIAL:
+            out.append(_SPECIAL[ch])
+        elif ch.isascii():
+            out.append(ch if ch.isprintable() or ch == "\n" else " ")
+        elif ch in _UNICODE_MATH:
+            out.append(_math_in_text(_UNICODE_MATH[ch]))
+        elif ch in _UNICODE_TEXT:
+            out.append(_UNICODE_TEXT[ch])
+        elif "\u00c0" <= ch <= "\u00ff":  # accented Latin letters: LaTeX's utf8 input handles them
+            out.append(ch)
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(escape_text(plain) if plain else rf"\texttt{{[U+{ord(ch):04X}]}}")
+    return "".join(out)
+
+
+def preamble() -> str:
+    """The ``\\usepackage`` lines a document needs for the printer's output."""
+    return "\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n\\usepackage{amsmath,amssymb}"
+
+
+def latex(obj: Any, **settings: Any) -> str:
+    """LaTeX for a term, an expansion, a layer, a network, a claim, a verdict or a sympy object.
+
+    Settings: ``OWN_SETTINGS`` and those of ``sympy.latex``; an unknown one is an error.
+
+    >>> from symsteer.terms import leaf
+    >>> latex(leaf("d0")), latex(leaf("x0"))
+    ('d_{0}', 'x_{0}')
+    """
+    return SymsteerLatexPrinter(settings).doprint(obj)
