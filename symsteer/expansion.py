@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .coefficients import KINDS, order_limit, split_coefficients, stream
+from .coefficients import KINDS, _layer_arrays, _linear, order_limit, split_coefficients, stream
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
@@ -228,8 +228,25 @@ class Expansion:
     def evaluate(self, s: Any, *, x: Any = None, x_n: Any = None, numbers: Numbers = EXACT) -> dict[str, np.ndarray]:
         """Sum the listed terms on concrete vectors: ``{kind: (K+1, …, d_out)}``."""
         leaves = self.leaf_values(s, x=x, x_n=x_n, numbers=numbers)
+        value = self._valuer(leaves, numbers)
+        shape = np.broadcast_shapes(*(v.shape for v in leaves.values()))
+        parts = {k: [numbers.zeros(shape[:-1] + (self.network.d_out,)) for _ in self.orders] for k in KINDS}
+        for term, mult in self.terms:
+            parts[term.kind][term.order] = parts[term.kind][term.order] + value(term) * _scalar(numbers.entry(mult))
+        return {k: np.stack(v) for k, v in parts.items()}
+
+    def term_expression(self, term: Term) -> sympy.ImmutableMatrix:
+        """One term (``U`` applied) as a sympy column over generic leaves and the weights."""
+        names = sorted(set(term.leaves) - {"1"})
+        syms = {n: self.leaf_symbols(n) for n in names}
+        ring = PolyRing(sorted(_weight_symbols(self.network), key=str) + [v for n in names for v in syms[n]])
+        leaves = {n: ring.vector(syms[n], n, len(syms[n])) for n in names}
+        return sympy.ImmutableMatrix([ring.to_sympy(p) for p in self._valuer(leaves, ring)(term)])
+
+    def _valuer(self, leaves: dict[str, np.ndarray], numbers: Numbers) -> Any:
+        """``term -> U · value``, memoised so shared sub-terms are computed once."""
         memo: dict[int, np.ndarray] = {}
-        half = numbers.half()
+        half = _scalar(numbers.half())
 
         def value(t: Term) -> np.ndarray:
             got = memo.get(id(t))
@@ -238,17 +255,8 @@ class Expansion:
                 memo[id(t)] = got
             return got
 
-        from .coefficients import _linear  # the same converted weights the propagation uses
-
         U = _linear(self.network, "unembed", numbers)
-        shape = np.broadcast_shapes(*(v.shape for v in leaves.values()))
-        out_width = self.network.d_out
-        parts = {k: [numbers.zeros(shape[:-1] + (out_width,)) for _ in self.orders] for k in KINDS}
-        for term, mult in self.terms:
-            v = value(term) if term is not ONE else None
-            y = v @ U.T if U is not None else v
-            parts[term.kind][term.order] = parts[term.kind][term.order] + numbers.entry(mult) * y
-        return {k: np.stack(v) for k, v in parts.items()}
+        return lambda t: value(t) @ U.T if U is not None else value(t)
 
     def total(self, s: Any, **kwargs: Any) -> np.ndarray:
         """The α-coefficients (all kinds summed) of the listed terms: ``(K+1, …, d_out)``."""
@@ -256,10 +264,10 @@ class Expansion:
         return sum(parts.values())
 
     def _repr_latex_(self) -> str:
-        """Jupyter renders the LaTeX printer's output."""
+        """Jupyter renders the LaTeX printer's output: an align* environment of its own."""
         from .latex import latex
 
-        return f"$\\displaystyle {latex(self)}$"
+        return latex(self)
 
     # -- text ---------------------------------------------------------------------------
 
@@ -299,8 +307,6 @@ class Expansion:
 
 
 def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) -> np.ndarray:
-    from .coefficients import _layer_arrays
-
     a = _layer_arrays(network, t.layer, numbers)
 
     def lin(key: str, bias: str, u: Term) -> np.ndarray:
@@ -311,6 +317,15 @@ def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) ->
         return (wl * vr) @ a["P"].T
     wr, vl = lin("W", "b", t.right), lin("V", "c", t.left)
     return (wl * vr + wr * vl) @ a["P"].T * half
+
+
+def _scalar(value: Any) -> Any:
+    """A 0-d array: numpy would unpack a flint polynomial (a sequence of terms) into an axis."""
+    if isinstance(value, float):
+        return value
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
 
 
 def _weight_symbols(network: Network) -> set[sympy.Symbol]:

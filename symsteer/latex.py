@@ -166,15 +166,16 @@ class SymsteerLatexPrinter(LatexPrinter):
                 rows.append(r" \,\bigr]")
         if not rows.rows:
             rows.add("0", indent="")
-        if e.truncated:
-            rows.add(f"+ O({self._alpha_power(e.max_order + 1)})", indent=r"\quad ")
+        if e.truncated:  # on its own line when labels are on, so no label seems to cover it
+            rows.add(f"+ O({self._alpha_power(e.max_order + 1)})", indent=r"\quad ", new=group)
         return rows.lines()
 
     def _expansion_counts(self, e: Expansion) -> list[str]:
         counts = e.counts()
-        top = f" up to {_math_in_text(self._alpha_power(e.max_order))}" if e.truncated else ""
-        lines = [rf"&\text{{{_thousands(e.total_terms)} distinct terms{top}, too many to list "
-                 rf"(more than {_thousands(self._settings['max_terms'])})}}"]
+        # no math nested in \text: notebooks (MathJax) show it as it is
+        top = rf"\text{{ up to }}{self._alpha_power(e.max_order)}" if e.truncated else ""
+        lines = [rf"&{_thousands(e.total_terms)}\ \text{{distinct terms}}{top}\text{{, too many to list (more than }}"
+                 rf"{_thousands(self._settings['max_terms'])}\text{{)}}"]
         for m in e.orders:
             cells = [rf"{_thousands(counts[m][k])}\ \text{{{k}}}" for k in KINDS if counts[m][k]]
             lines.append(rf"\alpha^{{{m}}} &\colon\ " + (r",\ ".join(cells) or r"\text{no terms}"))
@@ -238,10 +239,11 @@ class SymsteerLatexPrinter(LatexPrinter):
         bias = net.has_bias
         inner = rf"(W_{{l}} x + b_{{l}}) \odot (V_{{l}} x + c_{{l}})" if bias else r"(W_{l} x) \odot (V_{l} x)"
         step = rf"x_{{l}} + {B}_{{l}}(x_{{l}})" if net.residual else rf"{B}_{{l}}(x_{{l}})"
+        span = ", ".join(str(l) for l in range(L)) if L <= 3 else rf"0, \dots, {L - 1}"
         lines = []
         if net.embed is not None:
             lines.append(r"x_{0} &= E\, x_{\mathrm{in}}")
-        lines.append(rf"x_{{l+1}} &= {step}, \quad {B}_{{l}}(x) = P_{{l}}\bigl({inner}\bigr), \quad l = 0, \dots, {L - 1}")
+        lines.append(rf"x_{{l+1}} &= {step}, \quad {B}_{{l}}(x) = P_{{l}}\bigl({inner}\bigr), \quad l = {span}")
         lines.append(rf"y &= {'U ' if net.unembed is not None else ''}x_{{{L}}}")
         for key in ("embed", "unembed"):
             if getattr(net, key) is not None:

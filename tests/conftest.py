@@ -18,7 +18,7 @@ def rng() -> np.random.Generator:
 
 def _frac(v: Any) -> Fraction:
     if isinstance(v, sympy.Basic):
-        return Fraction(int(v.p), int(v.q))
+        return Fraction(int(v.p), int(v.q)) if v.is_Rational else v  # symbols stay symbols
     return Fraction(v) if not isinstance(v, float) else Fraction(v)
 
 

@@ -200,3 +200,13 @@ def test_evaluate_needs_one_kind_of_input():
         e.evaluate([1, 1])
     with pytest.raises(ShapeError, match=r"s has shape \(3,\); expected a vector of length 2"):
         e.evaluate([1, 1, 1], x=[1, 1])
+
+
+@pytest.mark.parametrize("residual, bias", [(False, False), (True, False), (True, True)])
+def test_terms_as_sympy_expressions_sum_to_the_output(residual, bias):
+    net = Network.symbolic(layers=2, width=1, hidden=1, residual=residual, bias=bias, unembed=1)
+    e = expand(net, steer_at=0)
+    alpha = sympy.Symbol("alpha")
+    total = sum(mult * alpha**t.order * e.term_expression(t)[0] for t, mult in e.terms)
+    ref = reference_output(net, e.leaf_symbols("x"), steer_at=0, s=e.leaf_symbols("s"), alpha=alpha)[0]
+    assert sympy.expand(total - ref) == 0
