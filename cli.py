@@ -227,6 +227,171 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
+# -- report ------------------------------------------------------------------------------
+
+
+@main.command()
+@model_options
+@click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
+@click.option("--max-order", type=int, default=2, show_default=True, help="List the expansion up to this α-order.")
+@click.option("--claims/--no-claims", "with_claims", default=True, show_default=True, help="Verify claims and add their verdicts.")
+@click.option("--timeout", type=float, help="Time limit per claim in seconds [default: the verifier's].")
+@click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
+@click.argument("paths", nargs=-1, type=click.Path())
+def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
+           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+    """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
+    first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
+    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    from pathlib import Path
+
+    from symsteer.report import compile_pdf, document
+
+    if pdf and output is None:
+        raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
+    if output is not None and output.endswith(".pdf"):
+        raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    if paths and not with_claims:
+        raise click.UsageError("claim PATHs conflict with --no-claims")
+    if model_path is None and shape["residual"] is None:
+        shape["residual"] = True  # the report's default model is residual
+    network = build_network(model_path, **shape)
+    verdicts: list[Any] = []
+    if with_claims:
+        from symsteer.claims import load_claims, verify_all
+
+        verdicts = list(verify_all(load_claims(list(paths) or None), **({} if timeout is None else {"timeout": timeout})))
+    tex = document(network, steer_at=steer_at, max_order=max_order, verdicts=verdicts)
+    emit(tex, output)
+    if pdf:
+        compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    if any(not getattr(v, "ok", True) for v in verdicts):
+        sys.exit(EXIT_FAILED)
+
+
+# -- effect and steer (real models) ------------------------------------------------------
+
+
+def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How to read a weight file: residual or not, a key map or a named layout."""
+    options = [
+        click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
+        click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
+        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
+                     help="Force a known key layout [default: detected]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None) -> Any:
+    from symsteer.io import load_model
+
+    if keys_path is not None and layout is not None:
+        raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
+    return load_model(path, residual=residual, keys=keys_path, layout=layout)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--steer-at", type=int, required=True, help="Layer n whose input x_n gets α s.")
+@click.option("--s", "s_value", required=True, help="Steering vector: a .npy file or comma-separated numbers.")
+@click.option("--inputs", "inputs_value", help="Network inputs (N, d_in) as .npy (or one input, comma-separated).")
+@click.option("--alpha", "alpha_spec", default="-10:10:21", show_default=True, help="α values: start:stop:count or a,b,c.")
+@click.option("--exact", is_flag=True, help="Also compare polynomial and forward passes in exact rationals.")
+@click.option("--top", type=int, default=3, show_default=True, help="Cross-map directions to show.")
+@click.option("--show", type=int, default=3, show_default=True, help="Inputs whose polynomials are listed (text).")
+@click.option("--image-shape", default="auto", show_default=True,
+              help="Draw input directions as images: RxC, 'auto' (square network inputs) or 'off'.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@_file_model_options
+def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
+           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
+           keys_path: str | None, layout: str | None) -> None:
+    """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
+
+    Weights alone: the self part of every α-order, the cross map M_s with its singular values
+    and top input directions. With --inputs: every output's exact polynomial in α against the
+    model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
+    overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
+    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    """
+    from symsteer.check import RTOL
+    from symsteer.effect import effect as do_effect, parse_alphas
+    from symsteer.io import load_vector
+
+    for name, value in (("--top", top), ("--show", show)):
+        if value < 0:
+            raise click.UsageError(f"{name}={value}; expected a non-negative integer")
+    shape: Any = image_shape
+    if image_shape == "off":
+        shape = None
+    elif image_shape != "auto":
+        try:
+            shape = tuple(int(v) for v in image_shape.lower().split("x"))
+            assert len(shape) == 2 and min(shape) > 0
+        except (ValueError, AssertionError):
+            raise click.UsageError(f"--image-shape={image_shape!r}; expected RxC (e.g. 8x8), auto or off") from None
+    network = _load_file_model(model_path, residual, keys_path, layout)
+    s = load_vector(s_value, name="--s")
+    inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
+    result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
+    if fmt == "json":
+        emit(json.dumps(result.to_json(), indent=1), output)
+    else:
+        emit(result.to_text(top=top, show=show), output)
+    if plot_path is not None:
+        result.plot(plot_path, top=top)
+    sw = result.sweep
+    if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--h", "h_path", required=True, type=click.Path(dir_okay=False), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
+@click.option("--q", "q_path", required=True, type=click.Path(dir_okay=False), help="Activations (or inputs) without it: .npy (N, width).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first.")
+@click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
+@click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
+@_file_model_options
+def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
+          residual: bool | None, keys_path: str | None, layout: str | None) -> None:
+    """Build a steering vector s = mean(h) − mean(q) and save it as .npy.
+
+    Without --model, --h and --q are recorded activations x_n. With --model and --steer-at,
+    they are network inputs, run through the model to x_n first.
+    """
+    import numpy as np
+
+    from symsteer.io import load_vector, save_vector
+    from symsteer.steering import steering_from_inputs, steering_vector
+
+    if (model_path is None) != (steer_at is None):
+        raise click.UsageError("--model and --steer-at go together: inputs are run to layer --steer-at of the model")
+    if model_path is None and (residual is not None or keys_path or layout):
+        raise click.UsageError("--residual/--plain, --keys and --layout need --model")
+    for name, path in (("--h", h_path), ("--q", q_path)):
+        if not path.endswith(".npy"):
+            raise click.UsageError(f"{name}={path!r}; expected a .npy file of vectors (N, width)")
+    h, q = (np.asarray(load_vector(path, name=name)) for name, path in (("--h", h_path), ("--q", q_path)))
+    if model_path is not None:
+        network = _load_file_model(model_path, residual, keys_path, layout)
+        s = steering_from_inputs(network, h, q, steer_at=steer_at, normalize=normalize)
+        where = f"x_{steer_at} of {model_path}"
+    else:
+        s = steering_vector(h, q, normalize=normalize)
+        where = "the recorded activations"
+    save_vector(output, s)
+    count = lambda a: 1 if a.ndim == 1 else a.shape[0]  # noqa: E731
+    click.echo(f"s = mean(h) - mean(q) at {where}: {count(h)} vs {count(q)} vector(s), width {s.shape[0]}, "
+               f"|s| = {np.linalg.norm(s):.6g}{' (normalised)' if normalize else ''}; wrote {output}")
+
+
 # -- entry point -------------------------------------------------------------------------
 
 

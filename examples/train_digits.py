@@ -16,6 +16,9 @@ Output: ``np.savez_compressed`` with keys ``embed``, ``unembed``, ``layers.{l}.W
 Usage:
     python examples/train_digits.py                 # writes examples/digits.npz
     python examples/train_digits.py --gradcheck     # also checks the gradients
+    python examples/train_digits.py --examples-only # only the example vectors, from digits.npz
+
+Besides the weights it writes the example vectors (see ``write_examples``).
 """
 
 import argparse
@@ -156,6 +159,25 @@ def train(params, x_tr, y_tr, epochs, lr, wd, verbose=True):
     return params
 
 
+def write_examples(weights, x_tr, y_tr, x_te, y_te, here, n_inputs=20):
+    """The steering vector and inputs the README, the tests and the notebook use.
+
+    s_3_minus_8.npy: s = mean(x_0 | "3") - mean(x_0 | "8") over the training set, x_0 = E x_in
+    (the stream entering layer 0); test_inputs.npy / test_labels.npy: the first test images.
+    """
+    E = weights["embed"]
+    x0 = x_tr @ E.T
+    s = x0[y_tr == 3].mean(axis=0) - x0[y_tr == 8].mean(axis=0)
+    files = {
+        "s_3_minus_8.npy": s,
+        "test_inputs.npy": x_te[:n_inputs],
+        "test_labels.npy": y_te[:n_inputs].astype(np.int64),
+    }
+    for name, arr in files.items():
+        np.save(os.path.join(here, name), arr, allow_pickle=False)
+        print(f"wrote {os.path.join(here, name)} {arr.shape}")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -166,9 +188,16 @@ def main():
     ap.add_argument("--wd", type=float, default=1e-3)
     ap.add_argument("--gradcheck", action="store_true",
                     help="check hand-written gradients by finite differences first")
+    ap.add_argument("--examples-only", action="store_true",
+                    help="do not train: write the example vectors from the weights in --out")
     args = ap.parse_args()
 
     x_tr, x_te, y_tr, y_te = load_data()
+    if args.examples_only:
+        with np.load(args.out, allow_pickle=False) as data:
+            weights = {k: data[k] for k in data.files}
+        write_examples(weights, x_tr, y_tr, x_te, y_te, os.path.dirname(os.path.abspath(args.out)))
+        return
 
     if args.gradcheck:
         worst = gradcheck(x_tr, y_tr, args.seed, args.wd)
@@ -191,6 +220,7 @@ def main():
     out["residual"] = np.bool_(True)
     np.savez_compressed(args.out, **out)
     print(f"wrote {args.out} ({os.path.getsize(args.out)} bytes)")
+    write_examples(out, x_tr, y_tr, x_te, y_te, os.path.dirname(os.path.abspath(args.out)))
 
 
 if __name__ == "__main__":

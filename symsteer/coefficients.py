@@ -30,9 +30,9 @@ def _linear(network: Network, key: str, numbers: Numbers) -> np.ndarray | None:
     return numbers.weights(network, {key: getattr(network, key)})[key]
 
 
-def _apply(M: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``M v`` on the last axis of a vector or a batch of vectors."""
-    return v @ M.T
+def _apply(M: np.ndarray, v: np.ndarray, numbers: Numbers = FLOAT) -> np.ndarray:
+    """``M v`` on the last axis of a vector or a batch of vectors, the number system's fastest way."""
+    return numbers.apply(M, v)
 
 
 def stream(
@@ -48,7 +48,7 @@ def stream(
     with ``α s`` added to ``x_n`` when ``steer_at = n`` is given."""
     xs = numbers.vector(x, "x", network.d_in)
     E = _linear(network, "embed", numbers)
-    cur = _apply(E, xs) if E is not None else xs
+    cur = _apply(E, xs, numbers) if E is not None else xs
     if steer_at is not None:
         n = network.check_steer_at(steer_at)
         steer = numbers.vector(s, "s", network.width_at(n)) * numbers.entry(alpha)
@@ -59,10 +59,10 @@ def stream(
         out.append(cur)
         if l < network.depth:
             a = _layer_arrays(network, l, numbers)
-            wx, vx = _apply(a["W"], cur), _apply(a["V"], cur)
+            wx, vx = _apply(a["W"], cur, numbers), _apply(a["V"], cur, numbers)
             if a["b"] is not None:
                 wx, vx = wx + a["b"], vx + a["c"]
-            y = _apply(a["P"], wx * vx)
+            y = _apply(a["P"], wx * vx, numbers)
             cur = cur + y if network.residual else y
     return out
 
@@ -71,7 +71,7 @@ def forward(network: Network, x: Any, *, numbers: Numbers = FLOAT, **steer: Any)
     """The output ``y = U x_L`` (or ``x_L`` without U), optionally steered (see :func:`stream`)."""
     last = stream(network, x, numbers=numbers, **steer)[-1]
     U = _linear(network, "unembed", numbers)
-    return _apply(U, last) if U is not None else last
+    return _apply(U, last, numbers) if U is not None else last
 
 
 def coefficients(
@@ -96,12 +96,11 @@ def coefficients(
     top = order_limit(network, n, max_order)
     xs, ss = numbers.vector(x_n, "x", width), numbers.vector(s, "s", width)
     shape = np.broadcast_shapes(xs.shape, ss.shape)
-    cs = [np.broadcast_to(xs, shape), np.broadcast_to(ss, shape)][: top + 1]
+    out = np.stack([np.broadcast_to(xs, shape), np.broadcast_to(ss, shape)][: top + 1])
     for l in range(n, network.depth):
-        cs = _layer(network, l, cs, top, numbers)
-    out = np.stack(cs)
+        out = _layer(network, l, out, top, numbers)
     U = _linear(network, "unembed", numbers)
-    return _apply(U, out) if U is not None else out
+    return _apply(U, out, numbers) if U is not None else out
 
 
 def order_limit(network: Network, steer_at: int, max_order: int | None) -> int:
@@ -114,24 +113,29 @@ def order_limit(network: Network, steer_at: int, max_order: int | None) -> int:
     return min(int(max_order), bound)
 
 
-def _layer(network: Network, l: int, cs: list[np.ndarray], top: int, numbers: Numbers) -> list[np.ndarray]:
+def _layer(network: Network, l: int, cs: np.ndarray, top: int, numbers: Numbers) -> np.ndarray:
+    """One layer on the stacked coefficients ``cs`` (orders first): one matmul per weight
+    matrix, and the order convolution accumulated in place into one preallocated array, so
+    float64 runs do not allocate (and page-fault) a fresh array per product."""
     a = _layer_arrays(network, l, numbers)
-    stacked = np.stack(cs)
-    wc, vc = list(_apply(a["W"], stacked)), list(_apply(a["V"], stacked))
+    wc, vc = _apply(a["W"], cs, numbers), _apply(a["V"], cs, numbers)
     if a["b"] is not None:
-        wc[0], vc[0] = wc[0] + a["b"], vc[0] + a["c"]
+        wc[0] += a["b"]
+        vc[0] += a["c"]
     deg = len(cs) - 1
-    hidden = []
-    for m in range(min(top, 2 * deg) + 1):
+    hidden = np.empty((min(top, 2 * deg) + 1, *wc.shape[1:]), dtype=wc.dtype)
+    product = np.empty(wc.shape[1:], dtype=wc.dtype)
+    for m in range(len(hidden)):
         lo, hi = max(0, m - deg), min(m, deg)
-        g = wc[lo] * vc[m - lo]
+        g = hidden[m]
+        np.multiply(wc[lo], vc[m - lo], out=g)
         for i in range(lo + 1, hi + 1):
-            g = g + wc[i] * vc[m - i]
-        hidden.append(g)
-    out = list(_apply(a["P"], np.stack(hidden)))
+            np.multiply(wc[i], vc[m - i], out=product)
+            g += product
+    out = _apply(a["P"], hidden, numbers)
     if network.residual:
-        for m in range(min(len(cs), len(out))):
-            out[m] = out[m] + cs[m]
+        both = min(len(cs), len(out))
+        out[:both] += cs[:both]
     return out
 
 
@@ -153,7 +157,9 @@ def split_coefficients(
     total = coefficients(network, x_n, s, steer_at=steer_at, max_order=max_order, numbers=numbers)
     zero = numbers.zeros((width,))
     at_zero = coefficients(network, zero, s, steer_at=steer_at, max_order=max_order, numbers=numbers)
-    at_zero = np.broadcast_to(at_zero, total.shape)
+    # orders come first: a batch of x_n (and one s) needs the batch axes inserted after them
+    batch_axes = (1,) * (total.ndim - at_zero.ndim)
+    at_zero = np.broadcast_to(at_zero.reshape(at_zero.shape[:1] + batch_axes + at_zero.shape[1:]), total.shape)
     const, own, inp = numbers.zeros(total.shape), at_zero.copy(), numbers.zeros(total.shape)
     const[0], own[0], inp[0] = at_zero[0], numbers.zeros(own[0].shape), total[0] - at_zero[0]
     # cross = total - input - self - const, but only orders ≥ 1 need a subtraction: there

@@ -68,6 +68,10 @@ def _sniff(path: Path) -> str:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if head[:4] != b"PK\x03\x04" and head != b"\x93NUMPY":  # numpy would otherwise try it as a pickle
+        raise InputFileError(f"{path}: not a readable .npz archive (it does not start like a zip file)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if not hasattr(data, "files"):
@@ -182,7 +186,7 @@ class KeyMap:
     stacked on a leading axis.
 
     >>> KeyMap("mine", {"W": ("l{l}.left",), "V": ("l{l}.right",), "P": ("l{l}.out",)}).expected()
-    'l{l}.left (W), l{l}.right (V), l{l}.out (P)'
+    'W = l{l}.left; V = l{l}.right; P = l{l}.out'
     """
 
     name: str
@@ -218,8 +222,8 @@ class KeyMap:
 
     def expected(self) -> str:
         """The keys this map looks for, one line."""
-        text = ", ".join(f"{' | '.join(keys)} ({role})" for role, keys in self.roles.items())
-        return text + (", P = identity" if self.identity_p else "")
+        text = "; ".join(f"{role} = {' | '.join(keys)}" for role, keys in self.roles.items())
+        return text + ("; P = identity" if self.identity_p else "")
 
     def _compiled(self) -> list[tuple[str, re.Pattern[str], bool]]:
         out = []
@@ -252,7 +256,7 @@ SYMSTEER = KeyMap("symsteer", {
     "embed": "embed", "unembed": "unembed", "residual": "residual",
 }, residual=False)
 
-_MLP_PREFIXES = ("blocks.{l}.mlp", "layers.{l}.mlp", "transformer.h.{l}.mlp", "h.{l}.mlp")
+_MLP_PREFIXES = ("blocks.{l}.mlp", "transformer.h.{l}.mlp")
 
 #: the bilinear-MLP research code (tdooms/bilinear-decomposition): ``MLP.w`` is one
 #: ``nn.Linear(d, 2h)`` whose output halves are ``w_l`` and ``w_r``; ``MLP.p`` (``o`` in some
@@ -343,7 +347,7 @@ def _listing(arrays: Mapping[str, np.ndarray], keys: list[str], limit: int = 12)
 
 
 def _detect(arrays: Mapping[str, np.ndarray], source: str) -> tuple[KeyMap, dict[str, tuple[str, int | None]]]:
-    keys = list(arrays)
+    keys = sorted(arrays)
     tried = []
     for keymap in LAYOUTS.values():
         found, rest = keymap.match(keys)
@@ -386,7 +390,7 @@ def model_arrays(
         if rest:
             raise InputFileError(
                 f"{source}: key map {keys.name!r} leaves unmatched: {_listing(arrays, rest)}\n"
-                f"found {len(arrays)} array(s): {_listing(arrays, list(arrays))}\n"
+                f"found {len(arrays)} array(s): {_listing(arrays, sorted(arrays))}\n"
                 f"the key map expects: {keys.expected()}\n"
                 "add the missing keys to the map, or list them under ignore"
             )
@@ -411,7 +415,7 @@ def model_arrays(
                 raise InputFileError(f"{source}: {slot[role][0]} and {key} both give layer {l}'s {role}; expected one")
             slot[role] = (key, piece)
     if not layers:
-        raise InputFileError(f"{source}: no layer weights among {_listing(arrays, list(arrays))}; expected {keys.expected()}")
+        raise InputFileError(f"{source}: no layer weights among {_listing(arrays, sorted(arrays))}; expected {keys.expected()}")
     if sorted(layers) != list(range(len(layers))):
         raise InputFileError(f"{source}: layer indices {sorted(layers)}; expected 0 … {len(layers) - 1} without gaps")
     residual = _residual(residual, other.get("residual"), keys, source)
@@ -547,7 +551,7 @@ def save_model(network: Network, path: str | Path) -> None:
     if path.suffix.lower() == ".safetensors":
         from safetensors.numpy import save
 
-        data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"format": "symsteer"})
+        data = save({k: np.array(v, order="C") for k, v in arrays.items()}, metadata={"format": "symsteer"})
     elif _SUFFIXES.get(path.suffix.lower()) == "torch":
         raise SymsteerError(f"{path}: saving PyTorch files is not supported; expected a .npz or .safetensors path")
     else:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,9 @@ OWN_SETTINGS: dict[str, Any] = {
     "alpha_symbol": r"\alpha",
     # one line per kind of term, labelled input / cross / self / const at the right margin
     "group": True,
-    # about how many glyphs fit on one line of an align* (a page at 11pt with 2.5 cm margins)
-    "line_length": 62,
+    # about how many glyphs (of a roman letter's width) a line of an align* holds, leaving room
+    # for a label: a page at 11pt with 2.5 cm margins holds about 70
+    "line_length": 58,
     # an expansion with more terms than this prints its counts instead of its terms; also the
     # most monomials printed for one coefficient
     "max_terms": 200,
@@ -59,6 +61,9 @@ OWN_SETTINGS: dict[str, Any] = {
     # heading command of claims and verdicts
     "heading": "paragraph",
 }
+
+# glyphs a label such as \tag*{cross} takes at the right margin, free for rows without one
+_TAG_ROOM = 10
 
 _HEADINGS = {"section", "subsection", "subsubsection", "paragraph", "subparagraph"}
 
@@ -79,8 +84,9 @@ class SymsteerLatexPrinter(LatexPrinter):
         settings = dict(settings or {})
         _check_settings(settings, self._default_settings)
         super().__init__(settings)
-        # terms are shared between the terms of an expansion: print each once
-        self._memo: dict[int, tuple[Term, str]] = {}
+        # terms are shared between the terms of an expansion: print each once; the term is
+        # kept so that its id stays its own; the depth picks the size of the parentheses
+        self._memo: dict[int, tuple[Term, str, int]] = {}
 
     def doprint(self, expr: Any) -> str:
         # blocks (environments, text) are never wrapped in math delimiters
@@ -90,13 +96,18 @@ class SymsteerLatexPrinter(LatexPrinter):
 
     # -- names -------------------------------------------------------------------------
 
-    def _layer(self, l: int, *, hat: bool = True) -> str:
-        hat_tex = "\\hat " if hat else ""
-        return f"{hat_tex}{self._settings['layer_symbol']}_{{{l}}}"
+    def _layer(self, l: int) -> str:
+        """The symmetric part of layer l, the only part a term sees: ``\\hat B_{l}``."""
+        return f"\\hat {self._settings['layer_symbol']}_{{{l}}}"
 
     @property
     def _alpha(self) -> str:
         return self._settings["alpha_symbol"]
+
+    @property
+    def _untagged(self) -> int:
+        """The line length of rows without a kind label at the right margin."""
+        return self._settings["line_length"] + _TAG_ROOM
 
     def _alpha_power(self, m: int) -> str:
         return "" if m == 0 else self._alpha if m == 1 else f"{self._alpha}^{{{m}}}"
@@ -108,11 +119,13 @@ class SymsteerLatexPrinter(LatexPrinter):
         if got is not None:
             return got[1]
         if term.is_leaf:
-            tex = _leaf(term.name)
+            tex, depth = _leaf(term.name), 0
         else:
-            left, right = _DELIMITERS[min(_depth(term), len(_DELIMITERS)) - 1]
-            tex = f"{self._layer(term.layer)}{left}{self._print(term.left)}, {self._print(term.right)}{right}"
-        self._memo[id(term)] = (term, tex)
+            inner = f"{self._print(term.left)}, {self._print(term.right)}"
+            depth = 1 + max(self._memo[id(term.left)][2], self._memo[id(term.right)][2])
+            left, right = _DELIMITERS[min(depth, len(_DELIMITERS)) - 1]
+            tex = f"{self._layer(term.layer)}{left}{inner}{right}"
+        self._memo[id(term)] = (term, tex, depth)
         return tex
 
     def _summand(self, term: Term, multiplicity: int, network: Network, alpha: str = "") -> str:
@@ -192,47 +205,60 @@ class SymsteerLatexPrinter(LatexPrinter):
                 for i, value in enumerate(vector):
                     if value != 0:
                         name = rf"\bigl[y_{{{m}}}^{{\text{{{kind}}}}}\bigr]_{{{i + 1}}} &= "
-                        lines += self._long_sum(value, name)
+                        lines += self._long_sum(value, name, floats=e.network.field == "float")
         return _environment("align*", lines or [r"&\text{every coefficient is zero}"])
 
-    def _long_sum(self, expr: sympy.Expr, head: str) -> list[str]:
-        """A sum broken over as many align* lines as it needs."""
+    def _long_sum(self, expr: sympy.Expr, head: str, *, floats: bool = False) -> list[str]:
+        """A sum broken over as many align* lines as it needs; ``floats``: coefficients shortened
+        to ``float_digits`` (float weights give exact fractions with huge denominators)."""
         expr = sympy.expand(expr)
         monomials = self._as_ordered_terms(expr) if expr.is_Add else [expr]
         if len(monomials) > self._settings["max_terms"]:
             return [head + rf"\text{{a polynomial of {_thousands(len(monomials))} monomials (not shown)}}"]
-        rows = _Rows(self._settings["line_length"], head)
+        rows = _Rows(self._untagged, head)
         for i, mono in enumerate(monomials):
-            negative = mono.could_extract_minus_sign()
-            tex = self._print(-mono if negative else mono)
+            coeff, rest = mono.as_coeff_Mul()
+            negative = bool(coeff < 0)
+            coeff = -coeff if negative else coeff
+            if floats and not coeff.is_Integer:
+                coeff = sympy.Float(coeff, self._settings["float_digits"])
+            tex = self._print(coeff * rest)
             sign = ("- " if negative else "") if i == 0 else ("- " if negative else "+ ")
             rows.add(sign + tex, indent=r"\quad ")
         return rows.lines()
 
     # -- closed forms --------------------------------------------------------------------
 
-    def _matrix(self, name: str, matrix: sympy.MatrixBase) -> str:
-        """``name = [...]``, or its shape when it has too many entries to read."""
-        if matrix.rows * matrix.cols > self._settings["max_entries"]:
-            return rf"{name} \in \mathbb{{R}}^{{{matrix.rows} \times {matrix.cols}}}"
-        return f"{name} = {self._print(matrix)}"
+    def _matrix(self, name: str, matrix: sympy.MatrixBase) -> tuple[str, float]:
+        """``name = [...]`` and about how wide it typesets; its shape when it would not fit a line."""
+        width = self._matrix_width(name, matrix)
+        if width is None:
+            shape = rf"{name} \in \mathbb{{R}}^{{{matrix.rows} \times {matrix.cols}}}"
+            return shape, _glyphs(shape)
+        return f"{name} = {self._print(matrix)}", width
 
-    def _weights(self, arr: np.ndarray | None) -> sympy.ImmutableMatrix | None:
-        if arr is None:
+    def _matrix_width(self, name: str, matrix: sympy.MatrixBase) -> float | None:
+        """About how wide ``name = [...]`` typesets, or None if it is too big to show."""
+        if matrix.rows * matrix.cols > self._settings["max_entries"]:
             return None
+        cells = [[self._print(v) for v in matrix.row(r)] for r in range(matrix.rows)]
+        width = _glyphs(name) + 3 + sum(max(_glyphs(row[c]) for row in cells) + 2 for c in range(matrix.cols))
+        return width if width <= self._untagged else None
+
+    def _weights(self, arr: np.ndarray) -> sympy.ImmutableMatrix:
         digits = self._settings["float_digits"]
         # floats shortened for reading; exact and symbolic entries print exactly
         entry = (lambda v: sympy.Float(float(v), digits)) if arr.dtype.kind == "f" else sympy.sympify
         grid = arr.reshape(arr.shape[0], -1) if arr.ndim == 2 else arr.reshape(1, -1)
         return sympy.ImmutableMatrix([[entry(v) for v in row] for row in grid.tolist()])
 
-    def _print_Bilinear(self, layer: Bilinear, *, index: int | None = None, **kwargs: Any) -> str:
+    def _layer_parts(self, layer: Bilinear, index: int | None) -> list[tuple[str, float]]:
         sub = "" if index is None else f"_{{{index}}}"
-        parts = [self._matrix(f"{key}{sub}", self._weights(getattr(layer, key))) for key in "WVP"]
-        for key in "bc":
-            if getattr(layer, key) is not None:
-                parts.append(self._matrix(f"{key}{sub}^{{\\top}}", self._weights(getattr(layer, key))))
-        return r",\quad ".join(parts)
+        names = {key: f"{key}{sub}" for key in "WVP"} | ({f"{k}": f"{k}{sub}^{{\\top}}" for k in "bc"} if layer.has_bias else {})
+        return [self._matrix(name, self._weights(getattr(layer, key))) for key, name in names.items()]
+
+    def _print_Bilinear(self, layer: Bilinear, *, index: int | None = None, **kwargs: Any) -> str:
+        return r",\quad ".join(tex for tex, _ in self._layer_parts(layer, index))
 
     def _print_Network(self, net: Network, **kwargs: Any) -> str:
         B, L = self._settings["layer_symbol"], net.depth
@@ -245,11 +271,20 @@ class SymsteerLatexPrinter(LatexPrinter):
             lines.append(r"x_{0} &= E\, x_{\mathrm{in}}")
         lines.append(rf"x_{{l+1}} &= {step}, \quad {B}_{{l}}(x) = P_{{l}}\bigl({inner}\bigr), \quad l = {span}")
         lines.append(rf"y &= {'U ' if net.unembed is not None else ''}x_{{{L}}}")
-        for key in ("embed", "unembed"):
-            if getattr(net, key) is not None:
-                lines.append("&" + self._matrix(key[0].upper(), self._weights(getattr(net, key))))
-        for l, layer in enumerate(net.layers):
-            lines.append(rf"\text{{layer {l}}}\colon\quad &" + self._print(layer, index=l))
+        rows = [(f"{key}ding", [self._matrix(key[0].upper(), self._weights(getattr(net, key)))])
+                for key in ("embed", "unembed") if getattr(net, key) is not None]
+        rows += [(f"layer {l}", self._layer_parts(layer, l)) for l, layer in enumerate(net.layers)]
+        for label, parts in rows:
+            # the label column takes about 10 glyphs; the matrices share the rest of the line
+            packed: list[list[str]] = [[]]
+            used = 10.0
+            for tex, width in parts:
+                if packed[-1] and used + 3 + width > self._untagged:
+                    packed.append([])
+                    used = 10.0
+                packed[-1].append(tex)
+                used += 3 + width
+            lines += [(rf"\text{{{label}}}\colon\quad &" if i == 0 else "&") + r",\quad ".join(group) for i, group in enumerate(packed)]
         return _environment("align*", lines)
 
     # -- claims and verdicts (text) ------------------------------------------------------
@@ -257,25 +292,28 @@ class SymsteerLatexPrinter(LatexPrinter):
     def _text(self, value: Any) -> str:
         """Plain data in a claim or a verdict as text; symsteer and sympy objects as math."""
         if isinstance(value, str):
-            return escape_text(value)
+            return _line(value)
         if isinstance(value, bool) or value is None:
             return {True: "true", False: "false", None: "none"}[value]
-        if isinstance(value, (int, float, np.integer, np.floating)):
+        if isinstance(value, (int, float, Fraction, np.integer, np.floating)):
             return _math_in_text(self._print(sympy.sympify(value)))
         if isinstance(value, (sympy.Basic, sympy.MatrixBase, Term, Bilinear)):
             return _math_in_text(self._print(value))
         if isinstance(value, dict):
-            return "; ".join(f"{escape_text(str(k))} = {self._text(v)}" for k, v in value.items())
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return ", ".join(self._text(v) for v in value)
+            return "; ".join(f"{_line(k)} = {self._text(v)}" for k, v in value.items())
         if isinstance(value, np.ndarray):
             return self._text(value.tolist())
-        return escape_text(str(value))
+        if isinstance(value, (list, tuple)) and value and _numeric_grid(value):
+            rows = [list(r) for r in value] if isinstance(value[0], (list, tuple)) else [list(value)]
+            return _math_in_text(self._print(sympy.ImmutableMatrix(rows)))
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return ", ".join(self._text(v) for v in value)
+        return _line(value)
 
     def _claim_items(self, claim: Any) -> list[tuple[str, str]]:
         items = []
         if getattr(claim, "quote", None):
-            items.append(("Seed", rf"\emph{{``{escape_text(claim.quote)}''}}"))
+            items.append(("Seed", rf"\emph{{``{_line(claim.quote)}''}}"))
         if getattr(claim, "statement", None):
             items.append(("Statement", _code(claim.statement)))
         for label, key in (("Reading", "reading"), ("Assumptions", "assumptions"), ("Expected", "expected")):
@@ -286,12 +324,12 @@ class SymsteerLatexPrinter(LatexPrinter):
 
     def _heading(self, claim: Any) -> str:
         title = getattr(claim, "title", None)
-        tail = f" --- {escape_text(title)}" if title else ""
-        return rf"\{self._settings['heading']}{{\texttt{{{escape_text(str(claim.id))}}}{tail}}}"
+        tail = f" --- {_line(title)}" if title else ""
+        return rf"\{self._settings['heading']}{{\texttt{{{_line(claim.id)}}}{tail}}}"
 
     def _print_Claim(self, claim: Any, **kwargs: Any) -> str:
         if self._settings["mode"] == "inline":
-            return rf"\text{{{escape_text(str(claim.id))}: expected {self._text(claim.expected)}}}"
+            return rf"\text{{{_line(claim.id)}: expected {self._text(claim.expected)}}}"
         return self._heading(claim) + "\n" + _description(self._claim_items(claim))
 
     def _print_Verdict(self, verdict: Any, **kwargs: Any) -> str:
@@ -305,7 +343,7 @@ class SymsteerLatexPrinter(LatexPrinter):
         found = self._text(verdict.found)
         expected = getattr(claim, "expected", None)
         if self._settings["mode"] == "inline":
-            return rf"{mark}\ \text{{{escape_text(str(claim.id))}: {found} (expected {self._text(expected)}), {', '.join(how)}}}"
+            return rf"{mark}\ \text{{{_line(claim.id)}: {found} (expected {self._text(expected)}), {', '.join(how)}}}"
         verdict_line = rf"\textbf{{{found}}} \ensuremath{{{mark}}}"
         if expected is not None and not ok:
             verdict_line += rf" (expected {self._text(expected)})"
@@ -337,12 +375,18 @@ def _check_settings(settings: dict[str, Any], known: dict[str, Any]) -> None:
         raise ShapeError(f"LaTeX setting heading={settings['heading']!r}; expected one of {', '.join(sorted(_HEADINGS))} (optionally starred)")
 
 
+def _numeric_grid(value: list | tuple) -> bool:
+    """Numbers, or equally long rows of numbers: evidence that reads best as a matrix."""
+    kinds = (int, float, Fraction, np.integer, np.floating, sympy.Rational, sympy.Float)
+
+    def numbers(row: Any) -> bool:
+        return isinstance(row, (list, tuple)) and bool(row) and all(isinstance(v, kinds) and not isinstance(v, bool) for v in row)
+
+    return numbers(value) or (all(numbers(r) for r in value) and len({len(r) for r in value}) == 1)
+
+
 def _is_claim(obj: Any) -> bool:
     return type(obj).__name__ in ("Claim", "Verdict")
-
-
-def _depth(term: Term) -> int:
-    return 0 if term.is_leaf else 1 + max(_depth(term.left), _depth(term.right))
 
 
 def _leaf(name: str) -> str:
@@ -358,7 +402,9 @@ def _environment(name: str, lines: list[str]) -> str:
 
 def _description(items: list[tuple[str, str]]) -> str:
     body = "\n".join(rf"\item[{label}] {tex}" for label, tex in items)
-    return "\\begin{description}\n" + body + "\n\\end{description}"
+    # items close together: a claim reads as one block; ragged right, since typewriter
+    # statements have no stretchable spaces to justify a line with
+    return "\\begin{description}\\raggedright\\setlength{\\itemsep}{0pt}\n" + body + "\n\\end{description}"
 
 
 def _thousands(n: int) -> str:
@@ -370,10 +416,15 @@ def _math_in_text(tex: str) -> str:
     return rf"\ensuremath{{{tex}}}"
 
 
+def _line(text: Any) -> str:
+    """User text on one line: a blank line would end the paragraph inside \\text{…} or a heading."""
+    return escape_text(" ".join(str(text).split()))
+
+
 def _code(text: str) -> str:
-    """Code in typewriter type, breakable after commas and opening parentheses."""
-    tex = escape_text(text)
-    return r"\texttt{" + re.sub(r"([,(])", r"\1\\allowbreak{}", tex) + "}"
+    """Code in typewriter type, breakable after commas and parentheses."""
+    tex = _line(text)
+    return r"\texttt{" + re.sub(r"([,()])(?=\S)", r"\1\\allowbreak{}", tex) + "}"
 
 
 _GLYPHLESS = re.compile(r"\\(?:hat|mathbf|mathrm|text|left|right|[bB]igg?[lr]|displaystyle|colon)(?![a-zA-Z])")
@@ -385,9 +436,17 @@ def _glyphs(tex: str) -> float:
     tex = _GLYPHLESS.sub("", tex)
     tex = re.sub(r"\\[a-zA-Z]+", "m", tex)  # one glyph per symbol (\alpha, \odot)
     tex = re.sub(r"\\.", "", tex)  # \, \{ and the like
-    tex = tex.replace("&", "").replace("{", "").replace("}", "").replace("_", "").replace("^", "")
+    # sub- and superscripts set small: W^{(0)}_{1,1} is about as wide as three letters
+    scripts = 0.0
+    while True:
+        found = re.search(r"[_^](\{[^{}]*\}|.)", tex)
+        if not found:
+            break
+        scripts += 0.6 * len(found[1].strip("{}").replace(" ", ""))
+        tex = tex[:found.start()] + tex[found.end():]
+    tex = tex.replace("&", "").replace("{", "").replace("}", "")
     binary = tex.count(" + ") + tex.count(" - ") + tex.count("=")
-    return len(tex.replace(" ", "")) + 1.5 * binary
+    return len(tex.replace(" ", "")) + scripts + 1.5 * binary
 
 
 class _Rows:
@@ -395,10 +454,15 @@ class _Rows:
 
     def __init__(self, width: int, head: str) -> None:
         self.width, self.head = width, head
+        # the left column (before &) widens every row of the environment, not just the first
+        self.left = _glyphs(head.split("&")[0])
         self.rows: list[list[Any]] = []  # [text, tag]
 
+    def _width(self, text: str) -> float:
+        return _glyphs(text) + (self.left if not text.startswith(self.head) else 0)
+
     def add(self, piece: str, *, indent: str, new: bool = False, tag: str | None = None) -> None:
-        if self.rows and not new and _glyphs(self.rows[-1][0] + " " + piece) <= self.width:
+        if self.rows and not new and self._width(self.rows[-1][0] + " " + piece) <= self.width:
             self.rows[-1][0] += " " + piece
         else:
             start = self.head if not self.rows else "&" + indent

@@ -94,17 +94,21 @@ def _closed_forms(printer: SymsteerLatexPrinter, e: Any) -> list[str]:
         f"$B_{{{n}}}(s, s)$ needs only the weights and $s$; its cross term $B_{{{n}}}(x, s) + B_{{{n}}}(s, x) = M_s x$ "
         "needs the input, but the matrix $M_s$ comes from the weights and $s$ alone."
     ).replace("B_{", f"{B}_{{")
+    floats = layer.field == "float"
     lines = []
     for i, value in enumerate(layer.self_term(s)):
-        lines += printer._long_sum(value, rf"\bigl[{B}_{{{n}}}(s, s)\bigr]_{{{i + 1}}} &= ")
+        lines += printer._long_sum(value, rf"\bigl[{B}_{{{n}}}(s, s)\bigr]_{{{i + 1}}} &= ", floats=floats)
     cross = layer.cross_map(s)
-    if cross.cols <= 3:
+    if floats:
+        digits = printer._settings["float_digits"]
+        cross = cross.applyfunc(lambda v: v.xreplace({f: sympy.Float(f, digits) for f in v.atoms(sympy.Float)}))
+    if printer._matrix_width("M_s", cross) is not None:
         lines.append("M_s &= " + printer._print(cross))
     else:  # too wide for a page as a matrix: entry by entry
         for k in range(cross.rows):
             for i in range(cross.cols):
                 if cross[k, i] != 0:
-                    lines += printer._long_sum(cross[k, i], rf"(M_s)_{{{k + 1},{i + 1}}} &= ")
+                    lines += printer._long_sum(cross[k, i], rf"(M_s)_{{{k + 1},{i + 1}}} &= ", floats=floats)
     body = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}"
     return head + [intro, body]
 

@@ -1,0 +1,330 @@
+"""Claims: one TOML file per claim of the seed, and the verdict the mathematics gives.
+
+>>> claims = load_claims()
+>>> verdict = verify(next(c for c in claims if c.id == "c01-homogeneity-bias-free"))
+>>> verdict.found, verdict.method, verdict.ok
+('holds', 'proof', True)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import ClaimFileError, DeadlineError
+from .semantics import Case
+from .statements import MODEL_NAMES, Node, StatementError, parse_statement
+from .prover import DEFAULT_TIMEOUT, Decision, Problem, decide, deadline
+
+__all__ = ["Claim", "Verdict", "VERDICTS", "PROOFS", "load_claims", "load_claim", "verify", "verify_all", "DEFAULT_TIMEOUT"]
+
+#: the built-in claims
+PROOFS = Path(__file__).resolve().parent.parent / "proofs"
+#: what a claim file may expect: 'out_of_scope' is a claim no proof over weights can decide
+VERDICTS = ("holds", "fails", "out_of_scope")
+
+_FIELDS = {
+    "id": "a short stable id, equal to the file name: c01-homogeneity-bias-free",
+    "row": "the row of MATH.md's table (an integer)",
+    "title": "one line saying what the claim is",
+    "quote": "the seed's words",
+    "reading": "which reading of ambiguous words this file takes",
+    "statement": "the precise statement in the statement language",
+    "assumptions": "a list of statements assumed, e.g. ['a != 0']",
+    "expected": "holds, fails or out_of_scope",
+    "note": "what the verdict means, shown with -v",
+    "timeout": "seconds for this claim",
+    "model": "the model family: layers, sizes, residual, bias, unembed",
+}
+_REQUIRED = ("id", "title", "quote", "statement", "expected", "model")
+_MODEL_FIELDS = {
+    "layers": "a list of depths L after the steering point, e.g. [1, 2]",
+    "sizes": "a list of [d, h] widths, e.g. [[1, 1], [2, 2]]",
+    "residual": "false, true, or [false, true] for both",
+    "bias": "false, true, or [false, true] for both",
+    "unembed": "the output width of an unembedding U (optional)",
+}
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+MAX_DEPTH, MAX_WIDTH = 4, 6
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim file: what the seed says, the precise statement, the model family, the expected verdict."""
+
+    id: str
+    quote: str
+    statement: str
+    reading: str | None
+    assumptions: tuple[str, ...]
+    expected: str
+    path: Path
+    title: str
+    row: int | None = None
+    note: str | None = None
+    timeout: float | None = None
+    layers: tuple[int, ...] = (1,)
+    sizes: tuple[tuple[int, int], ...] = ((1, 1),)
+    residual: tuple[bool, ...] = (False,)
+    bias: tuple[bool, ...] = (False,)
+    unembed: int | None = None
+    node: Node | None = field(default=None, repr=False, compare=False)
+    assumption_nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
+
+    def cases(self) -> list[Case]:
+        """Every model shape to decide the claim on, fewest layers and smallest widths first."""
+        uses_m = self.node is not None and "m" in self.node.names() | {n for a in self.assumption_nodes for n in a.names()}
+        out = []
+        for depth in self.layers:
+            for d, h in self.sizes:
+                for residual in self.residual:
+                    for bias in self.bias:
+                        for m in (range(depth + 1) if uses_m else [None]):
+                            out.append(Case(depth, d, h, residual, bias, self.unembed, m))
+        return sorted(set(out), key=lambda c: (c.depth, c.d, c.h, c.residual, c.bias, c.m or 0))
+
+    @property
+    def model(self) -> str:
+        kinds = "/".join(("residual" if r else "plain") for r in self.residual)
+        bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
+        sizes = ", ".join(f"({d},{h})" for d, h in self.sizes)
+        return f"{kinds}, {bias}, L = {', '.join(map(str, self.layers))}, (d,h) = {sizes}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "row": self.row, "title": self.title, "quote": self.quote, "reading": self.reading,
+                "statement": self.statement, "assumptions": list(self.assumptions), "expected": self.expected,
+                "model": self.model, "note": self.note, "path": str(self.path)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What verification found for one claim, and how."""
+
+    claim: Claim
+    found: str  # 'holds' | 'fails' | 'undecided' | 'out_of_scope'
+    method: str  # 'proof' | 'counterexample' | 'numeric' | 'none'
+    seconds: float
+    scope: str
+    detail: str
+    evidence: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """The found verdict is the expected one."""
+        return self.found == self.claim.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.claim.id, "expected": self.claim.expected, "found": self.found, "ok": self.ok,
+                "method": self.method, "seconds": round(self.seconds, 4), "scope": self.scope, "detail": self.detail,
+                "statement": self.claim.statement, "assumptions": list(self.claim.assumptions), "evidence": self.evidence}
+
+    def _repr_latex_(self) -> str | None:
+        """Jupyter renders the LaTeX printer's output (when the printer is installed)."""
+        try:
+            from .latex import latex
+
+            return f"$\\displaystyle {latex(self)}$"
+        except Exception:  # noqa: BLE001 - a missing or failing printer must not break display
+            return None
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def load_claims(paths: Sequence[str | Path] | None = None) -> list[Claim]:
+    """Claims from files and directories (``*.toml`` inside), sorted by id; None: the built-in ``proofs/``."""
+    files: list[Path] = []
+    for p in [PROOFS] if paths is None else [Path(p) for p in paths]:
+        if p.is_dir():
+            files += sorted(p.glob("*.toml"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them")
+    claims = [load_claim(f) for f in files]
+    seen: dict[str, Path] = {}
+    for c in claims:
+        if c.id in seen and seen[c.id] != c.path:
+            raise ClaimFileError(f"{c.path}: id '{c.id}' is used by {seen[c.id]} too; expected unique ids")
+        seen[c.id] = c.path
+    return sorted({c.id: c for c in claims}.values(), key=lambda c: c.id)
+
+
+def load_claim(path: str | Path) -> Claim:
+    """One claim file; :class:`ClaimFileError` names the file, the line and what was expected."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClaimFileError(f"{path}: cannot be read ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimFileError(f"{path}: not valid TOML: {exc}") from None
+
+    def fail(key: str, message: str, table: str | None = None) -> ClaimFileError:
+        line = _line_of(text, key, table)
+        where = f"line {line}: " if line else ""
+        return ClaimFileError(f"{path}: {where}{message}")
+
+    for key in data:
+        if key not in _FIELDS:
+            raise fail(key, f"unknown field '{key}'{_closest(key, _FIELDS)}; expected one of {', '.join(_FIELDS)}")
+    for key in _REQUIRED:
+        if key not in data:
+            raise ClaimFileError(f"{path}: missing field '{key}' ({_FIELDS[key]})")
+    for key in ("id", "title", "quote", "statement", "expected", "reading", "note"):
+        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
+            raise fail(key, f"{key} = {data[key]!r}; expected a non-empty string ({_FIELDS[key]})")
+    if not _ID.match(data["id"]):
+        raise fail("id", f"id = {data['id']!r}; expected lowercase letters, digits and '-' (e.g. c01-homogeneity)")
+    if data["id"] != path.stem:
+        raise fail("id", f"id = {data['id']!r} but the file is named {path.name}; expected the id to equal the file name")
+    if data["expected"] not in VERDICTS:
+        raise fail("expected", f"expected = {data['expected']!r}; expected one of {', '.join(VERDICTS)}{_closest(data['expected'], VERDICTS)}")
+    assumptions = data.get("assumptions", [])
+    if not isinstance(assumptions, list) or not all(isinstance(a, str) for a in assumptions):
+        raise fail("assumptions", f"assumptions = {assumptions!r}; expected a list of statements (strings)")
+    row = data.get("row")
+    if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 1):
+        raise fail("row", f"row = {row!r}; expected a positive integer")
+    timeout = data.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600):
+        raise fail("timeout", f"timeout = {timeout!r}; expected seconds, 0 < timeout ≤ 3600")
+    model = _model(data["model"], fail)
+    try:
+        node = parse_statement(data["statement"])
+    except StatementError as exc:
+        raise fail("statement", f"statement: {exc}") from None
+    nodes = []
+    for a in assumptions:
+        try:
+            nodes.append(parse_statement(a))
+        except StatementError as exc:
+            raise fail("assumptions", f"assumption {a!r}: {exc}") from None
+    if model["bias"] == (False,) and ({"b", "c"} & (node.names() | {n for a in nodes for n in a.names()})):
+        raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
+    if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream"}):
+        raise fail("layers", "layers includes 0 but the statement uses a layer; expected depths ≥ 1", "model")
+    return Claim(
+        id=data["id"], quote=data["quote"].strip(), statement=data["statement"].strip(), reading=data.get("reading"),
+        assumptions=tuple(a.strip() for a in assumptions), expected=data["expected"], path=path, title=data["title"].strip(),
+        row=row, note=data.get("note"), timeout=None if timeout is None else float(timeout), node=node,
+        assumption_nodes=tuple(nodes), **model,
+    )
+
+
+def _model(table: Any, fail: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise fail("model", f"model = {table!r}; expected a table [model] with {', '.join(_MODEL_FIELDS)}")
+    for key in table:
+        if key not in _MODEL_FIELDS:
+            raise fail(key, f"unknown field '{key}' in [model]{_closest(key, _MODEL_FIELDS)}; expected one of {', '.join(_MODEL_FIELDS)}", "model")
+    for key in ("layers", "sizes"):
+        if key not in table:
+            raise fail("model", f"[model] misses '{key}' ({_MODEL_FIELDS[key]})")
+    layers = table["layers"]
+    layers = [layers] if isinstance(layers, int) and not isinstance(layers, bool) else layers
+    if not isinstance(layers, list) or not layers or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_DEPTH for v in layers):
+        raise fail("layers", f"layers = {table['layers']!r}; expected a list of depths 0 … {MAX_DEPTH}", "model")
+    sizes = table["sizes"]
+    if not isinstance(sizes, list) or not sizes or not all(
+            isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_WIDTH for v in s)
+            for s in sizes):
+        raise fail("sizes", f"sizes = {sizes!r}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_WIDTH}", "model")
+    flags = {}
+    for key in ("residual", "bias"):
+        value = table.get(key, False)
+        value = [value] if isinstance(value, bool) else value
+        if not isinstance(value, list) or not value or not all(isinstance(v, bool) for v in value):
+            raise fail(key, f"{key} = {table.get(key)!r}; expected true, false or [false, true]", "model")
+        flags[key] = tuple(dict.fromkeys(value))
+    unembed = table.get("unembed")
+    if unembed is not None and (isinstance(unembed, bool) or not isinstance(unembed, int) or not 1 <= unembed <= MAX_WIDTH):
+        raise fail("unembed", f"unembed = {unembed!r}; expected an output width 1 … {MAX_WIDTH}", "model")
+    return {"layers": tuple(dict.fromkeys(layers)), "sizes": tuple(dict.fromkeys(tuple(s) for s in sizes)),
+            "unembed": unembed, **flags}
+
+
+def _closest(word: str, known: Any) -> str:
+    close = difflib.get_close_matches(str(word), list(known), n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int | None:
+    """The line where ``key = …`` is set (inside ``[table]`` if given)."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[\s*([A-Za-z0-9_.-]+)\s*\]", stripped)
+        if header:
+            current = header.group(1)
+            if table is None and current == key:
+                return number
+            continue
+        if re.match(rf"^{re.escape(key)}\s*=", stripped) and (table is None or current == table):
+            return number
+    return None
+
+
+# -- verifying ------------------------------------------------------------------------------
+
+
+def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
+    """Decide one claim within its time limit (``timeout``, else the file's, else the default).
+    A claim that is not decided in time is 'undecided'; it never hangs."""
+    limit = timeout if timeout is not None else claim.timeout if claim.timeout is not None else DEFAULT_TIMEOUT
+    start = time.perf_counter()
+    node = claim.node if claim.node is not None else parse_statement(claim.statement)
+    nodes = claim.assumption_nodes if claim.node is not None else tuple(parse_statement(a) for a in claim.assumptions)
+    try:
+        with deadline(limit):
+            problem = Problem(node, nodes, claim.cases(), time.monotonic() + limit)
+            decision = decide(problem)
+    except DeadlineError:
+        decision = Decision("undecided", "none", "time limit", f"not decided within the time limit of {limit:g} s",
+                            {"timeout": limit})
+    except StatementError as exc:
+        raise ClaimFileError(f"{claim.path}: statement: {exc}") from None
+    return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
+                   decision.detail, decision.evidence)
+
+
+def verify_all(claims: Sequence[Claim], *, timeout: float | None = None) -> list[Verdict]:
+    """Verify every claim, in order."""
+    return [verify(c, timeout=timeout) for c in claims]
+
+
+def verdicts_text(verdicts: Sequence[Verdict], *, verbose: bool = False, seconds: float | None = None) -> str:
+    """One row per claim (id, expected, found, method, time) and a summary line."""
+    width = max([len(v.claim.id) for v in verdicts] + [5])
+    lines = [f"{'claim':<{width}}  {'expected':<12} {'found':<12} {'method':<14} {'time':>7}"]
+    for v in verdicts:
+        mark = "" if v.ok else "   <-- differs"
+        lines.append(f"{v.claim.id:<{width}}  {v.claim.expected:<12} {v.found:<12} {v.method:<14} {v.seconds:6.2f}s{mark}")
+        if verbose or not v.ok:
+            lines.append(f"    statement: {v.claim.statement}" + (f"  [assuming {', '.join(v.claim.assumptions)}]" if v.claim.assumptions else ""))
+            lines.append(f"    scope: {v.scope}")
+            lines.append(f"    {v.detail}")
+            if v.claim.note and verbose:
+                lines.append(f"    note: {v.claim.note.strip()}")
+    passed = sum(v.ok for v in verdicts)
+    failed = len(verdicts) - passed
+    undecided = sum(v.found == "undecided" for v in verdicts)
+    scope = sum(v.found == "out_of_scope" and v.ok for v in verdicts)
+    extra = []
+    if scope:
+        extra.append(f"{scope} out of scope (reported, not proved)")
+    if undecided:
+        extra.append(f"{undecided} undecided")
+    summary = f"{passed} passed, {failed} failed" + (f" ({', '.join(extra)})" if extra else "")
+    if seconds is not None:
+        summary += f" in {seconds:.1f} s"
+    lines.append(summary)
+    return "\n".join(lines)

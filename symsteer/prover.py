@@ -1,0 +1,811 @@
+"""Deciding a claim: a proof over generic weights (formal, for every width, and symbolic at the
+listed sizes), checked at seeded random exact points; or a small exact counterexample.
+
+The pieces, each small: a sign prover for polynomials in the scalars, an implication prover
+(Rabinowitsch's trick and a Gröbner basis: no point with the hypotheses and not the
+conclusion), the entropy and order lemmas for softmax, and a search for exact points that
+shrinks what it finds to the smallest numbers it can.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterator
+
+import numpy as np
+import sympy
+
+from .errors import DeadlineError, SymsteerError
+from .semantics import (
+    SCALAR_NAMES, VECTOR_NAMES, All, Any_, ArgmaxVal, Case, DegreeVal, Empirical, EntropyLess, EntropyVal, Evaluator,
+    Formal, Generic, NotFormal, NotZero, Opaque, Order, Prop, Sign, SoftmaxVal, TransVec, Truth, Undefined, Unsupported,
+    Zero, case_variables, point_env, symbolic_env,
+)
+from .statements import MODEL_NAMES, Node, StatementError
+
+__all__ = ["Decision", "decide", "deadline", "DEFAULT_TIMEOUT"]
+
+#: seconds a claim may take unless its file or the caller says otherwise
+DEFAULT_TIMEOUT = 20.0
+#: random exact points tried per model shape when looking for a counterexample or a witness
+SEARCH_POINTS = 300
+#: seeded random points every proved claim is checked on, per model shape
+NUMERIC_CHECKS = 3
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the mathematics says about one claim, before it is compared with the expected verdict."""
+
+    found: str
+    method: str
+    scope: str
+    detail: str
+    evidence: dict = field(default_factory=dict)
+
+
+# -- the time limit --------------------------------------------------------------------------
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`DeadlineError` inside the block after ``seconds`` (SIGALRM, main thread
+    only; elsewhere the search loops check the clock themselves). The old handler comes back."""
+    usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise DeadlineError(f"time limit {seconds:g} s reached")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    previous = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        if previous[0] > 0:  # an outer timer was running: give it back what is left
+            signal.setitimer(signal.ITIMER_REAL, max(previous[0] - seconds, 1e-3))
+
+
+# -- the problem ------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    """A statement, its assumptions and the model shapes to decide it on."""
+
+    statement: Node
+    assumptions: tuple[Node, ...]
+    cases: list[Case]
+    stop: float  # time.monotonic() deadline for loops that cannot rely on SIGALRM
+    substitutions: list[tuple[str, Node]] = field(default_factory=list)
+    hypotheses: list[Node] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for node in self.assumptions:
+            target = _substitution(node)
+            if target is not None and target not in {n for n, _ in self.substitutions}:
+                self.substitutions.append((target, node.args[1]))
+            else:
+                self.hypotheses.append(node)
+        names = set(self.statement.names())
+        for node in self.assumptions:
+            names |= node.names()
+        bound = {n for n, _ in self.substitutions}
+        self.vectors = [v for v in VECTOR_NAMES if v in names and v not in bound]
+        self.scalars = [a for a in SCALAR_NAMES if a in names and a not in bound]
+        self.model = bool(names & MODEL_NAMES)
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.stop:
+            raise DeadlineError("time limit reached")
+
+    # -- environments -------------------------------------------------------------------
+
+    def symbolic(self, case: Case) -> Evaluator:
+        env = symbolic_env(case, vectors=self.vectors, scalars=self.scalars, model=self.model)
+        for name, node in self.substitutions:
+            env.bind(name, node)
+        return env
+
+    def at(self, case: Case, point: dict[str, Any]) -> Evaluator:
+        env = point_env(case, point, model=self.model)
+        for name, node in self.substitutions:
+            env.bind(name, node)
+        return env
+
+    def truth_at(self, case: Case, point: dict[str, Any], node: Node | None = None) -> bool | None:
+        """The statement (or ``node``) at a point where every hypothesis holds; None when a
+        hypothesis fails or something is undefined there."""
+        try:
+            env = self.at(case, point)
+            if not all(env.eval(h) for h in self.hypotheses):
+                return None
+            return bool(env.eval(node or self.statement))
+        except (Undefined, Unsupported, ZeroDivisionError):
+            return None
+
+
+def _substitution(node: Node) -> str | None:
+    """``name == expr`` with a free vector or scalar name that does not occur in expr."""
+    if node.op != "==" or node.args[0].op != "name":
+        return None
+    name = node.args[0].value
+    if name not in VECTOR_NAMES + SCALAR_NAMES or name in node.args[1].names():
+        return None
+    return name
+
+
+# -- sign prover ------------------------------------------------------------------------------
+
+
+Fact = tuple[sympy.Expr, str]  # (expression, '>0' or '!=0')
+
+
+def scalar_facts(hypotheses: list[Prop]) -> list[Fact]:
+    """Sign facts about polynomials in the scalars only, read off the hypotheses."""
+    out: list[Fact] = []
+    for h in hypotheses:
+        if isinstance(h, All):
+            out += scalar_facts(list(h.items))
+        elif isinstance(h, Sign) and h.strict:
+            out.append((h.ring.to_sympy(h.poly), ">0"))
+        elif isinstance(h, NotZero) and len(h.polys) == 1:
+            out.append((h.ring.to_sympy(h.polys[0]), "!=0"))
+    return out
+
+
+def prove_sign(expr: sympy.Expr, facts: list[Fact], *, depth: int = 0) -> tuple[int, str] | None:
+    """(+1 or −1, reason) when ``expr`` is provably strictly positive or negative under ``facts``."""
+    expr = sympy.expand(expr)
+    if expr.is_number:
+        return None if expr == 0 else ((1 if expr > 0 else -1), f"{expr} is a number")
+    if depth > 6:
+        return None
+    syms = sorted(expr.free_symbols, key=str)
+    for h, kind in facts:
+        if kind != ">0" or h.is_number:
+            continue
+        q, r = sympy.div(expr, h, *syms) if set(h.free_symbols) <= set(syms) else (None, 1)
+        if r == 0:
+            inner = prove_sign(q, facts, depth=depth + 1)
+            if inner is not None:
+                return inner[0], f"{expr} = ({h})·({sympy.factor(q)}) with {h} > 0 assumed and {inner[1]}"
+    by_terms = _sign_by_terms(expr, syms, facts)
+    if by_terms is not None:
+        return by_terms
+    c, factors = sympy.factor_list(expr)
+    if len(factors) == 1 and factors[0][1] == 1:
+        return None
+    sign, reasons = (1 if c > 0 else -1), []
+    for f, e in factors:
+        if e % 2 == 0:
+            if _nonzero(f, facts) is None:
+                return None
+            reasons.append(f"({f})^{e} > 0 since {f} ≠ 0")
+            continue
+        inner = prove_sign(f, facts, depth=depth + 1)
+        if inner is None:
+            return None
+        sign *= inner[0] ** e
+        reasons.append(inner[1])
+    return sign, f"{sympy.factor(expr)}: " + "; ".join(reasons)
+
+
+def _nonzero(f: sympy.Expr, facts: list[Fact]) -> str | None:
+    for h, kind in facts:
+        ratio = sympy.cancel(f / h)
+        if ratio.is_number and ratio != 0:
+            return f"{h} {'≠ 0' if kind == '!=0' else '> 0'} assumed"
+    s = prove_sign(f, facts, depth=5)
+    return s[1] if s else None
+
+
+def _sign_by_terms(expr: sympy.Expr, syms: list[sympy.Symbol], facts: list[Fact]) -> tuple[int, str] | None:
+    """All terms of one sign: each variable of odd power known positive; some term strictly signed."""
+    positive = {h for h, kind in facts if kind == ">0" and h.is_Symbol}
+    nonzero = positive | {h for h, kind in facts if kind == "!=0" and h.is_Symbol}
+    poly = sympy.Poly(expr, *syms)
+    signs, strict = set(), False
+    for monom, coeff in poly.terms():
+        for sym, e in zip(syms, monom):
+            if e % 2 == 1 and sym not in positive:
+                return None
+        signs.add(1 if coeff > 0 else -1)
+        strict = strict or all(e == 0 or sym in nonzero for sym, e in zip(syms, monom))
+    if len(signs) != 1 or not strict:
+        return None
+    sign = signs.pop()
+    known = ", ".join(f"{s} > 0" if s in positive else f"{s} ≠ 0" for s in syms if s in nonzero)
+    return sign, f"every term of {expr} is {'positive' if sign > 0 else 'negative'}" + (f" ({known})" if known else "")
+
+
+# -- implication prover -----------------------------------------------------------------------
+
+
+def _hypothesis_parts(hypotheses: list[Prop]) -> tuple[list, list, list]:
+    """(polynomials assumed zero, polynomials assumed nonzero, lists of which some is nonzero)."""
+    zeros, nonzero, some = [], [], []
+    for h in hypotheses:
+        if isinstance(h, All):
+            z, n, s = _hypothesis_parts(list(h.items))
+            zeros, nonzero, some = zeros + z, nonzero + n, some + s
+        elif isinstance(h, Zero):
+            zeros += [h.ring.to_sympy(p) for p in h.polys]
+        elif isinstance(h, NotZero):
+            polys = [h.ring.to_sympy(p) for p in h.polys if p != 0]
+            if len(polys) == 1:
+                nonzero.append(polys[0])
+            elif polys:
+                some.append(polys)
+    return zeros, nonzero, some
+
+
+def _no_common_point(polys: list[sympy.Expr], product: sympy.Expr) -> bool:
+    """No complex point where every poly vanishes and ``product`` does not: 1 lies in the ideal
+    (polys, 1 − t·product) (Rabinowitsch), shown by a Gröbner basis; a real point would be a complex one."""
+    polys = [p for p in polys if p != 0]
+    if any(p.is_number for p in polys):
+        return True
+    for p in polys:  # the cheap certificate: product is a multiple of one of the polys
+        _, r = sympy.div(product, p, *sorted(product.free_symbols | p.free_symbols, key=str))
+        if r == 0:
+            return True
+    t = sympy.Dummy("t")
+    gens = sorted(set().union(*(p.free_symbols for p in polys), product.free_symbols), key=str) + [t]
+    basis = sympy.groebner(polys + [1 - t * product], *gens, order="grevlex")
+    return list(basis.exprs) == [1]
+
+
+def prove_implication(conclusion: Prop, hypotheses: list[Prop]) -> str | None:
+    """A reason why the hypotheses imply a Zero or NotZero conclusion, or None."""
+    zeros, nonzero, some = _hypothesis_parts(hypotheses)
+    ring = conclusion.ring
+    target = [ring.to_sympy(p) for p in conclusion.polys]
+    base = sympy.Mul(*nonzero)
+    choices = list(itertools.product(*some)) if some else [()]
+    if len(choices) > 64:
+        return None
+    if isinstance(conclusion, NotZero):
+        for choice in choices:
+            if not _no_common_point(zeros + target, base * sympy.Mul(*choice)):
+                return None
+        return "no point satisfies the assumptions and makes every polynomial vanish (Gröbner basis {1})"
+    if not zeros:
+        return None
+    for g in target:
+        for choice in choices:
+            if g != 0 and not _no_common_point(zeros, g * base * sympy.Mul(*choice)):
+                return None
+    return "each polynomial vanishes wherever the assumptions hold (radical membership, Gröbner basis {1})"
+
+
+# -- the prover ------------------------------------------------------------------------------
+
+
+def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
+    """(proved, reason) for a proposition over generic values, under the hypotheses."""
+    if isinstance(prop, Truth):
+        return prop.value, prop.reason
+    if isinstance(prop, Zero):
+        nonzero = [p for p in prop.polys if p != 0]
+        if not nonzero:
+            return True, f"'{prop.text}': {len(prop.polys)} polynomial(s) expand to 0" + (f" ({prop.why})" if prop.why else "")
+        why = prove_implication(prop, hypotheses)
+        if why:
+            return True, f"'{prop.text}': {why}"
+        biggest = max(len(list(prop.ring.terms(p))) for p in nonzero)
+        return False, f"'{prop.text}': {len(nonzero)} of {len(prop.polys)} difference(s) are nonzero polynomials (up to {biggest} terms)"
+    if isinstance(prop, NotZero):
+        if any(p != 0 and _is_number(p) for p in prop.polys):
+            return True, f"'{prop.text}': a nonzero constant" + (f" ({prop.why})" if prop.why else "")
+        why = prove_implication(prop, hypotheses)
+        if why:
+            return True, f"'{prop.text}': {why}" + (f" ({prop.why})" if prop.why else "")
+        return False, f"'{prop.text}': not implied by the assumptions"
+    if isinstance(prop, Sign):
+        expr = prop.ring.to_sympy(prop.poly)
+        if expr.free_symbols <= scalars:
+            s = prove_sign(expr, scalar_facts(hypotheses))
+            if s is not None and s[0] > 0:
+                return True, f"'{prop.text}': {s[1]}"
+        return False, f"'{prop.text}': no sign certificate"
+    if isinstance(prop, Order) and not prop.negated:
+        return _prove_order(prop, hypotheses, scalars)
+    if isinstance(prop, EntropyLess) and not prop.negated:
+        return _prove_entropy(prop, hypotheses, scalars)
+    if isinstance(prop, All):
+        reasons = []
+        for item in prop.items:
+            ok, why = prove(item, hypotheses, scalars)
+            if not ok:
+                return False, why
+            reasons.append(why)
+        return True, "; ".join(reasons)
+    if isinstance(prop, Any_):
+        fails = []
+        for item in prop.items:
+            ok, why = prove(item, hypotheses, scalars)
+            if ok:
+                return True, why
+            fails.append(why)
+        return False, "; ".join(fails)
+    if isinstance(prop, Opaque):
+        return False, prop.reason
+    return False, f"'{prop.text}': no symbolic strategy"
+
+
+def _is_number(p: Any) -> bool:
+    return not hasattr(p, "monoms") or p.is_constant()
+
+
+def _ratio(ring: Any, u: tuple, v: tuple, scalars: set[sympy.Symbol]) -> sympy.Expr | None:
+    """c, a polynomial in the scalars, with u = c v entrywise; or None."""
+    idx = next((i for i, e in enumerate(v) if e != 0), None)
+    if idx is None:
+        return None
+    try:
+        c = u[idx] / v[idx]
+    except Exception:  # noqa: BLE001 - flint's DomainError: not an exact division
+        return None
+    if any(a != c * b for a, b in zip(u, v)):
+        return None
+    expr = ring.to_sympy(c)
+    return expr if expr.free_symbols <= scalars else None
+
+
+def _prove_order(prop: Order, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
+    c = _ratio(prop.ring, prop.left, prop.right, scalars)
+    if c is None:
+        return False, f"'{prop.text}': the two sides are not a scalar multiple of each other"
+    s = prove_sign(c, scalar_facts(hypotheses))
+    if s is None or s[0] < 0:
+        return False, f"'{prop.text}': left = c · right with c = {c}, whose sign is not fixed by the assumptions"
+    what = "the argmax" if prop.kind == "argmax" else "every order"
+    return True, f"'{prop.text}': left = c · right with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
+
+
+def _nonconstant(ring: Any, v: tuple, hypotheses: list[Prop]) -> str | None:
+    diffs = tuple(e - v[0] for e in v[1:])
+    if any(d != 0 and _is_number(d) for d in diffs):
+        return "its entries differ by a nonzero constant"
+    return prove_implication(NotZero(diffs, ring), hypotheses)
+
+
+def _prove_entropy(prop: EntropyLess, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
+    from .semantics import _ENTROPY_LEMMA
+
+    facts = scalar_facts(hypotheses)
+    c = _ratio(prop.ring, prop.left, prop.right, scalars)
+    if c is not None:
+        s = prove_sign(c - 1, facts)
+        if s is not None and s[0] > 0 and _nonconstant(prop.ring, prop.right, hypotheses):
+            return True, f"'{prop.text}': " + _ENTROPY_LEMMA.format(rel=f"left = c · right with c = {c} > 1 ({s[1]})")
+    c = _ratio(prop.ring, prop.right, prop.left, scalars)
+    if c is not None:
+        pos, below = prove_sign(c, facts), prove_sign(1 - c, facts)
+        if pos and below and pos[0] > 0 and below[0] > 0 and _nonconstant(prop.ring, prop.left, hypotheses):
+            return True, f"'{prop.text}': " + _ENTROPY_LEMMA.format(rel=f"right = c · left with 0 < c = {c} < 1 ({pos[1]}; {below[1]})")
+    return False, f"'{prop.text}': the logits are not c · each other with c provably on the right side of 1"
+
+
+def _open_dense(prop: Prop) -> bool:
+    """Conditions whose truth set, if not empty, is open and dense (complement of a zero set)."""
+    if isinstance(prop, NotZero):
+        return True
+    if isinstance(prop, Truth):
+        return prop.value
+    if isinstance(prop, (All, Any_)):
+        return all(_open_dense(p) for p in prop.items)
+    return False
+
+
+# -- the formal proof (every width) -----------------------------------------------------------
+
+
+def formal_proof(problem: Problem, case: Case) -> str | None:
+    """A reason the statement holds for every d and h at this depth, or None."""
+    f = Formal(depth=case.depth, residual=case.residual, bias=case.bias, scalars=problem.scalars, m=case.m)
+    facts: list[Fact] = []
+    try:
+        for name, node in problem.substitutions:
+            f.values[name] = f.eval(node)
+    except NotFormal:
+        return None
+    for h in problem.hypotheses:
+        _formal_fact(f, h, facts)
+    f.facts = lambda expr, want: (lambda s: s[1] if s and s[0] > 0 else None)(prove_sign(expr, facts))
+    try:
+        result = f.eval(problem.statement)
+    except (NotFormal, StatementError, ZeroDivisionError):
+        return None
+    return result.reason if isinstance(result, Truth) and result.value else None
+
+
+def _formal_fact(f: Formal, node: Node, facts: list[Fact]) -> None:
+    try:
+        if node.op == "and":
+            for arg in node.args:
+                _formal_fact(f, arg, facts)
+        elif node.op in ("!=", ">", "<") and all(a.type in ("scalar", "int") for a in node.args):
+            a, b = (f.ring.to_sympy(f._scalar(f.eval(x))) for x in node.args)
+            facts.append((a - b if node.op != "<" else b - a, "!=0" if node.op == "!=" else ">0"))
+        elif node.op == "not" and node.args[0].op == "call" and node.args[0].value == "constant":
+            v = f.eval(node.args[0].args[0])
+            f.nonconstant.append(v)
+    except NotFormal:
+        pass
+
+
+# -- points: search, shrink, check ------------------------------------------------------------
+
+
+def _variables(problem: Problem, case: Case) -> list:
+    return case_variables(case, vectors=problem.vectors, scalars=problem.scalars, model=problem.model)
+
+
+def _random_point(variables: list, rng: np.random.Generator, *, spread: int, sparsity: float) -> dict[str, Any]:
+    point = {}
+    for var in variables:
+        values = rng.integers(-spread, spread + 1, size=var.shape)
+        values = np.where(rng.random(var.shape) < sparsity, 0, values)
+        point[var.name] = values.tolist() if var.shape else int(values)
+    return point
+
+
+def _flat(point: dict[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    out = []
+    for name, value in point.items():
+        arr = np.asarray(value, dtype=object)
+        out += [(name, idx) for idx in np.ndindex(arr.shape)]
+    return out
+
+
+def _get(point: dict[str, Any], name: str, idx: tuple[int, ...]) -> Any:
+    return np.asarray(point[name], dtype=object)[idx] if idx else point[name]
+
+
+def _set(point: dict[str, Any], name: str, idx: tuple[int, ...], value: Any) -> dict[str, Any]:
+    out = dict(point)
+    if idx:
+        arr = np.array(point[name], dtype=object)
+        arr[idx] = value
+        out[name] = arr.tolist()
+    else:
+        out[name] = value
+    return out
+
+
+def _smaller(v: Any) -> list[int]:
+    """Candidate replacements for an entry, simplest first: 0, 1, −1, 2, −2, … below |v|."""
+    size = abs(v)
+    out = [0]
+    for m in range(1, int(size) + 1):
+        out += [m, -m]
+    return [c for c in out if (abs(c), c < 0) < (size, v < 0)]
+
+
+def _shrink(problem: Problem, case: Case, point: dict[str, Any], want: bool) -> dict[str, Any]:
+    """Make a point (where the statement is ``want``) as simple as possible, entry by entry."""
+    changed = True
+    while changed:
+        changed = False
+        for name, idx in _flat(point):
+            problem.check_time()
+            for cand in _smaller(_get(point, name, idx)):
+                trial = _set(point, name, idx, cand)
+                if problem.truth_at(case, trial) is want:
+                    point, changed = trial, True
+                    break
+    return point
+
+
+def search(problem: Problem, case: Case, *, want: bool, seed: int = 0) -> dict[str, Any] | None:
+    """An exact point where every hypothesis holds and the statement is ``want`` (False: a
+    counterexample; True: a witness), shrunk; or None."""
+    variables = _variables(problem, case)
+    rng = np.random.default_rng([seed, case.depth, case.d, case.h])
+    zero = {v.name: (np.zeros(v.shape, dtype=int).tolist() if v.shape else 0) for v in variables}
+    candidates = [zero]
+    for i in range(SEARCH_POINTS):
+        candidates.append(_random_point(variables, rng, spread=1 + i % 3, sparsity=(0.5, 0.2, 0.0)[i % 3]))
+    for point in candidates:
+        problem.check_time()
+        if problem.truth_at(case, point) is want:
+            return _shrink(problem, case, point, want)
+    return None
+
+
+def numeric_check(problem: Problem, case: Case, *, seed: int = 1) -> tuple[int, dict[str, Any] | None]:
+    """(points checked, a point where the statement is False or None) at seeded random points."""
+    variables = _variables(problem, case)
+    rng = np.random.default_rng([seed, case.depth, case.d, case.h, 7])
+    checked = 0
+    for i in range(60):
+        if checked >= NUMERIC_CHECKS:
+            break
+        problem.check_time()
+        point = _random_point(variables, rng, spread=3, sparsity=0.1)
+        truth = problem.truth_at(case, point)
+        if truth is None:
+            continue
+        checked += 1
+        if truth is False:
+            return checked, point
+    return checked, None
+
+
+# -- evidence ---------------------------------------------------------------------------------
+
+
+def _text(v: Any) -> Any:
+    """Exact, JSON-able text of a value: 'p/q' strings, nested lists, sets as sorted lists."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.ndarray):
+        return [_text(e) for e in v]
+    if isinstance(v, (list, tuple)):
+        return [_text(e) for e in v]
+    if isinstance(v, frozenset):
+        return sorted(int(i) for i in v)
+    if isinstance(v, SoftmaxVal):
+        return {"softmax": _text(v.logits), "approx": [_iv_text(p) for p in v.intervals()]}
+    if isinstance(v, TransVec):
+        return {"approx": [_iv_text(p) for p in v.items]}
+    if isinstance(v, EntropyVal):
+        from .semantics import _iv_entropy
+
+        return {"entropy_of_softmax": _text(v.logits), "approx": _iv_text(_iv_entropy(v.logits))}
+    if isinstance(v, ArgmaxVal):
+        return _text(v.entries)
+    if isinstance(v, DegreeVal):
+        degrees = [p for p, cs in v.by_power.items() if any(c != 0 for c in cs)]
+        return max(degrees) if degrees else None
+    if isinstance(v, Fraction):
+        return str(v)
+    if hasattr(v, "p") and hasattr(v, "q"):
+        return str(Fraction(int(v.p), int(v.q)))
+    return str(v)
+
+
+def _iv_text(x: Any) -> str:
+    return f"{float(x.mid):.6g}"
+
+
+def _show(v: Any) -> str:
+    t = _text(v)
+    if isinstance(t, list):
+        return "[" + ", ".join(_show_item(e) for e in t) + "]"
+    if isinstance(t, dict):
+        if "softmax" in t:
+            return f"softmax({_show(t['softmax'])}) ≈ [{', '.join(t['approx'])}]"
+        if "entropy_of_softmax" in t:
+            return f"≈ {t['approx']}"
+        return "≈ [" + ", ".join(t["approx"]) + "]"
+    return str(t)
+
+
+def _show_item(e: Any) -> str:
+    return "[" + ", ".join(_show_item(x) for x in e) + "]" if isinstance(e, list) else str(e)
+
+
+def _operands(node: Node) -> list[Node]:
+    """The sub-expressions worth printing next to a counterexample."""
+    if node.op in ("==", "!=", "<", "<=", ">", ">="):
+        return [a for a in node.args if a.op not in ("num",)]
+    if node.op in ("not", "and"):
+        return [o for a in node.args for o in _operands(a)]
+    if node.op == "call" and node.type == "prop":
+        if node.value in ("depends_on", "degree_in", "is_polynomial_in", "continuous_in"):
+            return [node.args[0]]
+        return [o for a in node.args for o in (_operands(a) if a.type == "prop" else [a]) if o.op not in ("name", "str")]
+    return []
+
+
+def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple[str, dict]:
+    """(text, evidence) for a point: the model, the inputs and both sides of the statement."""
+    env = problem.at(case, point)
+    pieces = [f"{name}={_show_item(_text_nested(value))}" for name, value in point.items()]
+    for name, node in problem.substitutions:
+        pieces.append(f"{name}={_show(env.values[name])}")
+    values = []
+    for node in _operands(problem.statement):
+        try:
+            value = env.eval(node)
+        except (Undefined, Unsupported, ZeroDivisionError) as exc:
+            values.append({"expression": node.text, "value": None, "note": str(exc)})
+            continue
+        values.append({"expression": node.text, "value": _text(value)})
+    for node in problem.statement.walk():
+        if node.op == "call" and node.value == "depends_on":
+            values += _depends_witness(env, node)
+    text = f"{case.describe()}: " + ", ".join(pieces)
+    if values:
+        text += "; " + "; ".join(f"{v['expression']} = {_show_value(v['value'])}" for v in values)
+    evidence = {
+        "case": {"layers": case.depth, "d": case.d, "h": case.h, "residual": case.residual, "bias": case.bias,
+                 "unembed": case.unembed, "m": case.m},
+        "point": {name: _text_nested(value) for name, value in point.items()},
+        "substituted": {name: _text(env.values[name]) for name, _ in problem.substitutions},
+        "values": values,
+    }
+    return text, evidence
+
+
+def _show_value(t: Any) -> str:
+    if isinstance(t, list):
+        return "[" + ", ".join(_show_value(e) for e in t) + "]"
+    if isinstance(t, dict):
+        if "softmax" in t:
+            return f"softmax({_show_value(t['softmax'])}) ≈ [{', '.join(t['approx'])}]"
+        if "entropy_of_softmax" in t:
+            return f"≈ {t['approx']}"
+        return "≈ [" + ", ".join(t["approx"]) + "]"
+    return str(t)
+
+
+def _text_nested(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_text_nested(v) for v in value]
+    return str(Fraction(value))
+
+
+def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
+    """Two values of the bound vector that give different values of the expression."""
+    expr, var = node.args
+    current = env.values.get(var.value)
+    if current is None:
+        return []
+    width = len(current) if isinstance(current, np.ndarray) else None
+    from .numbers import EXACT, object_array
+
+    def trial(values: list[int]) -> Any:
+        saved = env.values[var.value]
+        env.values[var.value] = object_array([EXACT.entry(v) for v in values]) if width else EXACT.entry(values[0])
+        try:
+            return _text(env.eval(expr))
+        finally:
+            env.values[var.value] = saved
+
+    n = width or 1
+    base = [0] * n
+    first = trial(base)
+    for i in range(n):
+        for sign in (1, -1, 2):
+            other = [0] * n
+            other[i] = sign
+            value = trial(other)
+            if value != first:
+                fmt = (lambda v: _show_value(_text_nested(v))) if width else (lambda v: str(v[0]))
+                return [{"expression": f"{expr.text} at {var.value}={fmt(base)}", "value": first},
+                        {"expression": f"{expr.text} at {var.value}={fmt(other)}", "value": value}]
+    return []
+
+
+# -- deciding ---------------------------------------------------------------------------------
+
+
+def _scope(proved: list[tuple[Case, str]], formal: list[Case]) -> str:
+    def sizes(cases: list[Case]) -> str:
+        return ", ".join(sorted({f"({c.d},{c.h})" for c in cases}))
+
+    def variants(cases: list[Case]) -> str:
+        kinds = sorted({("residual" if c.residual else "plain") + (" with biases" if c.bias else "") for c in cases})
+        return "; ".join(kinds)
+
+    depths = ", ".join(str(d) for d in sorted({c.depth for c, _ in proved}))
+    symbolic = f"proved at (d,h) = {sizes([c for c, _ in proved])}"
+    if formal:
+        fdepths = ", ".join(str(d) for d in sorted({c.depth for c in formal}))
+        return f"proved for all d, h (L = {fdepths}; {variants(formal)}); symbolic at (d,h) = {sizes([c for c, _ in proved])}"
+    return f"{symbolic} (L = {depths}; {variants([c for c, _ in proved])})"
+
+
+def decide(problem: Problem) -> Decision:
+    """Decide the problem; raises DeadlineError when out of time."""
+    st = problem.statement
+    if "empirical" in st.names():
+        texts = [n.args[0].value for n in st.walk() if n.op == "call" and n.value == "empirical"]
+        return Decision("out_of_scope", "none", "not decidable by proof",
+                        f"'{'; '.join(texts)}' is a claim about the model's behaviour on data; no statement about weights "
+                        "and inputs decides it", {"empirical": texts})
+    if st.op == "call" and st.value == "generic":
+        return _decide_generic(problem)
+    proved: list[tuple[Case, str]] = []
+    formal: list[Case] = []
+    formal_why: list[str] = []
+    failing: list[tuple[Case, str]] = []
+    seen_formal: set = set()
+    for case in problem.cases:
+        problem.check_time()
+        key = (case.depth, case.residual, case.bias, case.m)
+        if key not in seen_formal and case.unembed is None:
+            seen_formal.add(key)
+            why = formal_proof(problem, case)
+            if why is not None:
+                formal.append(case)
+                formal_why.append(f"{case.describe()}: {why}")
+        try:
+            env = problem.symbolic(case)
+            hyps = [env.eval(h) for h in problem.hypotheses]
+            prop = env.eval(st)
+            scalars = {sympy.Symbol(a) for a in problem.scalars}
+            ok, why = prove(prop, hyps, scalars)
+        except (Unsupported, Undefined) as exc:
+            ok, why = False, str(exc)
+        (proved if ok else failing).append((case, why))
+    if not failing:
+        checked = 0
+        for case in problem.cases:
+            n, bad = numeric_check(problem, case)
+            checked += n
+            if bad is not None:
+                text, evidence = describe_point(problem, case, bad)
+                return Decision("fails", "counterexample", f"counterexample at {case.describe()}",
+                                f"the symbolic proof is contradicted at an exact point: {text}", evidence)
+        scope = _scope(proved, formal)
+        reasons = [f"{c.describe()}: {why}" for c, why in proved]
+        first = proved[0]
+        detail = f"symbolic, generic weights: {first[1]} at {first[0].describe()}"
+        if len(proved) > 1:
+            detail += f", and likewise at {len(proved) - 1} more shape(s)"
+        if formal_why:
+            detail = f"formal (every d, h): {formal_why[0].split(': ', 1)[1]}; " + detail
+        detail += f"; checked at {checked} seeded random exact points"
+        return Decision("holds", "proof", scope, detail,
+                        {"proofs": reasons, "formal": formal_why, "numeric_checks": checked})
+    for case in problem.cases:  # smallest shapes first: the counterexample is as small as the search can make it
+        if any(case == c for c, _ in proved):
+            continue
+        point = search(problem, case, want=False)
+        if point is not None:
+            text, evidence = describe_point(problem, case, point)
+            return Decision("fails", "counterexample", f"counterexample at {case.describe()}", text, evidence)
+    reasons = "; ".join(f"{c.describe()}: {why}" for c, why in failing)
+    checked = 0
+    for case in problem.cases:
+        checked += numeric_check(problem, case)[0]
+    method = "numeric" if checked else "none"
+    return Decision("undecided", method, "no proof and no counterexample",
+                    f"not proved ({reasons}); no counterexample in the search; {checked} random exact points satisfy it",
+                    {"unproved": reasons, "numeric_checks": checked})
+
+
+def _decide_generic(problem: Problem) -> Decision:
+    inner = problem.statement.args[0]
+    sub = Problem(inner, problem.assumptions, problem.cases, problem.stop)
+    hyp_open = True
+    for case in problem.cases:
+        problem.check_time()
+        env = problem.symbolic(case)
+        try:
+            prop = env.eval(inner)
+            hyps = [env.eval(h) for h in problem.hypotheses]
+        except (Unsupported, Undefined) as exc:
+            return Decision("undecided", "none", "no symbolic form", f"{case.describe()}: {exc}")
+        hyp_open = all(isinstance(h, (NotZero, Sign, Truth)) or (isinstance(h, All) and all(isinstance(i, (NotZero, Sign)) for i in h.items)) for h in hyps)
+        point = search(sub, case, want=True)
+        if point is not None:
+            text, evidence = describe_point(sub, case, point)
+            if not _open_dense(prop) or not hyp_open:
+                return Decision("undecided", "numeric", f"witness at {case.describe()}",
+                                f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
+            scope = f"holds for almost every weight and input (witness at {case.describe()})"
+            detail = (f"'{inner.text}' is a nonzero-polynomial condition: it fails only on the zero set of polynomials "
+                      f"that are not identically zero, a closed set of measure zero; witness: {text}")
+            return Decision("holds", "proof", scope, detail, evidence)
+        if isinstance(prop, NotZero) and all(p == 0 for p in prop.polys):
+            zero = {v.name: (np.zeros(v.shape, dtype=int).tolist() if v.shape else 0) for v in _variables(problem, case)}
+            text, evidence = describe_point(sub, case, zero)
+            return Decision("fails", "counterexample", f"counterexample at {case.describe()}",
+                            f"'{inner.text}' is false everywhere: its polynomials vanish identically; e.g. {text}", evidence)
+    return Decision("undecided", "none", "no witness", f"no point found where '{inner.text}' holds")

@@ -1,0 +1,30 @@
+"""The digits notebook runs from top to bottom (in a copy of examples/, so nothing is written there)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NEEDS = ("digits.ipynb", "digits.npz", "train_digits.py", "s_3_minus_8.npy", "test_inputs.npy")
+
+
+def test_digits_notebook_runs(tmp_path):
+    for module, why in (("nbclient", "nbclient runs notebooks"), ("nbformat", "nbformat reads them"),
+                        ("ipykernel", "ipykernel is the kernel"), ("sklearn", "scikit-learn ships the digits")):
+        pytest.importorskip(module, reason=f"{module} is not installed ({why}); pip install nbclient nbformat ipykernel scikit-learn")
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name in NEEDS:
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    nb = nbformat.read(tmp_path / "digits.ipynb", as_version=4)
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "test accuracy 0.9733 on 450 images" in text
+    assert "largest relative error, polynomial vs forward pass" in text
+    assert "exact_mismatches=0" in text
+    errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
+    assert not errors
