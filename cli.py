@@ -135,7 +135,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     if fmt == "latex":
         from symsteer.latex import latex
 
-        emit(latex(e), output)
+        emit(latex(e, coefficients=show_coefficients), output)
         return
     if fmt == "json":
         emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
@@ -390,6 +390,82 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
     count = lambda a: 1 if a.ndim == 1 else a.shape[0]  # noqa: E731
     click.echo(f"s = mean(h) - mean(q) at {where}: {count(h)} vs {count(q)} vector(s), width {s.shape[0]}, "
                f"|s| = {np.linalg.norm(s):.6g}{' (normalised)' if normalize else ''}; wrote {output}")
+
+
+# -- claims ------------------------------------------------------------------------------
+
+
+def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
+    import difflib
+
+    from symsteer.claims import load_claims
+
+    claims = load_claims(list(paths) or None)
+    if only:
+        known = {c.id: c for c in claims}
+        for wanted in only:
+            if wanted not in known:
+                close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
+                hint = f"; closest matches: {', '.join(close)}" if close else ""
+                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}")
+        claims = [known[w] for w in dict.fromkeys(only)]
+    return claims
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--only", multiple=True, metavar="ID", help="Verify only this claim (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
+@click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
+           output: str | None) -> None:
+    """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
+
+    Exit 0 when every found verdict is the expected one, 1 when one differs or is undecided,
+    3 for a bad claim file.
+    """
+    import time
+
+    from symsteer.claims import verdicts_text, verify_all
+
+    if timeout is not None and not timeout > 0:
+        raise click.UsageError(f"--timeout={timeout}; expected a positive number of seconds")
+    claims = _select_claims(paths, only)
+    start = time.perf_counter()
+    verdicts = verify_all(claims, timeout=timeout)
+    elapsed = time.perf_counter() - start
+    if fmt == "json":
+        passed = sum(v.ok for v in verdicts)
+        emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
+                         "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
+    else:
+        emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    if not all(v.ok for v in verdicts):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--only", multiple=True, metavar="ID", help="List only this claim (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """List the claims in PATHS (default: the built-in proofs/): id, expected verdict, statement."""
+    selected = _select_claims(paths, only)
+    if fmt == "json":
+        emit(json.dumps([c.to_dict() for c in selected], indent=2), output)
+        return
+    width = max([len(c.id) for c in selected] + [5])
+    models = [c.family for c in selected]
+    mwidth = max([len(m) for m in models] + [5])
+    lines = [f"{'claim':<{width}}  {'expected':<12} {'model':<{mwidth}}  statement"]
+    for c, model in zip(selected, models):
+        assume = f"  [assuming {', '.join(c.assumptions)}]" if c.assumptions else ""
+        lines.append(f"{c.id:<{width}}  {c.expected:<12} {model:<{mwidth}}  {c.statement}{assume}")
+    lines.append(f"{len(selected)} claim(s)")
+    emit("\n".join(lines), output)
 
 
 # -- entry point -------------------------------------------------------------------------

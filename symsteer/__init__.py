@@ -9,6 +9,7 @@ from .terms import Term
 from .expansion import Expansion, expand
 from .check import RTOL, CheckResult, check, check_grid
 from .io import load_model, load_vector, save_model
+from .latex import latex
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,5 @@ __all__ = [
     "Bilinear", "Network", "Term", "Expansion", "expand",
     "FLOAT", "EXACT", "PolyRing", "KINDS", "forward", "stream", "coefficients", "split_coefficients",
     "check", "check_grid", "CheckResult", "RTOL",
-    "load_model", "save_model", "load_vector",
+    "load_model", "save_model", "load_vector", "latex",
 ]

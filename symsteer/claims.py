@@ -12,16 +12,17 @@ import difflib
 import re
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from .errors import ClaimFileError, DeadlineError
+from .errors import ClaimFileError, DeadlineError, SymsteerError
+from .prover import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
 from .semantics import Case
 from .statements import MODEL_NAMES, Node, StatementError, parse_statement
-from .prover import DEFAULT_TIMEOUT, Decision, Problem, decide, deadline
 
-__all__ = ["Claim", "Verdict", "VERDICTS", "PROOFS", "load_claims", "load_claim", "verify", "verify_all", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_claim", "load_claims", "verify", "verify_all"]
 
 #: the built-in claims
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
@@ -87,6 +88,16 @@ class Claim:
                         for m in (range(depth + 1) if uses_m else [None]):
                             out.append(Case(depth, d, h, residual, bias, self.unembed, m))
         return sorted(set(out), key=lambda c: (c.depth, c.d, c.h, c.residual, c.bias, c.m or 0))
+
+    @property
+    def family(self) -> str:
+        """The model family in a few characters: 'plain, biases, L=1,2'."""
+        if self.node is not None and not (self.node.names() | {n for a in self.assumption_nodes for n in a.names()}) & MODEL_NAMES:
+            return "-"
+        kinds = "/".join(("residual" if r else "plain") for r in self.residual)
+        bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
+        out = f"{kinds}, {bias}, L={','.join(map(str, self.layers))}"
+        return out + (f", d_out={self.unembed}" if self.unembed else "")
 
     @property
     def model(self) -> str:
@@ -214,7 +225,7 @@ def load_claim(path: str | Path) -> Claim:
     return Claim(
         id=data["id"], quote=data["quote"].strip(), statement=data["statement"].strip(), reading=data.get("reading"),
         assumptions=tuple(a.strip() for a in assumptions), expected=data["expected"], path=path, title=data["title"].strip(),
-        row=row, note=data.get("note"), timeout=None if timeout is None else float(timeout), node=node,
+        row=row, note=" ".join(data["note"].split()) if "note" in data else None, timeout=None if timeout is None else float(timeout), node=node,
         assumption_nodes=tuple(nodes), **model,
     )
 
@@ -292,6 +303,12 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
                             {"timeout": limit})
     except StatementError as exc:
         raise ClaimFileError(f"{claim.path}: statement: {exc}") from None
+    except SymsteerError as exc:  # e.g. a ShapeError: vectors that do not fit the model of the claim file
+        raise ClaimFileError(f"{claim.path}: {exc}") from None
+    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError, RecursionError, MemoryError) as exc:
+        # a statement the evaluator cannot handle is reported, not crashed on: the claim is not decided
+        decision = Decision("undecided", "none", "evaluation error",
+                            f"the statement could not be evaluated: {type(exc).__name__}: {exc}", {"error": str(exc)})
     return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
                    decision.detail, decision.evidence)
 

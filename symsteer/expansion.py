@@ -84,12 +84,17 @@ class Expansion:
             return ("x0", *(f"d{l}" for l in range(self.steer_at)), "s")
         return ("x", "s")
 
+    @property
+    def _kept_leaves(self) -> tuple[str, ...]:
+        # at max_order = 0 the steering vector itself is already beyond the truncation
+        return tuple(n for n in self.leaves if n != "s" or self.max_order >= 1)
+
     # -- counting without building ----------------------------------------------------
 
     @cached_property
     def _census(self) -> tuple[Counter, int]:
         """Distinct output terms by (order, has_input), and how many nodes building them takes."""
-        classes: Counter = Counter((0, True) if name != "s" else (1, False) for name in self.leaves)
+        classes: Counter = Counter((0, True) if name != "s" else (1, False) for name in self._kept_leaves)
         created = 0
         for l in range(self.steer_at, self.network.depth):
             ops = classes.copy()
@@ -126,7 +131,7 @@ class Expansion:
         created = self._census[1]
         if created > self.budget:
             raise BudgetError(self._over_budget(created))
-        current = [(leaf(name), 1) for name in self.leaves]
+        current = [(leaf(name), 1) for name in self._kept_leaves]
         top = self.max_order
         for l in range(self.steer_at, self.network.depth):
             ops = current + ([(ONE, 1)] if self.network.layers[l].has_bias else [])

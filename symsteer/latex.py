@@ -289,25 +289,33 @@ class SymsteerLatexPrinter(LatexPrinter):
 
     # -- claims and verdicts (text) ------------------------------------------------------
 
-    def _text(self, value: Any) -> str:
-        """Plain data in a claim or a verdict as text; symsteer and sympy objects as math."""
-        if isinstance(value, str):
-            return _line(value)
+    def _text(self, value: Any, depth: int = 0) -> str:
+        """Plain data of a claim or a verdict as text: numbers (also exact numbers written as
+        strings, "-1/2") and grids of them as math, a top-level dict as a list of items."""
         if isinstance(value, bool) or value is None:
             return {True: "true", False: "false", None: "none"}[value]
-        if isinstance(value, (int, float, Fraction, np.integer, np.floating)):
-            return _math_in_text(self._print(sympy.sympify(value)))
+        number = _number(value)
+        if number is not None:
+            return _math_in_text(self._print(number))
+        if isinstance(value, str):
+            return _line(value)
         if isinstance(value, (sympy.Basic, sympy.MatrixBase, Term, Bilinear)):
             return _math_in_text(self._print(value))
-        if isinstance(value, dict):
-            return "; ".join(f"{_line(k)} = {self._text(v)}" for k, v in value.items())
         if isinstance(value, np.ndarray):
-            return self._text(value.tolist())
-        if isinstance(value, (list, tuple)) and value and _numeric_grid(value):
-            rows = [list(r) for r in value] if isinstance(value[0], (list, tuple)) else [list(value)]
-            return _math_in_text(self._print(sympy.ImmutableMatrix(rows)))
+            value = value.tolist()
+        if isinstance(value, dict):
+            pairs = [(k, v) for k, v in value.items() if not _empty(v)]
+            if depth == 0 and pairs:
+                return _itemize([rf"\emph{{{_line(k)}}}: {self._text(v, 1)}" for k, v in pairs])
+            return ", ".join(f"{_line(k)} = {self._text(v, depth + 1)}" for k, v in pairs)
         if isinstance(value, (list, tuple, set, frozenset)):
-            return ", ".join(self._text(v) for v in value)
+            value = list(value)
+            if _numeric_grid(value):
+                rows = [list(r) for r in value] if isinstance(value[0], (list, tuple)) else [value]
+                return _math_in_text(self._print(sympy.ImmutableMatrix([[_number(v) for v in r] for r in rows])))
+            if depth == 1 and len(value) > 1 and all(isinstance(v, str) for v in value):
+                return _itemize([_line(v) for v in value])
+            return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(self._text(v, depth + 1) for v in value)
         return _line(value)
 
     def _claim_items(self, claim: Any) -> list[tuple[str, str]]:
@@ -316,44 +324,51 @@ class SymsteerLatexPrinter(LatexPrinter):
             items.append(("Seed", rf"\emph{{``{_line(claim.quote)}''}}"))
         if getattr(claim, "statement", None):
             items.append(("Statement", _code(claim.statement)))
-        for label, key in (("Reading", "reading"), ("Assumptions", "assumptions"), ("Expected", "expected")):
+        for label, key in (("Reading", "reading"), ("Assumptions", "assumptions"), ("Note", "note")):
             value = getattr(claim, key, None)
-            if value not in (None, "", (), [], {}):
+            if not _empty(value):
                 items.append((label, self._text(value)))
+        if not _empty(getattr(claim, "expected", None)):
+            items.append(("Expected", _word(claim.expected)))
         return items
 
     def _heading(self, claim: Any) -> str:
         title = getattr(claim, "title", None)
         tail = f" --- {_line(title)}" if title else ""
-        return rf"\{self._settings['heading']}{{\texttt{{{_line(claim.id)}}}{tail}}}"
+        # ids are long hyphenated words in typewriter type, which TeX does not hyphenate
+        name = r"-\allowbreak{}".join(escape_text(part) for part in "".join(str(claim.id).split()).split("-"))
+        command = self._settings["heading"]
+        # a displayed heading set ragged: justified, a long id leaves no good line break
+        ragged = "" if command.rstrip("*") in ("paragraph", "subparagraph") else r"\raggedright "
+        return rf"\{command}{{{ragged}\texttt{{{name}}}{tail}}}"
 
     def _print_Claim(self, claim: Any, **kwargs: Any) -> str:
         if self._settings["mode"] == "inline":
-            return rf"\text{{{_line(claim.id)}: expected {self._text(claim.expected)}}}"
+            return rf"\text{{{_plain(claim.id)}: expected {_word(claim.expected)}}}"
         return self._heading(claim) + "\n" + _description(self._claim_items(claim))
 
     def _print_Verdict(self, verdict: Any, **kwargs: Any) -> str:
         claim = verdict.claim
         ok = bool(getattr(verdict, "ok", True))
         mark = r"\checkmark" if ok else r"\times"
-        how = [self._text(v) for v in (getattr(verdict, "method", None),) if v]
+        how = [_word(v) for v in (getattr(verdict, "method", None),) if v]
         seconds = getattr(verdict, "seconds", None)
         if seconds is not None:
             how.append(f"{float(seconds):.2f}\\,s")
-        found = self._text(verdict.found)
+        found = _word(verdict.found)
         expected = getattr(claim, "expected", None)
         if self._settings["mode"] == "inline":
-            return rf"{mark}\ \text{{{_line(claim.id)}: {found} (expected {self._text(expected)}), {', '.join(how)}}}"
+            return rf"{mark}\ \text{{{_plain(claim.id)}: {found} (expected {_word(expected)}), {', '.join(how)}}}"
         verdict_line = rf"\textbf{{{found}}} \ensuremath{{{mark}}}"
         if expected is not None and not ok:
-            verdict_line += rf" (expected {self._text(expected)})"
+            verdict_line += rf" (expected {_word(expected)})"
         if how:
             verdict_line += " --- " + ", ".join(how)
         items = [item for item in self._claim_items(claim) if item[0] != "Expected"]
         items.append(("Verdict", verdict_line))
         for label, key in (("Scope", "scope"), ("Detail", "detail"), ("Evidence", "evidence")):
             value = getattr(verdict, key, None)
-            if value not in (None, "", (), [], {}):
+            if not _empty(value):
                 items.append((label, self._text(value)))
         return self._heading(claim) + "\n" + _description(items)
 
@@ -375,14 +390,39 @@ def _check_settings(settings: dict[str, Any], known: dict[str, Any]) -> None:
         raise ShapeError(f"LaTeX setting heading={settings['heading']!r}; expected one of {', '.join(sorted(_HEADINGS))} (optionally starred)")
 
 
-def _numeric_grid(value: list | tuple) -> bool:
+def _number(value: Any) -> sympy.Number | None:
+    """An exact or float number as sympy's, also from a string such as "-1/2"; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return sympy.Integer(int(value))
+    if isinstance(value, (float, np.floating)):
+        return sympy.Float(float(value))
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, sympy.Number):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(/\d+|\.\d*)?\s*", value):
+        exact = Fraction(value.strip())  # a literal, parsed: never evaluated
+        return sympy.Rational(exact.numerator, exact.denominator)
+    return None
+
+
+def _numeric_grid(value: list) -> bool:
     """Numbers, or equally long rows of numbers: evidence that reads best as a matrix."""
-    kinds = (int, float, Fraction, np.integer, np.floating, sympy.Rational, sympy.Float)
 
     def numbers(row: Any) -> bool:
-        return isinstance(row, (list, tuple)) and bool(row) and all(isinstance(v, kinds) and not isinstance(v, bool) for v in row)
+        return isinstance(row, (list, tuple)) and bool(row) and all(_number(v) is not None for v in row)
 
-    return numbers(value) or (all(numbers(r) for r in value) and len({len(r) for r in value}) == 1)
+    return numbers(value) or (bool(value) and all(numbers(r) for r in value) and len({len(r) for r in value}) == 1)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, tuple, dict, set)) and not value)
+
+
+def _itemize(items: list[str]) -> str:
+    return "\\begin{itemize}\\setlength{\\itemsep}{0pt}\n" + "\n".join(rf"\item {item}" for item in items) + "\n\\end{itemize}"
 
 
 def _is_claim(obj: Any) -> bool:
@@ -416,14 +456,31 @@ def _math_in_text(tex: str) -> str:
     return rf"\ensuremath{{{tex}}}"
 
 
-def _line(text: Any) -> str:
-    """User text on one line: a blank line would end the paragraph inside \\text{…} or a heading."""
+def _word(text: Any) -> str:
+    """A verdict word as words: out_of_scope reads "out of scope"."""
+    return _plain(str(text).replace("_", " "))
+
+
+def _plain(text: Any) -> str:
+    """Short text on one line, without break hints (notebooks show \\allowbreak as it is)."""
     return escape_text(" ".join(str(text).split()))
+
+
+def _line(text: Any) -> str:
+    """User text on one line (a blank line would end the paragraph inside \\text{…} or a
+    heading); long words, such as a residual ``2*P^{(0)}_{1,1}*…``, breakable after operators."""
+    return " ".join(_word_breaks(word) for word in str(text).split())
+
+
+def _word_breaks(word: str) -> str:
+    if len(word) <= 20:
+        return escape_text(word)
+    return r"\allowbreak{}".join(escape_text(part) for part in re.split(r"(?<=[-*+,)/=\]])(?=.)", word))
 
 
 def _code(text: str) -> str:
     """Code in typewriter type, breakable after commas and parentheses."""
-    tex = _line(text)
+    tex = _plain(text)
     return r"\texttt{" + re.sub(r"([,()])(?=\S)", r"\1\\allowbreak{}", tex) + "}"
 
 

@@ -13,23 +13,48 @@ import itertools
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import sympy
 
-from .errors import DeadlineError, SymsteerError
+from .errors import DeadlineError
 from .semantics import (
-    SCALAR_NAMES, VECTOR_NAMES, All, Any_, ArgmaxVal, Case, DegreeVal, Empirical, EntropyLess, EntropyVal, Evaluator,
-    Formal, Generic, NotFormal, NotZero, Opaque, Order, Prop, Sign, SoftmaxVal, TransVec, Truth, Undefined, Unsupported,
-    Zero, case_variables, point_env, symbolic_env,
+    INEXACT,
+    SCALAR_NAMES,
+    VECTOR_NAMES,
+    All,
+    Any_,
+    ArgmaxVal,
+    Case,
+    DegreeVal,
+    EntropyLess,
+    EntropyVal,
+    Evaluator,
+    Formal,
+    NotFormal,
+    NotZero,
+    Opaque,
+    Order,
+    Prop,
+    Sign,
+    SoftmaxVal,
+    TransVec,
+    Truth,
+    Undefined,
+    Unsupported,
+    Zero,
+    case_variables,
+    point_env,
+    symbolic_env,
 )
 from .statements import MODEL_NAMES, Node, StatementError
 
-__all__ = ["Decision", "decide", "deadline", "DEFAULT_TIMEOUT"]
+__all__ = ["DEFAULT_TIMEOUT", "Decision", "deadline", "decide"]
 
 #: seconds a claim may take unless its file or the caller says otherwise
 DEFAULT_TIMEOUT = 20.0
@@ -104,6 +129,8 @@ class Problem:
         self.vectors = [v for v in VECTOR_NAMES if v in names and v not in bound]
         self.scalars = [a for a in SCALAR_NAMES if a in names and a not in bound]
         self.model = bool(names & MODEL_NAMES)
+        if not self.model:  # without the model only the width d matters
+            self.cases = list({c.d: c for c in reversed(self.cases)}.values())[::-1]
 
     def check_time(self) -> None:
         if time.monotonic() > self.stop:
@@ -177,6 +204,8 @@ def prove_sign(expr: sympy.Expr, facts: list[Fact], *, depth: int = 0) -> tuple[
             continue
         q, r = sympy.div(expr, h, *syms) if set(h.free_symbols) <= set(syms) else (None, 1)
         if r == 0:
+            if q == 1:
+                return 1, f"{h} > 0 assumed"
             inner = prove_sign(q, facts, depth=depth + 1)
             if inner is not None:
                 return inner[0], f"{expr} = ({h})·({sympy.factor(q)}) with {h} > 0 assumed and {inner[1]}"
@@ -250,20 +279,41 @@ def _hypothesis_parts(hypotheses: list[Prop]) -> tuple[list, list, list]:
     return zeros, nonzero, some
 
 
-def _no_common_point(polys: list[sympy.Expr], product: sympy.Expr) -> bool:
-    """No complex point where every poly vanishes and ``product`` does not: 1 lies in the ideal
-    (polys, 1 − t·product) (Rabinowitsch), shown by a Gröbner basis; a real point would be a complex one."""
+#: Gröbner bases beyond this many terms in the input are not attempted: the claim is then not proved
+GROEBNER_TERMS = 400
+
+
+def _no_common_point(polys: list[sympy.Expr], product: sympy.Expr, *, hypotheses: bool) -> str | None:
+    """Why no complex point makes every poly vanish while ``product`` does not (so no real
+    point either): a nonzero constant, ``product`` a multiple of one poly, or 1 in the ideal
+    (polys, 1 − t·product) (Rabinowitsch), shown by a Gröbner basis. None when not shown."""
     polys = [p for p in polys if p != 0]
     if any(p.is_number for p in polys):
-        return True
-    for p in polys:  # the cheap certificate: product is a multiple of one of the polys
+        return "a nonzero constant"
+    if not hypotheses and all(_at_origin(p) == 0 for p in polys):
+        return None  # every poly vanishes at the origin, where the product (1) does not
+    for p in polys:
         _, r = sympy.div(product, p, *sorted(product.free_symbols | p.free_symbols, key=str))
         if r == 0:
-            return True
+            return f"the product of the assumed-nonzero factors is a multiple of {_short(p)}"
+    if sum(len(sympy.Add.make_args(p)) for p in polys) + len(sympy.Add.make_args(sympy.expand(product))) > GROEBNER_TERMS:
+        return None
     t = sympy.Dummy("t")
     gens = sorted(set().union(*(p.free_symbols for p in polys), product.free_symbols), key=str) + [t]
-    basis = sympy.groebner(polys + [1 - t * product], *gens, order="grevlex")
-    return list(basis.exprs) == [1]
+    try:
+        basis = sympy.groebner(polys + [1 - t * product], *gens, order="grevlex")
+    except sympy.polys.polyerrors.BasePolynomialError:
+        return None
+    return "the Gröbner basis of (polynomials, 1 − t·assumed-nonzero factors) is {1}" if list(basis.exprs) == [1] else None
+
+
+def _at_origin(p: sympy.Expr) -> sympy.Expr:
+    return p.subs({sym: 0 for sym in p.free_symbols})
+
+
+def _short(p: sympy.Expr) -> str:
+    text = str(p)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def prove_implication(conclusion: Prop, hypotheses: list[Prop]) -> str | None:
@@ -275,18 +325,24 @@ def prove_implication(conclusion: Prop, hypotheses: list[Prop]) -> str | None:
     choices = list(itertools.product(*some)) if some else [()]
     if len(choices) > 64:
         return None
+    assumed = bool(zeros or nonzero or some)
+    reasons = []
     if isinstance(conclusion, NotZero):
         for choice in choices:
-            if not _no_common_point(zeros + target, base * sympy.Mul(*choice)):
+            why = _no_common_point(zeros + target, base * sympy.Mul(*choice), hypotheses=assumed)
+            if why is None:
                 return None
-        return "no point satisfies the assumptions and makes every polynomial vanish (Gröbner basis {1})"
+            reasons.append(why)
+        return "no point satisfies the assumptions and makes every polynomial vanish: " + "; ".join(dict.fromkeys(reasons))
     if not zeros:
         return None
     for g in target:
         for choice in choices:
-            if g != 0 and not _no_common_point(zeros, g * base * sympy.Mul(*choice)):
+            why = _no_common_point(zeros, g * base * sympy.Mul(*choice), hypotheses=True) if g != 0 else "0"
+            if why is None:
                 return None
-    return "each polynomial vanishes wherever the assumptions hold (radical membership, Gröbner basis {1})"
+            reasons.append(why)
+    return "each polynomial vanishes wherever the assumptions hold: " + "; ".join(dict.fromkeys(reasons))
 
 
 # -- the prover ------------------------------------------------------------------------------
@@ -298,13 +354,18 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
         return prop.value, prop.reason
     if isinstance(prop, Zero):
         nonzero = [p for p in prop.polys if p != 0]
+        if not prop.polys:
+            return True, f"'{prop.text}': no polynomial condition remains at this size" + (f" ({prop.why})" if prop.why else "")
         if not nonzero:
-            return True, f"'{prop.text}': {len(prop.polys)} polynomial(s) expand to 0" + (f" ({prop.why})" if prop.why else "")
+            what = "the difference expands to 0" if len(prop.polys) == 1 else f"all {len(prop.polys)} differences expand to 0"
+            return True, f"'{prop.text}': {what}" + (f" ({prop.why})" if prop.why else "")
         why = prove_implication(prop, hypotheses)
         if why:
             return True, f"'{prop.text}': {why}"
         biggest = max(len(list(prop.ring.terms(p))) for p in nonzero)
-        return False, f"'{prop.text}': {len(nonzero)} of {len(prop.polys)} difference(s) are nonzero polynomials (up to {biggest} terms)"
+        if len(prop.polys) == 1:
+            return False, f"'{prop.text}': the difference is a nonzero polynomial ({biggest} term{'s' * (biggest > 1)})"
+        return False, f"'{prop.text}': {len(nonzero)} of {len(prop.polys)} differences are nonzero polynomials (up to {biggest} terms)"
     if isinstance(prop, NotZero):
         if any(p != 0 and _is_number(p) for p in prop.polys):
             return True, f"'{prop.text}': a nonzero constant" + (f" ({prop.why})" if prop.why else "")
@@ -355,7 +416,7 @@ def _ratio(ring: Any, u: tuple, v: tuple, scalars: set[sympy.Symbol]) -> sympy.E
         return None
     try:
         c = u[idx] / v[idx]
-    except Exception:  # noqa: BLE001 - flint's DomainError: not an exact division
+    except INEXACT:
         return None
     if any(a != c * b for a, b in zip(u, v)):
         return None
@@ -398,6 +459,13 @@ def _prove_entropy(prop: EntropyLess, hypotheses: list[Prop], scalars: set[sympy
     return False, f"'{prop.text}': the logits are not c · each other with c provably on the right side of 1"
 
 
+def _closed(prop: Prop) -> bool:
+    """Polynomial identities (Zero atoms and conjunctions of them)."""
+    if isinstance(prop, All):
+        return all(_closed(p) for p in prop.items)
+    return isinstance(prop, Zero)
+
+
 def _open_dense(prop: Prop) -> bool:
     """Conditions whose truth set, if not empty, is open and dense (complement of a zero set)."""
     if isinstance(prop, NotZero):
@@ -423,7 +491,11 @@ def formal_proof(problem: Problem, case: Case) -> str | None:
         return None
     for h in problem.hypotheses:
         _formal_fact(f, h, facts)
-    f.facts = lambda expr, want: (lambda s: s[1] if s and s[0] > 0 else None)(prove_sign(expr, facts))
+    def positive(expr: sympy.Expr, want: str) -> str | None:
+        sign = prove_sign(expr, facts)
+        return sign[1] if sign and sign[0] > 0 else None
+
+    f.facts = positive
     try:
         result = f.eval(problem.statement)
     except (NotFormal, StatementError, ZeroDivisionError):
@@ -453,12 +525,20 @@ def _variables(problem: Problem, case: Case) -> list:
     return case_variables(case, vectors=problem.vectors, scalars=problem.scalars, model=problem.model)
 
 
+_SCALAR_FRACTIONS = [Fraction(1, 2), Fraction(-1, 2), Fraction(1, 3), Fraction(-2, 3), Fraction(3, 2)]
+
+
 def _random_point(variables: list, rng: np.random.Generator, *, spread: int, sparsity: float) -> dict[str, Any]:
-    point = {}
+    point: dict[str, Any] = {}
     for var in variables:
         values = rng.integers(-spread, spread + 1, size=var.shape)
         values = np.where(rng.random(var.shape) < sparsity, 0, values)
-        point[var.name] = values.tolist() if var.shape else int(values)
+        if var.shape:
+            point[var.name] = values.tolist()
+        elif rng.random() < 0.3:  # scalars may need fractions: 0 < a < 1, a**2 < 1, …
+            point[var.name] = _SCALAR_FRACTIONS[int(rng.integers(len(_SCALAR_FRACTIONS)))]
+        else:
+            point[var.name] = int(values)
     return point
 
 
@@ -485,13 +565,20 @@ def _set(point: dict[str, Any], name: str, idx: tuple[int, ...], value: Any) -> 
     return out
 
 
-def _smaller(v: Any) -> list[int]:
-    """Candidate replacements for an entry, simplest first: 0, 1, −1, 2, −2, … below |v|."""
-    size = abs(v)
-    out = [0]
-    for m in range(1, int(size) + 1):
+def _size(v: Any) -> tuple:
+    q = Fraction(v)
+    return (max(abs(q.numerator), q.denominator), q.denominator, q < 0)
+
+
+def _smaller(v: Any) -> list[Any]:
+    """Candidate replacements for an entry, simplest first: 0, 1, −1, 2, −2, 1/2, … below v."""
+    bound = _size(v)
+    out: list[Any] = [0]
+    top = max(abs(Fraction(v).numerator), Fraction(v).denominator)
+    for m in range(1, top + 1):
         out += [m, -m]
-    return [c for c in out if (abs(c), c < 0) < (size, v < 0)]
+    out += [Fraction(p, q) for q in range(2, top + 1) for p in range(1, top + 1) if Fraction(p, q).denominator == q for p in (p, -p)]
+    return sorted({c for c in out if _size(c) < bound}, key=_size)
 
 
 def _shrink(problem: Problem, case: Case, point: dict[str, Any], want: bool) -> dict[str, Any]:
@@ -569,7 +656,7 @@ def _text(v: Any) -> Any:
         return _text(v.entries)
     if isinstance(v, DegreeVal):
         degrees = [p for p, cs in v.by_power.items() if any(c != 0 for c in cs)]
-        return max(degrees) if degrees else None
+        return max(degrees) if degrees else "-oo (the zero polynomial)"
     if isinstance(v, Fraction):
         return str(v)
     if hasattr(v, "p") and hasattr(v, "q"):
@@ -618,7 +705,7 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
     for name, node in problem.substitutions:
         pieces.append(f"{name}={_show(env.values[name])}")
     values = []
-    for node in _operands(problem.statement):
+    for node in {n.text: n for n in _operands(problem.statement)}.values():
         try:
             value = env.eval(node)
         except (Undefined, Unsupported, ZeroDivisionError) as exc:
@@ -628,7 +715,7 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
     for node in problem.statement.walk():
         if node.op == "call" and node.value == "depends_on":
             values += _depends_witness(env, node)
-    text = f"{case.describe()}: " + ", ".join(pieces)
+    text = f"{case.describe(model=problem.model)}: " + ", ".join(pieces)
     if values:
         text += "; " + "; ".join(f"{v['expression']} = {_show_value(v['value'])}" for v in values)
     evidence = {
@@ -657,6 +744,7 @@ def _text_nested(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_text_nested(v) for v in value]
     return str(Fraction(value))
+
 
 
 def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
@@ -694,7 +782,10 @@ def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
 # -- deciding ---------------------------------------------------------------------------------
 
 
-def _scope(proved: list[tuple[Case, str]], formal: list[Case]) -> str:
+def _scope(proved: list[tuple[Case, str]], formal: list[Case], *, model: bool) -> str:
+    if not model:
+        return "proved at d = " + ", ".join(str(d) for d in sorted({c.d for c, _ in proved}))
+
     def sizes(cases: list[Case]) -> str:
         return ", ".join(sorted({f"({c.d},{c.h})" for c in cases}))
 
@@ -703,11 +794,12 @@ def _scope(proved: list[tuple[Case, str]], formal: list[Case]) -> str:
         return "; ".join(kinds)
 
     depths = ", ".join(str(d) for d in sorted({c.depth for c, _ in proved}))
-    symbolic = f"proved at (d,h) = {sizes([c for c, _ in proved])}"
+    symbolic = [c for c, why in proved if not why.startswith("covered by the formal proof")]
     if formal:
         fdepths = ", ".join(str(d) for d in sorted({c.depth for c in formal}))
-        return f"proved for all d, h (L = {fdepths}; {variants(formal)}); symbolic at (d,h) = {sizes([c for c, _ in proved])}"
-    return f"{symbolic} (L = {depths}; {variants([c for c, _ in proved])})"
+        also = f"; symbolic at (d,h) = {sizes(symbolic)}" if symbolic else ""
+        return f"proved for all d, h (L = {fdepths}; {variants(formal)}){also}"
+    return f"proved at (d,h) = {sizes(symbolic)} (L = {depths}; {variants(symbolic)})"
 
 
 def decide(problem: Problem) -> Decision:
@@ -724,16 +816,17 @@ def decide(problem: Problem) -> Decision:
     formal: list[Case] = []
     formal_why: list[str] = []
     failing: list[tuple[Case, str]] = []
-    seen_formal: set = set()
+    seen_formal: dict = {}
     for case in problem.cases:
         problem.check_time()
         key = (case.depth, case.residual, case.bias, case.m)
         if key not in seen_formal and case.unembed is None:
-            seen_formal.add(key)
-            why = formal_proof(problem, case)
-            if why is not None:
+            seen_formal[key] = formal_proof(problem, case)
+            if seen_formal[key] is not None:
                 formal.append(case)
-                formal_why.append(f"{case.describe()}: {why}")
+                formal_why.append(f"{case.describe(model=problem.model)}: {seen_formal[key]}")
+        by_formal = seen_formal.get(key) is not None and case.unembed is None
+        prop = None
         try:
             env = problem.symbolic(case)
             hyps = [env.eval(h) for h in problem.hypotheses]
@@ -742,7 +835,27 @@ def decide(problem: Problem) -> Decision:
             ok, why = prove(prop, hyps, scalars)
         except (Unsupported, Undefined) as exc:
             ok, why = False, str(exc)
-        (proved if ok else failing).append((case, why))
+        if not ok and by_formal:
+            if prop is not None and _refuted(prop):
+                # the formal expansion and generic weights must agree: a nonzero difference here is a bug
+                return Decision("undecided", "none", "disagreement",
+                                f"the formal proof and the symbolic check at {case.describe(model=problem.model)} disagree: {why}")
+            ok, why = True, f"covered by the formal proof for every width (symbolic check not done: {why})"
+        if ok:
+            proved.append((case, why))
+            continue
+        failing.append((case, why))
+        # not proved here: look for a counterexample at this shape before trying bigger ones,
+        # so the first one found has the fewest layers and the smallest widths
+        point = search(problem, case, want=False)
+        if point is not None:
+            text, evidence = describe_point(problem, case, point)
+            residual = _residual(prop) if prop is not None else None
+            evidence["symbolic"] = why
+            if residual:
+                evidence["residual"] = residual
+            text += f". Symbolic, generic weights: {why}" + (f"; residual {residual}" if residual else "")
+            return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}", text, evidence)
     if not failing:
         checked = 0
         for case in problem.cases:
@@ -750,27 +863,21 @@ def decide(problem: Problem) -> Decision:
             checked += n
             if bad is not None:
                 text, evidence = describe_point(problem, case, bad)
-                return Decision("fails", "counterexample", f"counterexample at {case.describe()}",
+                return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
                                 f"the symbolic proof is contradicted at an exact point: {text}", evidence)
-        scope = _scope(proved, formal)
-        reasons = [f"{c.describe()}: {why}" for c, why in proved]
+        scope = _scope(proved, formal, model=problem.model)
+        reasons = [f"{c.describe(model=problem.model)}: {why}" for c, why in proved]
         first = proved[0]
-        detail = f"symbolic, generic weights: {first[1]} at {first[0].describe()}"
+        detail = f"symbolic, generic weights: {first[1]} at {first[0].describe(model=problem.model)}"
         if len(proved) > 1:
             detail += f", and likewise at {len(proved) - 1} more shape(s)"
         if formal_why:
             detail = f"formal (every d, h): {formal_why[0].split(': ', 1)[1]}; " + detail
-        detail += f"; checked at {checked} seeded random exact points"
+        detail += f"; checked at {checked} seeded random exact points" if checked else \
+            "; no seeded random point satisfied the assumptions (are they satisfiable?)"
         return Decision("holds", "proof", scope, detail,
                         {"proofs": reasons, "formal": formal_why, "numeric_checks": checked})
-    for case in problem.cases:  # smallest shapes first: the counterexample is as small as the search can make it
-        if any(case == c for c, _ in proved):
-            continue
-        point = search(problem, case, want=False)
-        if point is not None:
-            text, evidence = describe_point(problem, case, point)
-            return Decision("fails", "counterexample", f"counterexample at {case.describe()}", text, evidence)
-    reasons = "; ".join(f"{c.describe()}: {why}" for c, why in failing)
+    reasons = "; ".join(f"{c.describe(model=problem.model)}: {why}" for c, why in failing)
     checked = 0
     for case in problem.cases:
         checked += numeric_check(problem, case)[0]
@@ -778,6 +885,30 @@ def decide(problem: Problem) -> Decision:
     return Decision("undecided", method, "no proof and no counterexample",
                     f"not proved ({reasons}); no counterexample in the search; {checked} random exact points satisfy it",
                     {"unproved": reasons, "numeric_checks": checked})
+
+
+def _refuted(prop: Prop) -> bool:
+    """An equation whose difference is a nonzero polynomial over generic values."""
+    if isinstance(prop, All):
+        return any(_refuted(p) for p in prop.items)
+    return isinstance(prop, Zero) and any(p != 0 for p in prop.polys)
+
+
+def _residual(prop: Prop) -> str | None:
+    """The smallest nonzero difference polynomial of an equation, if it is short enough to print."""
+    if isinstance(prop, All):
+        for item in prop.items:
+            r = _residual(item)
+            if r:
+                return r
+        return None
+    if not isinstance(prop, Zero):
+        return None
+    nonzero = [p for p in prop.polys if p != 0]
+    if not nonzero:
+        return None
+    text = str(prop.ring.to_sympy(min(nonzero, key=lambda p: len(list(prop.ring.terms(p))))))
+    return text if len(text) <= 240 else None
 
 
 def _decide_generic(problem: Problem) -> Decision:
@@ -791,21 +922,31 @@ def _decide_generic(problem: Problem) -> Decision:
             prop = env.eval(inner)
             hyps = [env.eval(h) for h in problem.hypotheses]
         except (Unsupported, Undefined) as exc:
-            return Decision("undecided", "none", "no symbolic form", f"{case.describe()}: {exc}")
+            return Decision("undecided", "none", "no symbolic form", f"{case.describe(model=problem.model)}: {exc}")
+        if _closed(prop):
+            # a polynomial identity holds almost everywhere exactly when it holds everywhere
+            # (its failure set is open; if not empty, it has positive measure)
+            inner_decision = decide(sub)
+            scope = inner_decision.scope
+            if inner_decision.found == "holds":
+                scope = f"{scope} (an identity: it holds everywhere, so almost everywhere)"
+            elif inner_decision.found == "fails":
+                scope = f"{scope} (the identity fails on an open set, so not almost everywhere)"
+            return replace(inner_decision, scope=scope)
         hyp_open = all(isinstance(h, (NotZero, Sign, Truth)) or (isinstance(h, All) and all(isinstance(i, (NotZero, Sign)) for i in h.items)) for h in hyps)
         point = search(sub, case, want=True)
         if point is not None:
             text, evidence = describe_point(sub, case, point)
             if not _open_dense(prop) or not hyp_open:
-                return Decision("undecided", "numeric", f"witness at {case.describe()}",
+                return Decision("undecided", "numeric", f"witness at {case.describe(model=problem.model)}",
                                 f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
-            scope = f"holds for almost every weight and input (witness at {case.describe()})"
+            scope = f"holds for almost every weight and input (witness at {case.describe(model=problem.model)})"
             detail = (f"'{inner.text}' is a nonzero-polynomial condition: it fails only on the zero set of polynomials "
                       f"that are not identically zero, a closed set of measure zero; witness: {text}")
             return Decision("holds", "proof", scope, detail, evidence)
         if isinstance(prop, NotZero) and all(p == 0 for p in prop.polys):
             zero = {v.name: (np.zeros(v.shape, dtype=int).tolist() if v.shape else 0) for v in _variables(problem, case)}
             text, evidence = describe_point(sub, case, zero)
-            return Decision("fails", "counterexample", f"counterexample at {case.describe()}",
+            return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
                             f"'{inner.text}' is false everywhere: its polynomials vanish identically; e.g. {text}", evidence)
     return Decision("undecided", "none", "no witness", f"no point found where '{inner.text}' holds")

@@ -48,6 +48,7 @@ def document(
         "\\documentclass[11pt,a4paper]{article}",
         preamble(),
         "\\usepackage[margin=2.5cm]{geometry}",
+        "\\usepackage{array,longtable,booktabs}",
         "\\allowdisplaybreaks",
         f"\\title{{{escape_text(title)}}}",
         "\\author{symsteer}",
@@ -58,20 +59,22 @@ def document(
         f"A {escape_text(network.describe())}.",
         printer.doprint(network),
         "\\section{The steered expansion}",
-        f"Steering replaces the stream $x_{{{n}}}$ entering layer {n} by $x_{{{n}}} + \\alpha s$. "
-        f"The output is a polynomial in $\\alpha$ of degree at most $2^{{{L - n}}} = {e.degree_bound}$, "
-        f"shown here {order}. Each term is a nested application of the symmetric parts "
-        f"$\\hat B_{{l}}$ of the layers to the leaves $x = x_{{{n}}}$ and $s$"
-        + (" and the bias leaf $\\mathbf{1}$" if network.has_bias else "")
-        + "; the labels say which terms depend on the input alone (input), on the input and "
-        "$s$ (cross), or on the weights and $s$ alone (self).",
+        _prose(printer, f"Steering replaces the stream $x_{{{n}}}$ entering layer {n} by $x_{{{n}}} + \\alpha s$. "
+               f"The output is a polynomial in $\\alpha$ of degree at most $2^{{{L - n}}} = {e.degree_bound}$, "
+               f"shown here {order}. Each term is a nested application of the symmetric parts "
+               f"$\\hat B_{{l}}$ of the layers to the leaves $x = x_{{{n}}}$ and $s$"
+               + (" and the bias leaf $\\mathbf{1}$" if network.has_bias else "")
+               + (", with the unembedding $U$ applied" if network.unembed is not None else "")
+               + "; the labels say which terms depend on the input alone (input), on the input and "
+               "$s$ (cross), or on the weights and $s$ alone (self)"
+               + (", or on the biases alone (const)." if network.has_bias else ".")),
         printer.doprint(e),
     ]
     if coefficients:
         parts += [
-            "The same coefficients as exact polynomials in the entries of $x$ and $s$: "
-            "$\\bigl[y_{m}^{\\text{kind}}\\bigr]_{i}$ is entry $i$ of the part of the "
-            "$\\alpha^{m}$ coefficient of that kind.",
+            _prose(printer, "The same coefficients as exact polynomials in the entries of $x$ and $s$: "
+                   "$\\bigl[y_{m}^{\\text{kind}}\\bigr]_{i}$ is entry $i$ of the part of the "
+                   "$\\alpha^{m}$ coefficient of that kind."),
             printer._expansion_coefficients(e),
         ]
     parts += _closed_forms(printer, e)
@@ -84,16 +87,17 @@ def _closed_forms(printer: SymsteerLatexPrinter, e: Any) -> list[str]:
     network, n = e.network, e.steer_at
     head = ["\\section{Closed forms}"]
     if n == network.depth:
-        return head + [f"Steering at $n = {n}$ is after the last layer: the output is $y + \\alpha\\, U s$, no layer acts on $s$."]
+        U = "U " if network.unembed is not None else ""
+        return head + [_prose(printer, f"Steering at $n = {n}$ is after the last layer: the output is $y + \\alpha\\, {U}s$; no layer acts on $s$.")]
     layer = network.layers[n]
     s = sympy.ImmutableMatrix(e.leaf_symbols("s"))
     B = printer._settings["layer_symbol"]
     bias = " (their bias-free parts)" if layer.has_bias else ""
-    intro = (
+    intro = _prose(printer, (
         f"The first layer after the steering point, layer {n}, on a generic $s${bias}: its self term "
         f"$B_{{{n}}}(s, s)$ needs only the weights and $s$; its cross term $B_{{{n}}}(x, s) + B_{{{n}}}(s, x) = M_s x$ "
         "needs the input, but the matrix $M_s$ comes from the weights and $s$ alone."
-    ).replace("B_{", f"{B}_{{")
+    ))
     floats = layer.field == "float"
     lines = []
     for i, value in enumerate(layer.self_term(s)):
@@ -113,6 +117,12 @@ def _closed_forms(printer: SymsteerLatexPrinter, e: Any) -> list[str]:
     return head + [intro, body]
 
 
+def _prose(printer: SymsteerLatexPrinter, text: str) -> str:
+    """The report's own sentences in the printer's notation (its layer letter and α)."""
+    letter = printer._settings["layer_symbol"]
+    return text.replace("B_{", f"{letter}_{{").replace("\\alpha", printer._settings["alpha_symbol"])
+
+
 def _claims(printer: SymsteerLatexPrinter, verdicts: list[Any]) -> list[str]:
     if not verdicts:
         return []
@@ -121,7 +131,19 @@ def _claims(printer: SymsteerLatexPrinter, verdicts: list[Any]) -> list[str]:
         f"{len(verdicts)} claims verified; for {ok} the verdict found is the one expected"
         + ("." if ok == len(verdicts) else f", for {len(verdicts) - ok} it is not (marked $\\times$).")
     )
-    return ["\\section{Claims}", summary, *(printer.doprint(v) for v in verdicts)]
+    return ["\\section{Claims}", summary, _table(verdicts), *(printer.doprint(v) for v in verdicts)]
+
+
+def _table(verdicts: list[Any]) -> str:
+    """One row per claim: id, expected, found, method, time; a page break may fall between rows."""
+    rows = []
+    for v in verdicts:
+        mark = "\\checkmark" if getattr(v, "ok", True) else "\\times"
+        cells = ["-\\allowbreak{}".join(escape_text(part) for part in str(v.claim.id).split("-"))] + [escape_text(str(w).replace("_", " ")) for w in (v.claim.expected, v.found, v.method)]
+        rows.append(" & ".join(cells) + f" & {float(v.seconds):.2f}\\,s & ${mark}$ \\\\")
+    head = "claim & expected & found & method & time & \\\\ \\midrule\n\\endhead"
+    return ("\\begin{small}\n\\begin{longtable}{@{}>{\\raggedright\\ttfamily}p{0.38\\textwidth}lllrc@{}}\n\\toprule\n"
+            + head + "\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{longtable}\n\\end{small}")
 
 
 def compile_pdf(tex: str, pdf_path: str | Path, *, timeout: float = 120.0) -> str:
@@ -136,15 +158,18 @@ def compile_pdf(tex: str, pdf_path: str | Path, *, timeout: float = 120.0) -> st
     with tempfile.TemporaryDirectory(prefix="symsteer-tex-") as tmp:
         source = Path(tmp) / "report.tex"
         source.write_text(tex, encoding="utf-8")
-        try:
-            done = subprocess.run(
-                [engine, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape", source.name],
-                cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeadlineError(f"{TEX_ENGINE} ran past timeout={timeout} s on {pdf_path}") from None
         log_path = source.with_suffix(".log")
-        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else done.stdout.decode(errors="replace")
+        for _ in range(3):  # again while LaTeX asks for it: longtable settles its columns on the second run
+            try:
+                done = subprocess.run(
+                    [engine, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape", source.name],
+                    cwd=tmp, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                )
+            except subprocess.TimeoutExpired:
+                raise DeadlineError(f"{TEX_ENGINE} ran past timeout={timeout} s on {pdf_path}") from None
+            log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else done.stdout.decode(errors="replace")
+            if done.returncode != 0 or "Rerun" not in log:
+                break
         pdf = source.with_suffix(".pdf")
         if done.returncode != 0 or not pdf.exists():
             raise SymsteerError(f"{TEX_ENGINE} failed (exit {done.returncode}) on the document for {pdf_path}:\n{_first_error(log)}")

@@ -9,10 +9,10 @@ into nested bilinear terms with formal layers, which holds for every width d, h 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import sympy
@@ -22,16 +22,43 @@ from .errors import SymsteerError
 from .expansion import expand
 from .layer import Bilinear
 from .network import Network
-from .numbers import EXACT, Numbers, PolyRing, object_array, to_sympy_number
+from .numbers import EXACT, Numbers, PolyRing, object_array
 from .statements import MAX_EXPONENT, Node, StatementError
 
 __all__ = [
-    "Case", "Undefined", "Unsupported", "Evaluator", "Formal", "NotFormal",
-    "Prop", "Truth", "Zero", "NotZero", "Sign", "Order", "EntropyLess", "Opaque", "All", "Any_", "Generic",
-    "Empirical", "negate", "symbolic_env", "point_env", "case_variables",
+    "All",
+    "Any_",
+    "Case",
+    "Empirical",
+    "EntropyLess",
+    "Evaluator",
+    "Formal",
+    "Generic",
+    "NotFormal",
+    "NotZero",
+    "Opaque",
+    "Order",
+    "Prop",
+    "Sign",
+    "Truth",
+    "Undefined",
+    "Unsupported",
+    "Zero",
+    "case_variables",
+    "negate",
+    "point_env",
+    "symbolic_env",
 ]
 
+try:  # what an inexact division of polynomials raises: flint's DomainError, or sympy's
+    from flint.utils.flint_exceptions import DomainError as _Inexact
+except ImportError:  # pragma: no cover - the fallback without flint
+    from sympy.polys.polyerrors import ExactQuotientFailed as _Inexact
+INEXACT = (_Inexact, ZeroDivisionError)
+
 VECTOR_NAMES = ("x", "s", "u", "v", "z")
+#: the most terms a layer's product may reach over generic weights; a bigger size is refused
+SYMBOLIC_TERMS = 400_000
 SCALAR_NAMES = ("a", "alpha", "t", "k")
 
 
@@ -60,7 +87,9 @@ class Case:
     unembed: int | None = None
     m: int | None = None
 
-    def describe(self) -> str:
+    def describe(self, *, model: bool = True) -> str:
+        if not model:
+            return f"d = {self.d}"
         kind = ("residual" if self.residual else "plain") + (", biases" if self.bias else "")
         extra = f", d_out = {self.unembed}" if self.unembed else ""
         at = f", m = {self.m}" if self.m is not None else ""
@@ -96,7 +125,7 @@ def _network(case: Case, arrays: dict[str, Any]) -> Network | None:
         return None
     layers = []
     for l in range(case.depth):
-        bias = dict(b=arrays[f"b{l}"], c=arrays[f"c{l}"]) if case.bias else {}
+        bias = {"b": arrays[f"b{l}"], "c": arrays[f"c{l}"]} if case.bias else {}
         layers.append(Bilinear(arrays[f"W{l}"], arrays[f"V{l}"], arrays[f"P{l}"], **bias, name=f"layers[{l}]"))
     return Network(tuple(layers), residual=case.residual, unembed=arrays.get("U"))
 
@@ -140,7 +169,7 @@ def _weight_symbols(network: Network) -> set[sympy.Symbol]:
 class Frac:
     """``num / den`` over a polynomial ring: shares divide by outputs. Compared by cross-multiplying."""
 
-    __slots__ = ("num", "den")
+    __slots__ = ("den", "num")
 
     def __init__(self, num: Any, den: Any) -> None:
         self.num, self.den = num, den
@@ -305,7 +334,7 @@ class Empirical(Prop):
 
 def negate(p: Prop) -> Prop:
     """``not p``, pushed down to the atoms."""
-    t = p.text and f"not ({p.text})"
+    t = f"not {p.text}" if p.text else ""
     if isinstance(p, Truth):
         return Truth(not p.value, p.reason, text=t)
     if isinstance(p, Zero):
@@ -416,7 +445,7 @@ class Evaluator:
     def __init__(self, *, numbers: Numbers, network: Network | None, case: Case, values: dict[str, Any], exact: bool) -> None:
         self.numbers, self.network, self.case, self.exact = numbers, network, case, exact
         self.values = dict(values)
-        self._single: dict[int, Network] = {}
+        self._single: dict[tuple[int, bool], Network] = {}
         self._expansions: dict[int, Any] = {}
 
     # -- plumbing -----------------------------------------------------------------------
@@ -445,7 +474,7 @@ class Evaluator:
             return -v if not isinstance(v, np.ndarray) else np.negative(v)
         if op == "not":
             p = self.eval(node.args[0])
-            return (not p) if self.exact else negate(p)
+            return (not p) if self.exact else replace(negate(p), text=node.text)
         if op == "and":
             items = [self.eval(a) for a in node.args]
             return all(items) if self.exact else All(tuple(items), text=node.text)
@@ -515,11 +544,10 @@ class Evaluator:
         return {"+": lambda: left + right, "-": lambda: left - right, "*": lambda: left * right}[op]()
 
     def _divide(self, left: Any, right: Any, node: Node) -> Any:
-        if self.exact and not isinstance(self.numbers, PolyRing):
-            rights = right.ravel() if isinstance(right, np.ndarray) else [right]
-            if any(r == 0 for r in rights):
-                raise Undefined(f"division by zero in '{node.text}'")
-        else:
+        rights = right.ravel() if isinstance(right, np.ndarray) else [right]
+        if any((r.num if isinstance(r, Frac) else r) == 0 for r in rights):
+            raise Undefined(f"division by zero in '{node.text}'")
+        if isinstance(self.numbers, PolyRing):
             lift = np.vectorize(Frac.of, otypes=[object])
             left = lift(left) if isinstance(left, np.ndarray) else Frac.of(left)
         if isinstance(left, np.ndarray) or isinstance(right, np.ndarray):
@@ -572,10 +600,10 @@ class Evaluator:
             return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
         left, right = self.lift(left), self.lift(right)
         diff = (left if isinstance(left, np.ndarray) else _box(left)) - (right if isinstance(right, np.ndarray) else _box(right))
-        entries = list(np.asarray(diff).ravel())
+        entries = list(diff.ravel()) if isinstance(diff, np.ndarray) else [diff]
         if op in ("==", "!="):
             same = self._zero([_numerator(e) for e in entries], node)
-            return same if op == "==" else self._not(same)
+            return same if op == "==" else self._retext(self._not(same), node)
         # order: entrywise; '<' is 'right - left > 0'
         signed = [(-e if op in ("<", "<=") else e) for e in entries]
         strict = op in ("<", ">")
@@ -599,14 +627,17 @@ class Evaluator:
     def _not(self, p: Any) -> Any:
         return (not p) if self.exact else negate(p)
 
+    def _retext(self, p: Any, node: Node) -> Any:
+        return p if self.exact else replace(p, text=node.text)
+
     def _degree_compare(self, op: str, left: Any, right: Any, node: Node) -> Any:
         if isinstance(right, DegreeVal):
             left, right = right, left
             op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
         k = int(right)
-        above = lambda j: [p for power, ps in left.by_power.items() if power > j for p in ps]  # noqa: E731
+        above = lambda j: [p for power, ps in left.by_power.items() if power > j for p in ps]
         # degree <= j  ⟺  every coefficient above j vanishes
-        le = lambda j: self._zero(above(j), node, why=f"degree ≤ {j}")  # noqa: E731
+        le = lambda j: self._zero(above(j), node, why=f"degree ≤ {j}")
         if op == "<=":
             return le(k)
         if op == "<":
@@ -658,10 +689,10 @@ class Evaluator:
         u, v = (self._vector(self.eval(x), node.text, layer.d_in) for x in args)
         return (u @ a["W"].T * (v @ a["V"].T)) @ a["P"].T
 
-    def _single_layer(self, l: int) -> Network:
-        if l not in self._single:
-            self._single[l] = Network((self._layer(l),), residual=False)
-        return self._single[l]
+    def _single_layer(self, l: int, *, residual: bool = False) -> Network:
+        if (l, residual) not in self._single:
+            self._single[(l, residual)] = Network((self._layer(l),), residual=residual)
+        return self._single[(l, residual)]
 
     def _fn_B(self, node: Node, *args: Node) -> np.ndarray:
         return self._layer_fn(0, node, args)
@@ -689,17 +720,36 @@ class Evaluator:
         if self.network is None:
             raise StatementError("f needs the model")  # pragma: no cover
         z = self._vector(z, node.text, self.network.d_in)
-        return forward(self.network, z, numbers=self.numbers)
+        if not isinstance(self.numbers, PolyRing):
+            return forward(self.network, z, numbers=self.numbers)
+        y = self._stream(z)[-1]
+        U = self.numbers.weights(self.network, {"unembed": self.network.unembed})["unembed"]
+        return y if U is None else y @ U.T
+
+    def _stream(self, z: np.ndarray) -> list[np.ndarray]:
+        """The activations x_0 … x_L. Over a polynomial ring one layer at a time, refusing a layer
+        whose product would be too large: flint multiplies in C, where no time limit reaches."""
+        if not isinstance(self.numbers, PolyRing):
+            return stream(self.network, z, numbers=self.numbers)
+        out = [z]
+        for l, layer in enumerate(self.network.layers):
+            terms = max((len(e) if hasattr(e, "monoms") else 1) for e in out[-1])
+            size = layer.hidden * (layer.d_in * terms + layer.has_bias) ** 2
+            if size > SYMBOLIC_TERMS:
+                raise Unsupported(f"layer {l} with generic weights would multiply out to about {size:.1e} terms "
+                                  f"(limit {SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")
+            out.append(stream(self._single_layer(l, residual=self.network.residual), out[-1], numbers=self.numbers)[1])
+        return out
 
     def _fn_stream(self, node: Node, arg: Node, index: Node) -> np.ndarray:
         m = int(self.eval(index))
         if not 0 <= m <= self.case.depth:
-            raise StatementError(f"stream(z, {m}) but the model has {self.case.depth} layers; expected 0 ≤ m ≤ {self.case.depth}")
+            raise StatementError(f"stream(z, {m}) but the model has {self.case.depth} layer(s); expected 0 ≤ m ≤ {self.case.depth}")
         z = self.eval(arg)
         if self.case.depth == 0:
             return self._vector(z, node.text, self.case.d)
         z = self._vector(z, node.text, self.network.d_in)
-        return stream(self.network, z, numbers=self.numbers)[m]
+        return self._stream(z)[m]
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
         layer, a = self._layer(0), self._weights(0)
@@ -714,7 +764,7 @@ class Evaluator:
             raise StatementError("share needs at least one layer")
         net = self.network
         z = self._vector(self.eval(arg), node.text, net.d_in)
-        acts = stream(net, z, numbers=self.numbers)
+        acts = self._stream(z)
         x, y = acts[-2], acts[-1]
         a = self._weights(net.depth - 1)
         wx, vx = x @ a["W"].T, x @ a["V"].T
@@ -801,7 +851,7 @@ class Evaluator:
 
     def _fn_relu(self, node: Node, arg: Node) -> Any:
         v = self.eval(arg)
-        one = lambda e: self._relu(self.lift(e))  # noqa: E731
+        one = lambda e: self._relu(self.lift(e))
         if isinstance(v, np.ndarray):
             return object_array([one(e) for e in v])
         return one(v)
@@ -840,7 +890,7 @@ class Evaluator:
         if len(u) != len(v):
             raise StatementError(f"{node.text}: vectors of lengths {len(u)} and {len(v)}")
         if self.exact:
-            sign = lambda q: (q > 0) - (q < 0)  # noqa: E731
+            sign = lambda q: (q > 0) - (q < 0)
             return all(sign(u[i] - u[j]) == sign(v[i] - v[j]) for i in range(len(u)) for j in range(i + 1, len(u)))
         return Order("ranking", tuple(u), tuple(v), self.numbers, text=node.text)
 
@@ -900,13 +950,19 @@ class Evaluator:
         inner, value, gens = self._bound(expr, var)
         polys = []
         for e in self._entries(inner.lift(value), node.text):
-            if isinstance(e, (Frac, Relu)):
-                raise Unsupported("depends_on of a quotient or a relu has no symbolic meaning here")
-            for key, coeff in self._split(inner.numbers, e, gens).items():
+            if isinstance(e, Relu):
+                raise Unsupported("depends_on of a relu has no symbolic meaning here")
+            if isinstance(e, Frac):
+                # num / den with den free of the variable (and nonzero where defined): it depends
+                # on the variable exactly when num does
+                if not isinstance(inner.numbers, PolyRing) or any(any(k) for k in self._split(inner.numbers, inner.lift(e.den), gens)):
+                    raise Unsupported("depends_on of a quotient whose denominator involves the variable")
+                e = e.num
+            for key, coeff in self._split(inner.numbers, inner.lift(e), gens).items():
                 if any(key):
                     polys.append(coeff)
         why = f"the value is a polynomial in {var.value}; it depends on {var.value} exactly when a coefficient of a non-constant monomial is nonzero"
-        return self._not(self._zero(polys, node, why=why))
+        return self._retext(self._not(self._zero(polys, node, why=why)), node)
 
     def _fn_degree_in(self, node: Node, expr: Node, var: Node) -> DegreeVal:
         inner, value, gens = self._bound(expr, var)
@@ -1154,6 +1210,12 @@ class Formal:
             raise NotFormal("not")
         if op == "==":
             return self._equal(node)
+        if op in ("<=", "<") and node.args[0].op == "call" and node.args[0].value == "degree_in":
+            top, bound = self._degree(node.args[0]), self.eval(node.args[1])
+            if isinstance(bound, Fraction) and (top <= bound if op == "<=" else top < bound):
+                return Truth(True, f"every coefficient of the expansion of '{node.args[0].args[0].text}' has degree "
+                                   f"≤ {top} in {node.args[0].args[1].value}")
+            raise NotFormal("degree")
         if op in ("<", ">") and isinstance(self.eval(node.args[0]), _FEntropy):
             left, right = (self.eval(x) for x in node.args)
             return self._entropy(left.logits, right.logits) if op == "<" else self._entropy(right.logits, left.logits)
@@ -1239,7 +1301,7 @@ class Formal:
         x_node, steer = arg.args[0].args
         if steer.op != "*":
             raise NotFormal("part")
-        a_node, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
+        _, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
         if x_node.op != "name" or s_node.op != "name":
             raise NotFormal("part")
         total = self.eval(arg)
@@ -1286,6 +1348,15 @@ class Formal:
             raise NotFormal("entropy")
         return _FEntropy(v.logits)
 
+    def _degree(self, node: Node) -> int:
+        """The largest degree in the scalar over the coefficients of a formal vector."""
+        expr, var = node.args
+        v = self.eval(expr)
+        if not isinstance(v, FVec) or var.value not in self.syms:
+            raise NotFormal("degree_in")
+        index = list(self.syms).index(var.value)
+        return max((int(c.degrees()[index]) if hasattr(c, "degrees") else 0 for c in v.terms.values()), default=0)
+
     def _fn_is_polynomial_in(self, node: Node, expr: Node, *_: Node) -> Truth:
         v = self.eval(expr)
         if not isinstance(v, FVec):
@@ -1324,7 +1395,7 @@ class Formal:
             return None
         try:
             c = u.terms[key0] / c0
-        except Exception:  # noqa: BLE001 - flint's DomainError: the division is not exact
+        except INEXACT:
             return None
         return c if all(u.terms.get(k, 0) == c * cv for k, cv in v.terms.items()) else None
 
@@ -1337,7 +1408,7 @@ class Formal:
         why = self.facts(self.ring.to_sympy(c), ">0")
         if why is None:
             raise NotFormal("order")
-        return Truth(True, f"'{node.args[0].text}' = c · '{node.args[1].text}' term by term with c = {self.ring.to_sympy(c)} > 0 ({why}); "
+        return Truth(True, f"left = c · right term by term with c = {self.ring.to_sympy(c)} > 0 ({why}); "
                            "multiplying by c > 0 keeps every order")
 
     def _entropy(self, u: FVec, v: FVec) -> Truth:

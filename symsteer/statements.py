@@ -20,8 +20,15 @@ from typing import Any
 from .errors import ClaimFileError
 
 __all__ = [
-    "StatementError", "Node", "parse_statement", "NAMES", "FUNCTIONS",
-    "MAX_LENGTH", "MAX_NODES", "MAX_LITERAL", "MAX_EXPONENT",
+    "FUNCTIONS",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "MAX_LITERAL",
+    "MAX_NODES",
+    "NAMES",
+    "Node",
+    "StatementError",
+    "parse_statement",
 ]
 
 #: limits that keep a statement small: its text, its syntax tree, its numbers and exponents
@@ -322,6 +329,7 @@ class _Builder:
 
     def _Call(self, tree: ast.Call) -> Node:
         if not isinstance(tree.func, ast.Name):
+            self.build(tree.func)  # reports the refused construct (attribute access, lambda, …) first
             raise self.fail(tree, "only named functions can be called, such as softmax(x)")
         name = tree.func.id
         if name.startswith("__"):
@@ -382,9 +390,8 @@ def _binary_type(op: str, left: str, right: str) -> str | None:
         if left == "vector" and right in (*num, "vector"):
             return "vector"
         return None
-    if op == "@":
-        if left == "matrix" and right in ("vector", "matrix"):
-            return right
+    if op == "@" and left == "matrix" and right in ("vector", "matrix"):
+        return right
     return None
 
 
@@ -395,7 +402,11 @@ def _comparable(op: str, left: str, right: str) -> bool:
     if "degree" in (left, right):
         return {left, right} <= {"degree", "int"}
     if op in ("==", "!="):
+        if left in ("vector", "matrix") and right in num:  # entrywise against a number, e.g. M != 0
+            return True
         return left == right and left in ("vector", "matrix", "set", "entropy")
+    if left == "vector" and right in num:  # entrywise, e.g. share(x) >= 0
+        return True
     return left == right and left in ("vector", "entropy")
 
 

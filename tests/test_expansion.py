@@ -210,3 +210,14 @@ def test_terms_as_sympy_expressions_sum_to_the_output(residual, bias):
     total = sum(mult * alpha**t.order * e.term_expression(t)[0] for t, mult in e.terms)
     ref = reference_output(net, e.leaf_symbols("x"), steer_at=0, s=e.leaf_symbols("s"), alpha=alpha)[0]
     assert sympy.expand(total - ref) == 0
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_order_zero_truncation_keeps_only_the_unsteered_output(residual):
+    net = Network.random(layers=2, width=2, hidden=2, residual=residual, bias=True, seed=8)
+    e = expand(net, steer_at=1, max_order=0)
+    assert set(e.counts()) == {0} and all(t.order == 0 for t, _ in e.terms)
+    got = e.evaluate([1, 1], x=[1, 2])
+    full = expand(net, steer_at=1).evaluate([1, 1], x=[1, 2])
+    for kind in got:
+        assert as_fractions(got[kind]) == as_fractions(full[kind][:1])

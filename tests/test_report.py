@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import sympy
 
 from cli import run
 from symsteer import Network, SymsteerError, expand
+from symsteer.claims import Claim, Verdict
 from symsteer.latex import SymsteerLatexPrinter, latex
 from symsteer.report import compile_pdf, document
 
@@ -22,43 +22,24 @@ needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflate
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm is not installed (Debian: poppler-utils)")
 
 
-@dataclass(frozen=True)
-class Claim:  # stand-in with the class name of symsteer.claims.Claim
-    id: str
-    quote: str
-    statement: str
-    reading: str = ""
-    assumptions: Any = ()
-    expected: str = "holds"
-    path: str = ""
-    title: str = ""
-
-
-@dataclass(frozen=True)
-class Verdict:  # stand-in with the class name of symsteer.claims.Verdict
-    claim: Any
-    found: str
-    method: str
-    seconds: float
-    scope: str = ""
-    detail: str = ""
-    evidence: Any = None
-    ok: bool = True
-
-
 # user text as the seed writes it: unicode, TeX's specials, a long unbreakable statement
+def claim(id: str, quote: str, statement: str, title: str, expected: str = "holds") -> Claim:
+    return Claim(id, quote, statement, None, (), expected, Path(f"proofs/{id}.toml"), title)
+
+
 VERDICTS = [
-    Verdict(Claim("01-homogeneity", "Bilinear(ax)=a²Bilinear(x)", "B(a*x) == a**2 * B(x)", "bias-free layer",
-                  ("bias = false",), "holds", "proofs/01.toml", "Homogeneity"),
-            "holds", "proof", 0.4, "proved for all d, h", "the difference simplifies to 0", {"residual": 0}),
-    Verdict(Claim("12-u-prime", "u′=[2,2,2,0,0]⊤, then u′⊙v≠av for any a", "not exists(a, hadamard(u, v) == a*v)",
-                  "no scalar", (), "holds", "proofs/12.toml", "No scalar for u′ & v_i (100% #sure)"),
+    Verdict(claim("c01-homogeneity", "Bilinear(ax)=a²Bilinear(x)", "B(a*x) == a**2 * B(x)", "Homogeneity"),
+            "holds", "proof", 0.4, "proved for all d, h", "the difference simplifies to 0",
+            {"proofs": ["(d, h) = (1, 1): 1 polynomial(s) expand to 0", "(d, h) = (2, 2): 2 polynomial(s) expand to 0"]}),
+    Verdict(claim("c12-u-prime", "u′=[2,2,2,0,0]⊤, then u′⊙v≠av for any a", "not exists(a, hadamard(u, v) == a*v)",
+                  "No scalar for u′ & v_i (100% #sure)"),
             "fails", "counterexample", 0.02, "d=5", "coordinate 1 forces a = 2, coordinate 4 forces a = 0 → ≠",
-            {"u": [2, 2, 2, 0, 0], "v": [1, 2, 3, 4, 5], "W": [[1, -2], [sympy.Rational(1, 3), 0]]}, False),
-    Verdict(Claim("22-happy", "steer the model into acting more happy", "empirical", "", (), "out of scope",
-                  "proofs/22.toml", "Steering makes the model happy"),
-            "out of scope", "none", 0.0, "", "an empirical claim: no proof can decide it", None),
-    Verdict(Claim("99-long", "x", "parallel(f(x + alpha*s), f(x + 2*alpha*s))" * 4), "fails", "counterexample", 1.5),
+            {"point": {"u": ["2", "2", "2", "0", "0"], "v": [1, 2, 3, 4, 5], "W0": [["1", "-2"], ["1/3", "0"]]},
+             "residual": "2*P^{(0)}_{1,1}*P^{(1)}_{1,1}*V^{(0)}_{1,1}*V^{(1)}_{1,1}*W^{(0)}_{1,1}*W^{(1)}_{1,1}*s_1**2*x_1**2"}),
+    Verdict(claim("c22-happy", "steer the model into acting more happy", "empirical", "Steering makes the model happy",
+                  "out_of_scope"), "out_of_scope", "none", 0.0, "", "an empirical claim: no proof can decide it", {}),
+    Verdict(claim("c99-a-very-long-identifier-of-a-claim", "x", "parallel(f(x + alpha*s), f(x + 2*alpha*s))" * 4,
+                  "A long title that needs more than one line of a subsection heading to be set"), "fails", "counterexample", 1.5, "", "", {}),
 ]
 
 
@@ -98,8 +79,8 @@ def test_document_holds_model_expansion_closed_forms_and_verdicts() -> None:
     s = sympy.ImmutableMatrix(sympy.symbols("s_1 s_2"))
     assert "M_s &= " + SymsteerLatexPrinter()._print(net.layers[0].cross_map(s)) in tex
     assert r"\bigl[B_{0}(s, s)\bigr]_{1} &= 4 s_{1}^{2} + 14 s_{1} s_{2} + 8 s_{2}^{2}" in tex
-    assert r"\subsection{\texttt{12-u-prime}" in tex and r"\ensuremath{\times}" in tex
-    assert "4 claims verified; for 3 the verdict found is the one expected, for 1 it is not" in tex
+    assert r"\subsection{\raggedright \texttt{c12-\allowbreak{}u-\allowbreak{}prime}" in tex and r"\ensuremath{\times}" in tex
+    assert "4 claims verified; for 2 the verdict found is the one expected, for 2 it is not" in tex
 
 
 def test_steering_after_the_last_layer_has_no_closed_forms() -> None:
@@ -120,7 +101,7 @@ def test_report_compiles_without_overfull_lines_and_page_one_is_not_blank(tmp_pa
     pdf = tmp_path / "report.pdf"
     log = compile_pdf(document(residual2(), steer_at=0, max_order=2, verdicts=VERDICTS), pdf)
     assert overfull(log) == []
-    assert "LaTeX Warning" not in log and "Missing character" not in log
+    assert "Warning" not in log and "Missing character" not in log
     assert dark_fraction(pdf, tmp_path) > 0.01
 
 
@@ -130,6 +111,12 @@ def test_a_blank_page_is_detected(tmp_path: Path) -> None:
     pdf = tmp_path / "blank.pdf"
     compile_pdf("\\documentclass{article}\\begin{document}\\thispagestyle{empty}\\null\\end{document}", pdf)
     assert dark_fraction(pdf, tmp_path) == 0
+
+
+@needs_tex
+def test_an_overfull_line_is_detected(tmp_path: Path) -> None:
+    log = compile_pdf("\\documentclass{article}\\begin{document}\\noindent\\hbox{" + "x" * 200 + "}\\end{document}", tmp_path / "o.pdf")
+    assert len(overfull(log)) == 1 and overfull(log)[0] > 100
 
 
 MODELS = [
@@ -190,7 +177,6 @@ def test_report_command_usage_errors(args: list[str], message: str, capsys: pyte
 @needs_tex
 @needs_poppler
 def test_report_command_with_the_built_in_claims_compiles(tmp_path: Path) -> None:
-    pytest.importorskip("symsteer.claims", reason="symsteer.claims has not landed")
     out = tmp_path / "report.tex"
     code = run(["report", "-o", str(out), "--pdf"])
     assert code in (0, 1)  # 1 only if a verdict differs: the document is written either way
@@ -199,5 +185,5 @@ def test_report_command_with_the_built_in_claims_compiles(tmp_path: Path) -> Non
     tex = out.read_text(encoding="utf-8")
     assert "\\section{Claims}" in tex
     log = compile_pdf(tex, tmp_path / "again.pdf")
-    assert overfull(log) == []
+    assert overfull(log) == [] and "Warning" not in log
     assert dark_fraction(pdf, tmp_path) > 0.01
