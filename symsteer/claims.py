@@ -134,14 +134,11 @@ class Verdict:
                 "method": self.method, "seconds": round(self.seconds, 4), "scope": self.scope, "detail": self.detail,
                 "statement": self.claim.statement, "assumptions": list(self.claim.assumptions), "evidence": self.evidence}
 
-    def _repr_latex_(self) -> str | None:
-        """Jupyter renders the LaTeX printer's output (when the printer is installed)."""
-        try:
-            from .latex import latex
+    def _repr_latex_(self) -> str:
+        """Jupyter renders a one-line math summary."""
+        from .latex import latex
 
-            return f"$\\displaystyle {latex(self)}$"
-        except Exception:  # noqa: BLE001 - a missing or failing printer must not break display
-            return None
+        return latex(self, mode="inline")
 
 
 # -- loading -------------------------------------------------------------------------------

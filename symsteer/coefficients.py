@@ -164,10 +164,17 @@ def split_coefficients(
     const[0], own[0], inp[0] = at_zero[0], numbers.zeros(own[0].shape), total[0] - at_zero[0]
     # cross = total - input - self - const, but only orders ≥ 1 need a subtraction: there
     # input = const = 0 and self = at_zero. Subtracting whole polynomial arrays three times
-    # was most of the cost with symbolic weights. Order 0 is zero by construction in exact
-    # arithmetic; float64 keeps the full formula so its rounding stays bit-identical.
-    cross = numbers.zeros(total.shape)
-    cross[1:] = total[1:] - at_zero[1:]
-    if total.dtype != object:
+    # was most of the cost with symbolic weights.
+    if total.dtype != object:  # float64 keeps the full formula: rounding stays bit-identical
+        cross = numbers.zeros(total.shape)
+        cross[1:] = total[1:] - at_zero[1:]
         cross[0] = total[0] - inp[0] - own[0] - const[0]
+        return {"input": inp, "cross": cross, "self": own, "const": const}
+    # Exact systems: order 0 is zero by construction, and the orders above replace total's
+    # entries one order at a time (total is this call's own array), so a large polynomial
+    # array is never held twice: half the peak memory with symbolic weights.
+    cross = total
+    for m in range(1, len(cross)):
+        cross[m] = total[m] - at_zero[m]
+    cross[0] = numbers.zeros(cross[0].shape)
     return {"input": inp, "cross": cross, "self": own, "const": const}

@@ -180,26 +180,26 @@ class Frac:
 
     def __add__(self, o: Any) -> Frac:
         o = Frac.of(o)
-        return Frac(self.num * o.den + o.num * self.den, self.den * o.den)
+        return Frac(_mul(self.num, o.den) + _mul(o.num, self.den), _mul(self.den, o.den))
 
     __radd__ = __add__
 
     def __sub__(self, o: Any) -> Frac:
         o = Frac.of(o)
-        return Frac(self.num * o.den - o.num * self.den, self.den * o.den)
+        return Frac(_mul(self.num, o.den) - _mul(o.num, self.den), _mul(self.den, o.den))
 
     def __rsub__(self, o: Any) -> Frac:
         return Frac.of(o) - self
 
     def __mul__(self, o: Any) -> Frac:
         o = Frac.of(o)
-        return Frac(self.num * o.num, self.den * o.den)
+        return Frac(_mul(self.num, o.num), _mul(self.den, o.den))
 
     __rmul__ = __mul__
 
     def __truediv__(self, o: Any) -> Frac:
         o = Frac.of(o)
-        return Frac(self.num * o.den, self.den * o.num)
+        return Frac(_mul(self.num, o.den), _mul(self.den, o.num))
 
     def __rtruediv__(self, o: Any) -> Frac:
         return Frac.of(o) / self
@@ -208,7 +208,20 @@ class Frac:
         return Frac(-self.num, self.den)
 
     def __pow__(self, e: int) -> Frac:
-        return Frac(self.num**e, self.den**e)
+        out = Frac(1, 1)
+        for _ in range(e):
+            out = out * self
+        return out
+
+
+def _mul(p: Any, q: Any) -> Any:
+    """``p * q``, refused when the product could exceed :data:`SYMBOLIC_TERMS` terms: flint
+    multiplies in C, where the time limit cannot interrupt it."""
+    size = (len(p) if hasattr(p, "monoms") else 1) * (len(q) if hasattr(q, "monoms") else 1)
+    if size > 25 * SYMBOLIC_TERMS:
+        raise Unsupported(f"a product of rational functions with up to {size:.1e} terms "
+                          f"(limit {25 * SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")
+    return p * q
 
 
 class Relu:
