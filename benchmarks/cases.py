@@ -137,7 +137,7 @@ def network(case: Case) -> Any:
 
 def inputs(case: Case, net: Any) -> tuple[Any, Any]:
     """x and s: small integers, the generic symbols x_i, s_i, or a Gaussian batch."""
-    if case.kind in ("concrete",):
+    if case.kind == "concrete":
         rng = np.random.default_rng(1)
         return [int(v) for v in rng.integers(-2, 3, case.d)], [int(v) for v in rng.integers(-2, 3, case.d)]
     if case.kind in ("symbolic-x", "symbolic-w"):

@@ -117,7 +117,7 @@ def test_coefficient_errors():
 
 
 def test_quick_cases_cover_every_target_kind():
-    assert {c.kind for c in QUICK} == {"concrete", "symbolic-x", "symbolic-w", "float", "float-exact"}
+    assert {c.kind for c in QUICK} == {"concrete", "symbolic-x", "symbolic-w", "float", "float-orders", "float-exact"}
     assert all(c.layers <= 3 and c.d <= 16 for c in QUICK)
 
 
