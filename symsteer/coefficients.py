@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, FLOAT, Numbers
 
@@ -103,14 +103,23 @@ def coefficients(
     return _apply(U, out, numbers) if U is not None else out
 
 
+#: the highest α-order computed: steering before 9 layers or fewer needs no truncation
+MAX_ORDER = 512
+
+
 def order_limit(network: Network, steer_at: int, max_order: int | None) -> int:
     """``min(max_order, 2^(L-n))``: the highest α-order that can be nonzero and is asked for."""
     bound = 2 ** (network.depth - steer_at)
-    if max_order is None:
-        return bound
-    if isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 0:
+    if max_order is not None and (isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 0):
         raise ShapeError(f"max_order={max_order!r}; expected a non-negative integer (or None for the full degree {bound})")
-    return min(int(max_order), bound)
+    top = bound if max_order is None else min(int(max_order), bound)
+    if top > MAX_ORDER:
+        # the work grows with the square of the order; 2^(L-n) for a deep stack would never end
+        raise BudgetError(
+            f"the output has degree {bound} in alpha after {network.depth - steer_at} layer(s); orders above "
+            f"{MAX_ORDER} are refused: pass max_order={MAX_ORDER} or lower"
+        )
+    return top
 
 
 def _layer(network: Network, l: int, cs: np.ndarray, top: int, numbers: Numbers) -> np.ndarray:

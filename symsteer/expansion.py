@@ -8,7 +8,6 @@ building anything, so an expansion over budget stops before the work.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -27,6 +26,9 @@ __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 #: the most terms an expansion builds unless told otherwise (a 4-layer residual stack
 #: builds 26 795; the next layer would need 359 million)
 DEFAULT_BUDGET = 300_000
+
+#: term counts saturate here: deeper stacks have more terms than atoms in the universe
+COUNT_CAP = 10**60
 
 
 def expand(
@@ -92,45 +94,63 @@ class Expansion:
     # -- counting without building ----------------------------------------------------
 
     @cached_property
-    def _census(self) -> tuple[Counter, int]:
-        """Distinct output terms by (order, has_input), and how many nodes building them takes."""
-        classes: Counter = Counter((0, True) if name != "s" else (1, False) for name in self._kept_leaves)
-        created = 0
+    def _census(self) -> tuple[dict[bool, np.ndarray], np.ndarray]:
+        """Distinct output terms by has_input and order, and the nodes building them takes, by order.
+
+        A layer pairs every two operands once, so by order the new counts are a self-convolution:
+        pairs within a set X number ``(X * X + X²)/2`` (``X²[o] = X[o/2]``, the pairs of a term
+        with itself); pairs of input-free operands stay input-free (self or const).
+        """
+        size = self.max_order + 1
+        count = {flag: np.zeros(size, dtype=object) for flag in (True, False)}
+        for name in self._kept_leaves:
+            count[name != "s"][int(name == "s")] += 1
+
+        def pairs_within(X: np.ndarray) -> np.ndarray:
+            square = np.zeros(size, dtype=object)
+            square[0::2] = X[: (size + 1) // 2]
+            return (np.convolve(X, X)[:size] + square) // 2
+
+        created = np.zeros(size, dtype=object)  # nodes built, by order
         for l in range(self.steer_at, self.network.depth):
-            ops = classes.copy()
-            if self.network.layers[l].has_bias:
-                ops[(0, False)] += 1
-            keys = sorted(ops)
-            new: Counter = Counter()
-            for i, a in enumerate(keys):
-                for b in keys[i:]:
-                    if a[0] + b[0] <= self.max_order:
-                        pairs = ops[a] * ops[b] if a != b else ops[a] * (ops[a] + 1) // 2
-                        new[(a[0] + b[0], a[1] or b[1])] += pairs
-            created += sum(new.values())
-            classes = classes + new if self.network.residual else new
-        return classes, created
+            A, S = count[True], count[False].copy()
+            S[0] += int(self.network.layers[l].has_bias)  # the bias leaf 1 is an operand, not a term
+            new_S = pairs_within(S)
+            new_A = pairs_within(A) + np.convolve(A, S)[:size]
+            created = created + new_A + new_S
+            if self.network.residual:
+                count = {True: A + new_A, False: count[False] + new_S}
+            else:
+                count = {True: new_A, False: new_S}
+            # counts square with every layer (their digits double): saturate instead of
+            # multiplying numbers with millions of digits
+            count = {k: np.minimum(v, COUNT_CAP) for k, v in count.items()}
+            created = np.minimum(created, COUNT_CAP)
+        return count, created
 
     def counts(self) -> dict[int, dict[str, int]]:
         """Number of distinct terms per α-order and kind (exact, even when far too many to list)."""
-        classes, _ = self._census
-        out = {m: dict.fromkeys(KINDS, 0) for m in self.orders}
-        for (order, has_input), count in classes.items():
-            out[order][kind_of(has_input, order > 0)] += count
+        count, _ = self._census
+        out = {}
+        for m in self.orders:
+            with_input, without = int(count[True][m]), int(count[False][m])
+            # order 0 has no s leaf (input or const); higher orders have one (cross or self)
+            out[m] = {"input": 0, "cross": 0, "self": 0, "const": 0}
+            out[m]["cross" if m else "input"] = with_input
+            out[m]["self" if m else "const"] = without
         return out
 
     @property
     def total_terms(self) -> int:
-        return sum(self._census[0].values())
+        return min(int(sum(c.sum() for c in self._census[0].values())), COUNT_CAP)
 
     # -- the terms --------------------------------------------------------------------
 
     @cached_property
     def terms(self) -> tuple[tuple[Term, int], ...]:
         """Every distinct term with its multiplicity, sorted by order then kind."""
-        created = self._census[1]
-        if created > self.budget:
-            raise BudgetError(self._over_budget(created))
+        if self._built > self.budget:
+            raise BudgetError(self._over_budget())
         current = [(leaf(name), 1) for name in self._kept_leaves]
         top = self.max_order
         for l in range(self.steer_at, self.network.depth):
@@ -148,14 +168,18 @@ class Expansion:
         rank = {kind: i for i, kind in enumerate(KINDS)}
         return tuple(sorted(current, key=lambda tm: (tm[0].order, rank[tm[0].kind])))
 
-    def _over_budget(self, created: int) -> str:
-        fits = [k for k in range(self.max_order) if expand(
-            self.network, steer_at=self.steer_at, max_order=k, split_directions=self.split_directions
-        )._census[1] <= self.budget]
-        hint = f"pass max_order={fits[-1]} or lower, or a larger budget" if fits else "pass a larger budget"
+    @property
+    def _built(self) -> int:
+        return min(int(self._census[1].sum()), COUNT_CAP)
+
+    def _over_budget(self) -> str:
+        # truncating at k builds exactly the nodes of order ≤ k: orders only add up
+        within = np.cumsum(self._census[1]) <= self.budget
+        fits = int(np.argmin(within)) - 1 if not within.all() else self.max_order
+        hint = f"pass max_order={fits} or lower, or a larger budget" if fits >= 0 else "pass a larger budget"
         return (
             f"expanding {self.network.depth - self.steer_at} layer(s) from steer_at={self.steer_at} up to order "
-            f"{self.max_order} builds {created} terms (budget {self.budget}); {hint}"
+            f"{self.max_order} builds {_count_text(self._built)} terms (budget {self.budget}); {hint}"
         )
 
     def grouped(self) -> dict[int, dict[str, list[tuple[Term, int]]]]:
@@ -283,13 +307,13 @@ class Expansion:
             f"steered output of a {self.network.describe()}",
             f"steer at n={self.steer_at}: x_{self.steer_at} -> x_{self.steer_at} + alpha s; "
             f"degree <= {self.degree_bound}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
-            f"{self.total_terms} distinct terms",
+            f"{_count_text(self.total_terms)} distinct terms",
         ]
         lines = []
         shown = 0
-        listable = self._census[1] <= self.budget
+        listable = self._built <= self.budget
         for m in self.orders:
-            kinds = ", ".join(f"{k} {counts[m][k]}" for k in KINDS if counts[m][k])
+            kinds = ", ".join(f"{k} {_count_text(counts[m][k])}" for k in KINDS if counts[m][k])
             lines.append(f"alpha^{m}: {kinds or 'no terms'}")
             if not listable:
                 continue
@@ -305,7 +329,7 @@ class Expansion:
         if shown >= limit:
             lines.append(f"... {self.total_terms - limit} more terms (raise --limit to list them)")
         if not listable:
-            lines.append(f"(terms not listed: {self._census[1]} exceed the budget {self.budget}; pass a lower max_order)")
+            lines.append(f"(terms not listed: {self._over_budget()})")
         if self.truncated:
             lines.append(f"+ O(alpha^{self.max_order + 1})")
         return "\n".join(head + lines)
@@ -322,6 +346,10 @@ def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) ->
         return (wl * vr) @ a["P"].T
     wr, vl = lin("W", "b", t.right), lin("V", "c", t.left)
     return (wl * vr + wr * vl) @ a["P"].T * half
+
+
+def _count_text(n: int) -> str:
+    return f"more than 10^{len(str(COUNT_CAP)) - 1}" if n >= COUNT_CAP else str(n)
 
 
 def _scalar(value: Any) -> Any:

@@ -9,6 +9,7 @@ import sympy
 from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
 from symsteer import coefficients
 from symsteer.check import RTOL, relative_error
+from symsteer.expansion import COUNT_CAP
 
 from conftest import as_fractions, reference_coefficients, reference_output
 
@@ -221,3 +222,17 @@ def test_order_zero_truncation_keeps_only_the_unsteered_output(residual):
     full = expand(net, steer_at=1).evaluate([1, 1], x=[1, 2])
     for kind in got:
         assert as_fractions(got[kind]) == as_fractions(full[kind][:1])
+
+
+def test_deep_stacks_need_truncation_and_stay_bounded():
+    net = Network.random(layers=40, width=2, hidden=2, residual=True)
+    with pytest.raises(BudgetError, match=r"degree 1099511627776 in alpha after 40 layer\(s\); orders above 512 are refused"):
+        expand(net, steer_at=0)
+    with pytest.raises(BudgetError, match="pass max_order=512 or lower"):
+        coefficients(net, [1, 1], [1, 0], steer_at=0)
+    e = expand(net, steer_at=0, max_order=2)
+    assert e.total_terms == COUNT_CAP  # counted (saturated), never built
+    with pytest.raises(BudgetError, match="builds more than 10.60 terms .budget 300000.; pass a larger budget"):
+        e.terms
+    got = coefficients(net, [0, 0], [1, 0], steer_at=0, max_order=2, numbers=FLOAT)
+    assert got.shape == (3, 2)
