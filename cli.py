@@ -1,7 +1,7 @@
 """The ``symsteer`` command: options in, one library call, output out.
 
-Exit codes: 0 ok · 1 a check failed or a verdict differs · 2 usage error · 3 bad input file ·
-130 interrupted.
+Exit codes: 0 ok · 1 a check failed, a verdict differs or --timeout ran out · 2 usage error ·
+3 bad input file · 4 internal error (a bug) · 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,17 +12,42 @@ from typing import Any, Callable
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="symsteer", message="symsteer %(version)s")
-def main() -> None:
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the whole command after this many seconds (exit 1).")
+def main(timeout: float | None) -> None:
     """Exact steering expansions for networks of bilinear layers.
 
-    Exit codes: 0 ok, 1 a check failed or a verdict differs, 2 usage error,
-    3 bad input file, 130 interrupted.
+    Exit codes: 0 ok, 1 a check failed, a verdict differs or --timeout ran out,
+    2 usage error, 3 bad input file, 4 internal error (a bug: please report it),
+    130 interrupted.
     """
+    if timeout is not None:
+        _start_watchdog(timeout)
+
+
+_TIMED_OUT: list[float] = []
+
+
+def _start_watchdog(seconds: float) -> None:
+    """Interrupt the main thread after ``seconds``; ``run`` reports it as a time-out.
+
+    A thread rather than SIGALRM: the verifier's per-claim time limits own the alarm.
+    """
+    import _thread
+    import threading
+
+    def fire() -> None:
+        _TIMED_OUT.append(seconds)
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
 
 
 # -- shared options ----------------------------------------------------------------------
@@ -473,6 +498,9 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: no traceback for a user's mistake."""
+    import os
+
+    _TIMED_OUT.clear()
     try:
         main.main(args=argv, prog_name="symsteer", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -481,17 +509,27 @@ def run(argv: list[str] | None = None) -> int:
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
+        if _TIMED_OUT:
+            click.echo(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s; no output was written", err=True)
+            return EXIT_FAILED
+        click.echo("interrupted; no output was written", err=True)
         return EXIT_INTERRUPTED
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
-    except Exception as exc:  # noqa: BLE001 - mapped below, re-raised if not ours
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - every escape is mapped to an exit code
         from symsteer.errors import SymsteerError
 
         if isinstance(exc, SymsteerError):
             click.echo(f"error: {exc}", err=True)
             return exc.exit_code
-        raise
+        if os.environ.get("SYMSTEER_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
+                   "for the traceback and please report it)", err=True)
+        return EXIT_INTERNAL
     return EXIT_OK
 
 

@@ -38,3 +38,5 @@ class BudgetError(SymsteerError):
 
 class DeadlineError(SymsteerError):
     """A computation that ran past its time limit."""
+
+    exit_code = 1

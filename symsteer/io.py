@@ -73,10 +73,13 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if head[:4] != b"PK\x03\x04" and head != b"\x93NUMPY":  # numpy would otherwise try it as a pickle
         raise InputFileError(f"{path}: not a readable .npz archive (it does not start like a zip file)")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # our own handle: numpy leaks the file it opened when the archive turns out broken
+        with open(path, "rb") as handle:
+            data = np.load(handle, allow_pickle=False)
             if not hasattr(data, "files"):
                 raise InputFileError(f"{path}: holds a single array; expected an .npz archive of named arrays")
-            return {key: data[key] for key in data.files}
+            with data:
+                return {key: data[key] for key in data.files}
     except InputFileError:
         raise
     except ValueError as exc:  # object arrays need pickle, which we refuse
