@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import InputFileError, SymsteerError
+from .errors import InputFileError, ShapeError, SymsteerError
 from .layer import Bilinear
 from .network import Network
 
@@ -625,7 +625,12 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
 
     path = Path(path)
     mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    if path.is_dir():
+        raise ShapeError(f"output {path} is a directory; expected a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # no such folder, no permission, read-only file system
+        raise ShapeError(f"output {path} cannot be written ({exc.strerror}); expected a file in an existing, writable folder") from None
     try:
         with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as handle:
             handle.write(text)

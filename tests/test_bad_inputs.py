@@ -120,6 +120,9 @@ BAD_INPUTS = [
      "builds 359026203 terms (budget 300000); pass max_order=1 or lower"),
     ("degree too high", {}, ["expand", "--layers", "12", "--residual"], 2, "orders above 512 are refused: pass max_order=512 or lower"),
     ("zero timeout", {}, ["--timeout", "0", "expand"], 2, "'--timeout': 0.0 is not in the range x>0"),
+    ("output folder missing", {}, ["expand", "-o", "nowhere/out.txt"], 2,
+     "output nowhere/out.txt cannot be written (No such file or directory); expected a file in an existing, writable folder"),
+    ("report folder missing", {}, ["report", "--no-claims", "-o", "nowhere/r.tex"], 2, "output nowhere/r.tex cannot be written"),
     ("unknown option", {}, ["expand", "--bogus"], 2, "No such option '--bogus'"),
     ("unknown command", {}, ["expnd"], 2, "No such command 'expnd'"),
 ]
