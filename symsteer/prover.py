@@ -35,6 +35,7 @@ from .semantics import (
     EntropyLess,
     EntropyVal,
     Evaluator,
+    FVec,
     Formal,
     NotFormal,
     NotZero,
@@ -122,6 +123,7 @@ class Problem:
                 self.substitutions.append((target, node.args[1]))
             else:
                 self.hypotheses.append(node)
+        self.substitutions = _dependency_order(self.substitutions)
         names = set(self.statement.names())
         for node in self.assumptions:
             names |= node.names()
@@ -163,13 +165,32 @@ class Problem:
 
 
 def _substitution(node: Node) -> str | None:
-    """``name == expr`` with a free vector or scalar name that does not occur in expr."""
+    """``name == expr`` with a free vector or scalar name that does not occur in expr. A vector
+    equal to a number (``x == 0``) is one too: entrywise, x is that number times ones."""
     if node.op != "==" or node.args[0].op != "name":
         return None
     name = node.args[0].value
     if name not in VECTOR_NAMES + SCALAR_NAMES or name in node.args[1].names():
         return None
+    if name in SCALAR_NAMES and node.args[1].type not in ("int", "scalar"):
+        return None
     return name
+
+
+def _dependency_order(substitutions: list[tuple[str, Node]]) -> list[tuple[str, Node]]:
+    """Substitutions ordered so that each is bound after the ones its expression uses
+    (``s == t*x`` after ``t == 2``, whatever the file order); a cycle is a bad claim file."""
+    pending = dict(substitutions)
+    out: list[tuple[str, Node]] = []
+    while pending:
+        ready = [n for n, e in pending.items() if not (e.names() & set(pending))]
+        if not ready:
+            cycle = ", ".join(f"{n} == {e.text}" for n, e in pending.items())
+            raise StatementError(f"the substitutions {cycle} depend on each other in a cycle; expected each name "
+                                 "to be defined without itself")
+        for n in ready:
+            out.append((n, pending.pop(n)))
+    return out
 
 
 # -- sign prover ------------------------------------------------------------------------------
@@ -486,7 +507,10 @@ def formal_proof(problem: Problem, case: Case) -> str | None:
     facts: list[Fact] = []
     try:
         for name, node in problem.substitutions:
-            f.values[name] = f.eval(node)
+            value = f.eval(node)
+            if name in VECTOR_NAMES and not isinstance(value, FVec):  # x == 0: every entry is that number
+                value = f.leaf("ones").scale(f._scalar(value))
+            f.values[name] = value
     except NotFormal:
         return None
     for h in problem.hypotheses:
@@ -832,7 +856,11 @@ def decide(problem: Problem) -> Decision:
             hyps = [env.eval(h) for h in problem.hypotheses]
             prop = env.eval(st)
             scalars = {sympy.Symbol(a) for a in problem.scalars}
-            ok, why = prove(prop, hyps, scalars)
+            never = _contradiction(hyps)
+            if never is not None:  # no point satisfies the assumptions at this size: the claim holds vacuously
+                ok, why = True, f"vacuously: the assumptions never hold at this size ({never})"
+            else:
+                ok, why = prove(prop, hyps, scalars)
         except (Unsupported, Undefined) as exc:
             ok, why = False, str(exc)
         if not ok and by_formal:
@@ -885,6 +913,27 @@ def decide(problem: Problem) -> Decision:
     return Decision("undecided", method, "no proof and no counterexample",
                     f"not proved ({reasons}); no counterexample in the search; {checked} random exact points satisfy it",
                     {"unproved": reasons, "numeric_checks": checked})
+
+
+def _contradiction(hyps: list[Prop]) -> str | None:
+    """Why some assumption is false everywhere (it reduces to constants), or None."""
+    for h in hyps:
+        if isinstance(h, All):
+            why = _contradiction(list(h.items))
+        elif isinstance(h, Truth):
+            why = None if h.value else h.reason
+        elif isinstance(h, NotZero):
+            why = "every polynomial in it is 0" if all(p == 0 for p in h.polys) else None
+        elif isinstance(h, Zero):
+            why = "it sets a nonzero constant to 0" if any(p != 0 and _is_number(p) for p in h.polys) else None
+        elif isinstance(h, Sign) and _is_number(h.poly):
+            value = h.ring.to_sympy(h.poly)
+            why = f"it needs {value} {'>' if h.strict else '≥'} 0" if (value <= 0 if h.strict else value < 0) else None
+        else:
+            why = None
+        if why is not None:
+            return f"'{h.text}': {why}" if h.text else why
+    return None
 
 
 def _refuted(prop: Prop) -> bool:

@@ -139,7 +139,9 @@ def point_env(case: Case, point: dict[str, Any], *, model: bool) -> Evaluator:
             values[name] = EXACT.array(np.asarray(value, dtype=object))
         elif name in SCALAR_NAMES:
             values[name] = EXACT.entry(value)
-    return Evaluator(numbers=EXACT, network=network, case=case, values=values, exact=True)
+    # at depth 0 there is no Network to carry U, but f is still U x
+    unembed = EXACT.array(np.asarray(point["U"], dtype=object)) if model and case.depth == 0 and "U" in point else None
+    return Evaluator(numbers=EXACT, network=network, case=case, values=values, exact=True, unembed=unembed)
 
 
 def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool) -> Evaluator:
@@ -149,13 +151,18 @@ def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], 
     if model and case.depth > 0:
         network = Network.symbolic(layers=case.depth, width=case.d, hidden=case.h, residual=case.residual,
                                    bias=case.bias, unembed=case.unembed)
+    # at depth 0 there is no Network to carry U, but f is still U x
+    u_syms = ([[sympy.Symbol(f"U_{{{r + 1},{q + 1}}}") for q in range(case.d)] for r in range(case.unembed)]
+              if model and case.depth == 0 and case.unembed else None)
     vec_syms = {v: [sympy.Symbol(f"{v}_{i + 1}") for i in range(case.d)] for v in vectors}
     scal_syms = {a: sympy.Symbol(a) for a in scalars}
     weight_syms = sorted(_weight_symbols(network), key=str) if network is not None else []
+    weight_syms += [sym for row in u_syms or [] for sym in row]
     ring = PolyRing(weight_syms + [s for syms in vec_syms.values() for s in syms] + list(scal_syms.values()))
     values: dict[str, Any] = {v: ring.array(np.array(syms, dtype=object)) for v, syms in vec_syms.items()}
     values |= {a: ring.entry(sym) for a, sym in scal_syms.items()}
-    return Evaluator(numbers=ring, network=network, case=case, values=values, exact=False)
+    unembed = ring.array(np.array(u_syms, dtype=object)) if u_syms else None
+    return Evaluator(numbers=ring, network=network, case=case, values=values, exact=False, unembed=unembed)
 
 
 def _weight_symbols(network: Network) -> set[sympy.Symbol]:
@@ -455,8 +462,10 @@ class Evaluator:
     polynomials of ``numbers`` (a :class:`PolyRing`) and propositions are :class:`Prop` trees.
     """
 
-    def __init__(self, *, numbers: Numbers, network: Network | None, case: Case, values: dict[str, Any], exact: bool) -> None:
+    def __init__(self, *, numbers: Numbers, network: Network | None, case: Case, values: dict[str, Any], exact: bool,
+                 unembed: np.ndarray | None = None) -> None:
         self.numbers, self.network, self.case, self.exact = numbers, network, case, exact
+        self.unembed = unembed  # U at depth 0 (deeper networks carry their own)
         self.values = dict(values)
         self._single: dict[tuple[int, bool], Network] = {}
         self._expansions: dict[int, Any] = {}
@@ -464,8 +473,12 @@ class Evaluator:
     # -- plumbing -----------------------------------------------------------------------
 
     def bind(self, name: str, node: Node) -> None:
-        """Bind a substitution assumption ``name == node``."""
-        self.values[name] = self.eval(node)
+        """Bind a substitution assumption ``name == node``; a vector equal to a number is that
+        number in every entry."""
+        value = self.eval(node)
+        if name in VECTOR_NAMES and not isinstance(value, np.ndarray):
+            value = object_array([self.lift(value)] * self.case.d)
+        self.values[name] = value
 
     def lift(self, v: Any) -> Any:
         if isinstance(v, (int, Fraction)):
@@ -610,8 +623,18 @@ class Evaluator:
             a, b = (self._trans_items(v) for v in (left, right))
             return all(_iv_compare(p, q, op) for p, q in zip(a, b)) if op != "!=" else any(_iv_compare(p, q, op) for p, q in zip(a, b))
         if isinstance(left, Fraction) and isinstance(right, Fraction):
-            return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+            value = {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+            # over generic values too a comparison of two numbers is decided: a proposition, not a bool
+            return value if self.exact else Truth(value, f"{left} {op} {right} is {'true' if value else 'false'} (numbers)", text=node.text)
         left, right = self.lift(left), self.lift(right)
+        if isinstance(left, np.ndarray) and isinstance(right, np.ndarray) and left.shape != right.shape:
+            if op not in ("==", "!="):
+                raise StatementError(f"'{node.text}' compares values of shapes {left.shape} and {right.shape} with '{op}'; "
+                                     "expected equal shapes")
+            # values of different shapes (e.g. U x of width d_out against x) are never equal
+            value = op == "!="
+            return value if self.exact else Truth(value, f"the two sides have different shapes {left.shape} and {right.shape}",
+                                                  text=node.text)
         diff = (left if isinstance(left, np.ndarray) else _box(left)) - (right if isinstance(right, np.ndarray) else _box(right))
         entries = list(diff.ravel()) if isinstance(diff, np.ndarray) else [diff]
         if op in ("==", "!="):
@@ -729,7 +752,8 @@ class Evaluator:
     def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
         z = self.eval(arg)
         if self.case.depth == 0:
-            return self._vector(z, node.text, self.case.d)
+            z = self._vector(z, node.text, self.case.d)
+            return z if self.unembed is None else self.unembed @ z
         if self.network is None:
             raise StatementError("f needs the model")  # pragma: no cover
         z = self._vector(z, node.text, self.network.d_in)
@@ -940,7 +964,8 @@ class Evaluator:
         values = {k: (sub.array(v) if isinstance(v, np.ndarray) else sub.entry(v)) for k, v in self.values.items()
                   if not isinstance(v, (SoftmaxVal, TransVec))}
         values[name] = sub.array(np.array(syms, dtype=object)) if width else sub.entry(syms[0])
-        inner = Evaluator(numbers=sub, network=self.network, case=self.case, values=values, exact=True)
+        unembed = sub.array(self.unembed) if self.unembed is not None else None
+        inner = Evaluator(numbers=sub, network=self.network, case=self.case, values=values, exact=True, unembed=unembed)
         return inner, inner.eval(expr), set(range(len(syms)))
 
     def _split(self, ring: PolyRing, poly: Any, gens: set[int]) -> dict[tuple[int, ...], Any]:

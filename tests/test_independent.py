@@ -600,9 +600,6 @@ def test_printed_counterexamples_by_hand(tmp_path: Path) -> None:
 # -- bugs found (xfail until fixed) ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a comparison of two numbers (L, literals, substituted scalars) evaluates "
-                                       "to a Python bool over generic weights and prover.prove reads .text of it: "
-                                       "'internal error: AttributeError', no report")
 @pytest.mark.parametrize(("statement", "assumptions", "verdict"), [
     ("2**L == 2", (), "holds"),
     ("L >= 1 and B(a*x) == a**2 * B(x)", (), "holds"),
@@ -616,8 +613,6 @@ def test_number_comparisons(tmp_path: Path, statement: str, assumptions: tuple, 
     assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] == verdict
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: at L = 0 the unembedding U is ignored (f is the identity even with "
-                                       "[model] unembed), so f(x) == x 'holds' although f(x) = U x")
 @pytest.mark.parametrize("unembed", [2, 3])
 def test_depth_zero_with_unembedding(tmp_path: Path, unembed: int) -> None:
     path = write_claim(tmp_path, "depth-zero-u", "f(x) == x", expected="fails",
@@ -630,8 +625,6 @@ def test_depth_zero_with_unembedding(tmp_path: Path, unembed: int) -> None:
         assert report["verdicts"][0]["found"] == "fails"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: substitutions are bound in file order, so 's == t*x' before 't == 2' "
-                                       "evaluates t*x with t unbound: exit 3 ('t' has no value here)")
 def test_substitution_order(tmp_path: Path) -> None:
     path = write_claim(tmp_path, "subst-order", "parallel(f(x + alpha*s), f(x))", expected="holds", model=P12,
                        assumptions=("s == t*x", "t == 2"))
@@ -645,8 +638,6 @@ def test_substitution_order_reversed_works(tmp_path: Path) -> None:
     assert run_verify(tmp_path, path)[0] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the assumption 'x == 0' (a vector equal to a number, entrywise, as in "
-                                       "'M != 0') is taken as a substitution x := the scalar 0: exit 3 'needs a vector'")
 @pytest.mark.parametrize(("statement", "assumption"), [
     ("B(x) == 0*x", "x == 0"),
     ("cross_part(f(x + alpha*s)) == 0*x", "s == 0"),
@@ -673,8 +664,6 @@ def test_true_statements_proved(tmp_path: Path, statement: str, assumptions: tup
     assert (code, report["verdicts"][0]["found"]) == (0, "holds"), report["verdicts"][0]["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: contradictory assumptions at a size (not parallel(x, s) at d = 1) are "
-                                       "dropped instead of making the claim vacuously true there: 'undecided'")
 def test_vacuous_size(tmp_path: Path) -> None:
     path = write_claim(tmp_path, "vacuous", "not parallel(x + alpha*s, x + 2*alpha*s)", expected="holds",
                        model={"layers": [1], "sizes": [[1, 1], [2, 1]]}, assumptions=("alpha != 0", "not parallel(x, s)"))
@@ -712,3 +701,42 @@ def test_degree_bound_four_residual_blocks(tmp_path: Path) -> None:
                        model={"layers": [4], "sizes": [[1, 1]], "residual": True}, timeout=5)
     code, report = run_verify(tmp_path, path)
     assert (code, report["verdicts"][0]["found"]) == (0, "holds"), report["verdicts"][0]["detail"]
+
+
+# -- fixed bugs: more of the same ---------------------------------------------------------------
+
+
+def test_number_comparison_false_under_generic_weights(tmp_path: Path) -> None:
+    path = write_claim(tmp_path, "number-false", "L >= 2 and B(a*x) == a**2 * B(x)", expected="fails",
+                       model={"layers": [1], "sizes": [[1, 1]]})
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "fails")
+
+
+def test_depth_zero_unembedding_is_applied(tmp_path: Path) -> None:
+    # f(2x) = U 2x = 2 f(x) for every U: linear at depth 0
+    path = write_claim(tmp_path, "depth-zero-linear", "f(2*x) == 2*f(x)", expected="holds",
+                       model={"layers": [0], "sizes": [[2, 1]], "unembed": 3})
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "holds")
+
+
+def test_substitution_cycle_is_a_bad_claim(tmp_path: Path) -> None:
+    path = write_claim(tmp_path, "subst-cycle", "parallel(f(x + alpha*s), f(x))", expected="holds", model=P12,
+                       assumptions=("s == t*x", "x == k*s"))
+    assert cli.run(["verify", str(path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 3
+
+
+def test_vector_equal_to_number_is_that_number_everywhere(tmp_path: Path) -> None:
+    # x == 1 means x = ones: then B(x) = B(ones), and x is not a free vector any more
+    path = write_claim(tmp_path, "vector-one", "B(x) == B(ones)", expected="holds", model=P1, assumptions=("x == 1",))
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "holds")
+
+
+def test_vacuous_size_is_reported(tmp_path: Path) -> None:
+    path = write_claim(tmp_path, "vacuous-only", "parallel(x, s)", expected="holds",
+                       model={"layers": [1], "sizes": [[1, 1]]}, assumptions=("not parallel(x, s)",))
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "holds")
+    assert "vacuously" in report["verdicts"][0]["detail"]
