@@ -221,14 +221,20 @@ class Frac:
         return out
 
 
-def _mul(p: Any, q: Any) -> Any:
-    """``p * q``, refused when the product could exceed :data:`SYMBOLIC_TERMS` terms: flint
-    multiplies in C, where the time limit cannot interrupt it."""
-    size = (len(p) if hasattr(p, "monoms") else 1) * (len(q) if hasattr(q, "monoms") else 1)
-    if size > 25 * SYMBOLIC_TERMS:
-        raise Unsupported(f"a product of rational functions with up to {size:.1e} terms "
-                          f"(limit {25 * SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")
+def _mul(p: Any, q: Any, *, limit: int = 25 * SYMBOLIC_TERMS, what: str = "rational functions") -> Any:
+    """``p * q``, refused when the product could exceed ``limit`` terms: flint multiplies in C,
+    where the time limit cannot interrupt it (and a huge product can exhaust the memory)."""
+    if not isinstance(p, Frac) and not isinstance(q, Frac):  # Frac guards its own products
+        _check_product(p, q, limit=limit, what=what)
     return p * q
+
+
+def _check_product(p: Any, q: Any, *, limit: int, what: str) -> None:
+    """Refuse a product of polynomials that could exceed ``limit`` terms (before it is started)."""
+    size = (len(p) if hasattr(p, "monoms") else 1) * (len(q) if hasattr(q, "monoms") else 1)
+    if size > limit:
+        raise Unsupported(f"a product of {what} with up to {size:.1e} terms (limit {limit:.0e}); "
+                          "list smaller sizes in [model]")
 
 
 class Relu:
@@ -243,6 +249,13 @@ class Relu:
         raise Unsupported("relu(...) of a symbolic value can only be passed to is_polynomial_in or continuous_in")
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __neg__ = __pow__ = _no
+
+
+def _largest(v: Any) -> Any:
+    """The entry with the most terms (a polynomial stands for itself)."""
+    entries = list(v.ravel()) if isinstance(v, np.ndarray) else [v]
+    polys = [e for e in entries if hasattr(e, "monoms")]
+    return max(polys, key=len) if polys else 1
 
 
 def _box(v: Any) -> np.ndarray:
@@ -564,6 +577,8 @@ class Evaluator:
             return np.matmul(left, right)
         if op == "/":
             return self._divide(left, right, node)
+        if op == "*" and isinstance(self.numbers, PolyRing):
+            _check_product(_largest(left), _largest(right), limit=SYMBOLIC_TERMS, what=f"the entries of '{node.text}'")
         if isinstance(left, np.ndarray) or isinstance(right, np.ndarray):
             left = left if isinstance(left, np.ndarray) else _box(left)
             right = right if isinstance(right, np.ndarray) else _box(right)
@@ -935,7 +950,9 @@ class Evaluator:
         u, v = (self.eval(a) for a in (left, right))
         if not (isinstance(u, np.ndarray) and isinstance(v, np.ndarray)) or len(u) != len(v):
             raise StatementError(f"{node.text}: parallel needs two vectors of one length")
-        minors = [_numerator(u[i] * v[j] - u[j] * v[i]) for i in range(len(u)) for j in range(i + 1, len(u))]
+        # the same bound as a layer's product over generic weights (see _stream)
+        mul = lambda p, q: _mul(p, q, limit=SYMBOLIC_TERMS, what="the entries of a 2×2 minor")
+        minors = [_numerator(mul(u[i], v[j]) - mul(u[j], v[i])) for i in range(len(u)) for j in range(i + 1, len(u))]
         return self._zero(minors, node, why="u ∥ v exactly when every 2×2 minor u_i v_j − u_j v_i vanishes")
 
     def _fn_constant(self, node: Node, arg: Node) -> Any:

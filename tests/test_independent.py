@@ -671,9 +671,6 @@ def test_vacuous_size(tmp_path: Path) -> None:
     assert (code, report["verdicts"][0]["found"]) == (0, "holds"), report["verdicts"][0]["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parallel() multiplies generic-weight polynomials without the size guard "
-                                       "(semantics._fn_parallel): at L = 2, (d, h) = (3, 3) flint asks for > 5 GB and "
-                                       "aborts the process (or the OOM killer does); the time limit cannot interrupt C")
 def test_parallel_at_three_by_three_does_not_crash(tmp_path: Path) -> None:
     import resource
     import subprocess
@@ -740,3 +737,12 @@ def test_vacuous_size_is_reported(tmp_path: Path) -> None:
     code, report = run_verify(tmp_path, path)
     assert (code, report["verdicts"][0]["found"]) == (0, "holds")
     assert "vacuously" in report["verdicts"][0]["detail"]
+
+
+def test_elementwise_product_is_size_guarded(tmp_path: Path) -> None:
+    # f(x) ⊙ f(x) at L = 2, (3, 3): 1.9e8 terms would be multiplied in C; refused, the formal proof covers it
+    path = write_claim(tmp_path, "product-three", "f(x) * f(2*x) == 16 * (f(x) * f(x))", expected="holds",
+                       model={"layers": [2], "sizes": [[3, 3]]}, timeout=20)
+    code, report = run_verify(tmp_path, path)
+    assert code in (0, 1)
+    assert report["verdicts"][0]["found"] in ("holds", "undecided")
