@@ -1125,12 +1125,15 @@ class NotFormal(Exception):
 
 @dataclass(frozen=True, eq=False)
 class FVec:
-    """A formal vector: {nested term: coefficient}, terms over named leaves and formal layers.
+    """A formal vector: {term id: coefficient}, terms over named leaves and formal layers.
 
-    A term is a leaf ``(name,)`` (``('1',)`` is the bias leaf, b in a W slot and c in a V slot)
-    or ``(kind, layer, left, right)`` with kind 'B' (output space) or 'G' (hidden space).
-    Identities between formal vectors hold for every width d and h: they only use that each
-    layer is linear in each slot.
+    A term (interned to an int by :class:`Formal`) is a leaf ``(name,)`` (``('1',)`` is the
+    bias leaf, b in a W slot and c in a V slot) or ``(kind, layer, i, j)`` over the ids i, j of
+    two terms. Every bilinear map splits uniquely as B(u, v) = B̂(u, v) + Ǎ(u, v), symmetric plus
+    antisymmetric; kind 'BS' is B̂ on the unordered pair i ≤ j, 'BA' is Ǎ on i < j (Ǎ(j, i) =
+    −Ǎ(i, j), Ǎ(i, i) = 0), and 'GS', 'GA' the same for the hidden activations. B(z, z) = B̂(z, z)
+    then keeps only unordered pairs (MATH.md's counts). Identities between formal vectors hold
+    for every width d and h: they only use that each layer is linear in each slot.
     """
 
     terms: dict
@@ -1151,22 +1154,10 @@ class FVec:
     def __sub__(self, o: FVec) -> FVec:
         return self + o.scale(-1)
 
-    def leaves(self) -> set[str]:
-        out: set[str] = set()
-        for key in self.terms:
-            out |= _leaves(key)
-        return out
-
 
 def _same_space(a: FVec, b: FVec) -> None:
     if a.space != b.space:
         raise NotFormal("vectors of different spaces")
-
-
-def _leaves(key: tuple) -> set[str]:
-    if len(key) == 1:
-        return {key[0]}
-    return _leaves(key[2]) | _leaves(key[3])
 
 
 @dataclass(frozen=True, eq=False)
@@ -1199,9 +1190,24 @@ class Formal:
         self.values: dict[str, Any] = {}
         self.facts = facts  # callable(sympy expr, want) -> reason | None: the sign prover with the hypotheses
         self.nonconstant: list[FVec] = []
+        # interned terms: hashing small tuples of ints instead of deeply nested ones
+        self._ids: dict[tuple, int] = {}
+        self._leafsets: list[frozenset] = []
+
+    def _term(self, key: tuple) -> int:
+        """The id of a term (a leaf ``(name,)`` or ``(kind, layer, i, j)``)."""
+        found = self._ids.get(key)
+        if found is None:
+            found = self._ids[key] = len(self._leafsets)
+            self._leafsets.append(frozenset(key[:1]) if len(key) == 1 else self._leafsets[key[2]] | self._leafsets[key[3]])
+        return found
+
+    def leaves(self, v: FVec) -> frozenset:
+        """Every leaf name in some term of ``v``."""
+        return frozenset().union(*(self._leafsets[k] for k in v.terms))
 
     def leaf(self, name: str) -> FVec:
-        return FVec({(name,): self.ring.entry(1)})
+        return FVec({self._term((name,)): self.ring.entry(1)})
 
     def value(self, name: str) -> Any:
         if name in self.values:
@@ -1260,7 +1266,7 @@ class Formal:
             inner = node.args[0]
             if inner.op == "call" and inner.value == "depends_on":
                 e = self.eval(inner.args[0])
-                if isinstance(e, FVec) and inner.args[1].value not in e.leaves():
+                if isinstance(e, FVec) and inner.args[1].value not in self.leaves(e):
                     return Truth(True, f"no term of the expansion of '{inner.args[0].text}' has a leaf {inner.args[1].value}")
             raise NotFormal("not")
         if op == "==":
@@ -1294,10 +1300,29 @@ class Formal:
         if u.space != "d" or v.space != "d":
             raise NotFormal("layer input")
         out: dict = {}
-        for ku, cu in u.terms.items():
-            for kv, cv in v.terms.items():
-                key = (kind, l, ku, kv)
-                out[key] = out.get(key, 0) + cu * cv
+        term, sym, anti = self._term, kind + "S", kind + "A"
+
+        def add(key: tuple, c: Any) -> None:
+            t = term(key)
+            out[t] = out[t] + c if t in out else c
+
+        if u.terms == v.terms:  # B(z, z) = B̂(z, z): each unordered pair once, the cross pairs twice
+            items = sorted(u.terms.items())
+            for n, (i, ci) in enumerate(items):
+                add((sym, l, i, i), ci * ci)
+                two = 2 * ci
+                for j, cj in items[n + 1:]:
+                    add((sym, l, i, j), two * cj)
+        else:
+            for i, ci in u.terms.items():
+                for j, cj in v.terms.items():
+                    c = ci * cj
+                    if i == j:
+                        add((sym, l, i, i), c)
+                    else:
+                        lo, hi = (i, j) if i < j else (j, i)
+                        add((sym, l, lo, hi), c)
+                        add((anti, l, lo, hi), c if i < j else -c)
         return FVec({k: c for k, c in out.items() if c != 0}, "h" if kind == "G" else "d")
 
     def _layer(self, kind: str, l: int, z: FVec) -> FVec:
@@ -1363,7 +1388,7 @@ class Formal:
         x, s = x_node.value, s_node.value
         keep = {}
         for key, c in total.terms.items():
-            leaves = _leaves(key)
+            leaves = self._leafsets[key]
             has_x, has_s = x in leaves, s in leaves
             k = ("cross" if has_s else "input") if has_x else ("self" if has_s else "const")
             if k == kind:
@@ -1431,11 +1456,13 @@ class Formal:
         zero = self.ring.entry(0)
         cu, cv = [u.terms.get(k, zero) for k in keys], [v.terms.get(k, zero) for k in keys]
         # rank one: every 2×2 minor of the coefficient rows vanishes, so at every value of the
-        # scalars one row is a multiple of the other, and so are the vectors
-        for i in range(len(keys)):
-            for j in range(i + 1, len(keys)):
-                if cu[i] * cv[j] - cu[j] * cv[i] != 0:
-                    raise NotFormal("parallel")
+        # scalars one row is a multiple of the other, and so are the vectors. Over the field of
+        # rational functions it suffices that every column is proportional to one nonzero column
+        # (then all are multiples of it): one minor per column instead of all pairs.
+        pivot = next((p for p in range(len(keys)) if cu[p] != 0 or cv[p] != 0), None)
+        for i in range(len(keys)) if pivot is not None else ():
+            if cu[pivot] * cv[i] - cu[i] * cv[pivot] != 0:
+                raise NotFormal("parallel")
         return Truth(True, f"the expansions of '{left.text}' and '{right.text}' are proportional term by term")
 
     def _fn_same_ranking(self, node: Node, left: Node, right: Node) -> Truth:
