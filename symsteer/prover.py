@@ -42,6 +42,7 @@ from .semantics import (
     Opaque,
     Order,
     Prop,
+    ReluZero,
     Sign,
     SoftmaxVal,
     TransVec,
@@ -233,6 +234,9 @@ def prove_sign(expr: sympy.Expr, facts: list[Fact], *, depth: int = 0) -> tuple[
     by_terms = _sign_by_terms(expr, syms, facts)
     if by_terms is not None:
         return by_terms
+    gram = _quadratic_sign(expr, syms, strict=True)
+    if gram is not None:
+        return gram
     c, factors = sympy.factor_list(expr)
     if len(factors) == 1 and factors[0][1] == 1:
         return None
@@ -249,6 +253,68 @@ def prove_sign(expr: sympy.Expr, facts: list[Fact], *, depth: int = 0) -> tuple[
         sign *= inner[0] ** e
         reasons.append(inner[1])
     return sign, f"{sympy.factor(expr)}: " + "; ".join(reasons)
+
+
+def prove_nonnegative(expr: sympy.Expr, facts: list[Fact], *, depth: int = 0) -> str | None:
+    """Why ``expr ≥ 0`` under ``facts``: a strict sign, terms that are even powers (or powers of
+    positive variables) with positive coefficients, a positive semidefinite quadratic form, or a
+    factorization into such factors and even powers. None when not shown."""
+    expr = sympy.expand(expr)
+    if expr.is_number:
+        return f"{expr} is a number ≥ 0" if expr >= 0 else None
+    strict = prove_sign(expr, facts, depth=depth)
+    if strict is not None:
+        return strict[1] if strict[0] > 0 else None
+    if depth > 6:
+        return None
+    syms = sorted(expr.free_symbols, key=str)
+    positive = {h for h, kind in facts if kind == ">0" and h.is_Symbol}
+    terms = sympy.Poly(expr, *syms).terms()
+    if all(coeff > 0 and all(e % 2 == 0 or sym in positive for sym, e in zip(syms, monom)) for monom, coeff in terms):
+        return f"every term of {expr} is a positive multiple of even powers" + (" and powers of positive variables" if positive else "")
+    gram = _quadratic_sign(expr, syms, strict=False)
+    if gram is not None:
+        return gram[1] if gram[0] > 0 else None
+    c, factors = sympy.factor_list(expr)
+    if len(factors) == 1 and factors[0][1] == 1:
+        return None
+    sign, reasons = (1 if c > 0 else -1), []
+    for f, e in factors:
+        if e % 2 == 0:
+            reasons.append(f"({f})^{e} ≥ 0")
+            continue
+        inner = prove_nonnegative(f, facts, depth=depth + 1)
+        if inner is None:
+            inner_neg = prove_nonnegative(-f, facts, depth=depth + 1)
+            if inner_neg is None:
+                return None
+            sign, inner = -sign, f"{f} ≤ 0 ({inner_neg})"
+        reasons.append(inner)
+    return f"{sympy.factor(expr)}: " + "; ".join(reasons) if sign > 0 else None
+
+
+def _quadratic_sign(expr: sympy.Expr, syms: list[sympy.Symbol], *, strict: bool) -> tuple[int, str] | None:
+    """A polynomial of degree ≤ 2 is [1, y]ᵀ Q [1, y] for one symmetric Q: positive (negative)
+    definite Q makes it strictly positive (negative) everywhere, semidefinite ≥ 0 (≤ 0)."""
+    poly = sympy.Poly(expr, *syms)
+    if poly.total_degree() != 2 or len(syms) > 12:
+        return None
+    n = len(syms) + 1
+    Q = sympy.zeros(n, n)
+    for monom, coeff in poly.terms():
+        idx = [i + 1 for i, e in enumerate(monom) for _ in range(e)] + [0, 0]
+        i, j = idx[0], idx[1]
+        if i == j:
+            Q[i, i] += coeff
+        else:
+            Q[i, j] += coeff / 2
+            Q[j, i] += coeff / 2
+    for sign in (1, -1):
+        M = sign * Q
+        if M.is_positive_definite if strict else M.is_positive_semidefinite:
+            what = "definite" if strict else "semidefinite"
+            return sign, f"{expr} = [1, {', '.join(map(str, syms))}] Q [1, …]ᵀ with Q {'positive' if sign > 0 else 'negative'} {what}"
+    return None
 
 
 def _nonzero(f: sympy.Expr, facts: list[Fact]) -> str | None:
@@ -393,16 +459,28 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
         why = prove_implication(prop, hypotheses)
         if why:
             return True, f"'{prop.text}': {why}" + (f" ({prop.why})" if prop.why else "")
+        for p in prop.polys:  # nonzero over the reals: one polynomial of a fixed strict sign
+            if p != 0 and expr_small(prop.ring, p, scalars):
+                s = prove_sign(prop.ring.to_sympy(p), scalar_facts(hypotheses))
+                if s is not None:
+                    return True, f"'{prop.text}': {s[1]}, so it is never 0"
         return False, f"'{prop.text}': not implied by the assumptions"
     if isinstance(prop, Sign):
-        expr = prop.ring.to_sympy(prop.poly)
-        if expr.free_symbols <= scalars:
-            s = prove_sign(expr, scalar_facts(hypotheses))
-            if s is not None and s[0] > 0:
-                return True, f"'{prop.text}': {s[1]}"
+        # polynomials in the scalars, or small ones in anything (a sign proof of a big one is costly)
+        if expr_small(prop.ring, prop.poly, scalars):
+            expr = prop.ring.to_sympy(prop.poly)
+            if prop.strict:
+                s = prove_sign(expr, scalar_facts(hypotheses))
+                why = s[1] if s is not None and s[0] > 0 else None
+            else:
+                why = prove_nonnegative(expr, scalar_facts(hypotheses))
+            if why is not None:
+                return True, f"'{prop.text}': {why}"
         return False, f"'{prop.text}': no sign certificate"
     if isinstance(prop, Order) and not prop.negated:
         return _prove_order(prop, hypotheses, scalars)
+    if isinstance(prop, ReluZero):
+        return _prove_relu_zero(prop, hypotheses, scalars)
     if isinstance(prop, EntropyLess) and not prop.negated:
         return _prove_entropy(prop, hypotheses, scalars)
     if isinstance(prop, All):
@@ -426,6 +504,19 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
     return False, f"'{prop.text}': no symbolic strategy"
 
 
+#: polynomials beyond this many terms (outside the scalars) get no sign proof: factoring them is costly
+SIGN_TERMS = 40
+
+
+def expr_small(ring: Any, poly: Any, scalars: set[sympy.Symbol]) -> bool:
+    """A polynomial in the scalars only, or one of at most SIGN_TERMS terms."""
+    terms = list(ring.terms(poly))
+    if len(terms) <= SIGN_TERMS:
+        return True
+    used = {sym for monom, _ in terms for sym, e in zip(ring.symbols, monom) if e}
+    return used <= scalars
+
+
 def _is_number(p: Any) -> bool:
     return not hasattr(p, "monoms") or p.is_constant()
 
@@ -446,14 +537,67 @@ def _ratio(ring: Any, u: tuple, v: tuple, scalars: set[sympy.Symbol]) -> sympy.E
 
 
 def _prove_order(prop: Order, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
-    c = _ratio(prop.ring, prop.left, prop.right, scalars)
+    # orders only see differences of entries: left = c · right + k · ones with c > 0 keeps them all
+    what = "the argmax" if prop.kind == "argmax" else "every order"
+    if len(prop.left) != len(prop.right):
+        return False, f"'{prop.text}': the two sides have different lengths"
+    du = tuple(e - prop.left[0] for e in prop.left[1:])
+    dv = tuple(e - prop.right[0] for e in prop.right[1:])
+    if all(e == 0 for e in du) and all(e == 0 for e in dv):
+        return True, f"'{prop.text}': both sides are constant vectors, so every entry is a largest one on both sides"
+    c = _ratio(prop.ring, du, dv, scalars)
     if c is None:
-        return False, f"'{prop.text}': the two sides are not a scalar multiple of each other"
+        return False, f"'{prop.text}': the two sides are not c · each other plus a constant vector"
     s = prove_sign(c, scalar_facts(hypotheses))
     if s is None or s[0] < 0:
-        return False, f"'{prop.text}': left = c · right with c = {c}, whose sign is not fixed by the assumptions"
-    what = "the argmax" if prop.kind == "argmax" else "every order"
-    return True, f"'{prop.text}': left = c · right with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
+        return False, f"'{prop.text}': left = c · right + k · ones with c = {c}, whose sign is not fixed by the assumptions"
+    cp = prop.ring.entry(c)
+    shift = "" if all(a == cp * b for a, b in zip(prop.left, prop.right)) else \
+        " + k · ones (adding the same number to every entry changes no difference)"
+    return True, f"'{prop.text}': left = c · right{shift} with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
+
+
+def _positive_multiple(ring: Any, p: Any, q: Any, facts: list[Fact], scalars: set[sympy.Symbol]) -> tuple[Any, str] | None:
+    """(k, why) with p = k · q and k > 0 (a polynomial in the scalars), or None."""
+    try:
+        k = p / q
+    except INEXACT:
+        return None
+    if k * q != p:
+        return None
+    expr = ring.to_sympy(k)
+    if not expr.free_symbols <= scalars:
+        return None
+    s = prove_sign(expr, facts)
+    return (k, f"{expr} > 0 ({s[1]})") if s is not None and s[0] > 0 else None
+
+
+def _prove_relu_zero(prop: ReluZero, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
+    """Every entry rest + Σ c · relu(p) is 0: merge relu(p) and relu(q) when p = k · q with k > 0
+    (relu(k q) = k relu(q)), then every coefficient and the rest must vanish."""
+    facts, ring, used = scalar_facts(hypotheses), prop.ring, []
+    for entry in prop.entries:
+        if entry.rest != 0:
+            return False, f"'{prop.text}': a polynomial part remains outside the relu terms"
+        groups: list[list[Any]] = []  # [p, coefficient of relu(p)]
+        for arg, coef in entry.terms:
+            for g in groups:
+                found = _positive_multiple(ring, arg, g[0], facts, scalars)
+                if found is not None:  # relu(arg) = k relu(g)
+                    g[1] = g[1] + coef * found[0]
+                    used.append(found[1])
+                    break
+                found = _positive_multiple(ring, g[0], arg, facts, scalars)
+                if found is not None:  # relu(g) = k relu(arg): rebase the group on arg
+                    g[0], g[1] = arg, g[1] * found[0] + coef
+                    used.append(found[1])
+                    break
+            else:
+                groups.append([arg, coef])
+        if any(c != 0 for _, c in groups):
+            return False, f"'{prop.text}': the relu terms do not cancel (relu(k p) = k relu(p) needs k > 0 shown)"
+    why = "; ".join(dict.fromkeys(used)) or "the relu terms cancel"
+    return True, f"'{prop.text}': relu(k p) = k relu(p) for k > 0, and the relu terms cancel ({why})"
 
 
 def _nonconstant(ring: Any, v: tuple, hypotheses: list[Prop]) -> str | None:
@@ -491,6 +635,8 @@ def _open_dense(prop: Prop) -> bool:
     """Conditions whose truth set, if not empty, is open and dense (complement of a zero set)."""
     if isinstance(prop, NotZero):
         return True
+    if isinstance(prop, Zero):  # an identity (every polynomial is 0) holds everywhere
+        return all(p == 0 for p in prop.polys)
     if isinstance(prop, Truth):
         return prop.value
     if isinstance(prop, (All, Any_)):
@@ -963,7 +1109,7 @@ def _residual(prop: Prop) -> str | None:
 def _decide_generic(problem: Problem) -> Decision:
     inner = problem.statement.args[0]
     sub = Problem(inner, problem.assumptions, problem.cases, problem.stop)
-    hyp_open = True
+    witnesses = []
     for case in problem.cases:
         problem.check_time()
         env = problem.symbolic(case)
@@ -972,7 +1118,7 @@ def _decide_generic(problem: Problem) -> Decision:
             hyps = [env.eval(h) for h in problem.hypotheses]
         except (Unsupported, Undefined) as exc:
             return Decision("undecided", "none", "no symbolic form", f"{case.describe(model=problem.model)}: {exc}")
-        if _closed(prop):
+        if _closed(prop) and not witnesses:
             # a polynomial identity holds almost everywhere exactly when it holds everywhere
             # (its failure set is open; if not empty, it has positive measure)
             inner_decision = decide(sub)
@@ -982,20 +1128,26 @@ def _decide_generic(problem: Problem) -> Decision:
             elif inner_decision.found == "fails":
                 scope = f"{scope} (the identity fails on an open set, so not almost everywhere)"
             return replace(inner_decision, scope=scope)
-        hyp_open = all(isinstance(h, (NotZero, Sign, Truth)) or (isinstance(h, All) and all(isinstance(i, (NotZero, Sign)) for i in h.items)) for h in hyps)
-        point = search(sub, case, want=True)
-        if point is not None:
-            text, evidence = describe_point(sub, case, point)
-            if not _open_dense(prop) or not hyp_open:
-                return Decision("undecided", "numeric", f"witness at {case.describe(model=problem.model)}",
-                                f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
-            scope = f"holds for almost every weight and input (witness at {case.describe(model=problem.model)})"
-            detail = (f"'{inner.text}' is a nonzero-polynomial condition: it fails only on the zero set of polynomials "
-                      f"that are not identically zero, a closed set of measure zero; witness: {text}")
-            return Decision("holds", "proof", scope, detail, evidence)
-        if isinstance(prop, NotZero) and all(p == 0 for p in prop.polys):
+        never = _contradiction([prop])
+        if never is not None:
             zero = {v.name: (np.zeros(v.shape, dtype=int).tolist() if v.shape else 0) for v in _variables(problem, case)}
             text, evidence = describe_point(sub, case, zero)
             return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
-                            f"'{inner.text}' is false everywhere: its polynomials vanish identically; e.g. {text}", evidence)
-    return Decision("undecided", "none", "no witness", f"no point found where '{inner.text}' holds")
+                            f"'{inner.text}' is false everywhere ({never}); e.g. {text}", evidence)
+        hyp_open = all(isinstance(h, (NotZero, Sign, Truth)) or (isinstance(h, All) and all(isinstance(i, (NotZero, Sign)) for i in h.items)) for h in hyps)
+        # every shape needs its own witness: a witness at one shape says nothing about another
+        point = search(sub, case, want=True)
+        if point is None:
+            return Decision("undecided", "none", "no witness",
+                            f"no point found where '{inner.text}' holds at {case.describe(model=problem.model)}")
+        text, evidence = describe_point(sub, case, point)
+        if not _open_dense(prop) or not hyp_open:
+            return Decision("undecided", "numeric", f"witness at {case.describe(model=problem.model)}",
+                            f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
+        witnesses.append((case, text, evidence))
+    shapes = "; ".join(c.describe(model=problem.model) for c, _, _ in witnesses)
+    scope = f"holds for almost every weight and input (a witness at each shape: {shapes})"
+    detail = (f"'{inner.text}' is a nonzero-polynomial condition (with identities that hold everywhere): it fails "
+              f"only on the zero set of polynomials that are not identically zero, a closed set of measure zero; "
+              f"witness: {witnesses[0][1]}" + (f", and {len(witnesses) - 1} more shape(s) with a witness" if len(witnesses) > 1 else ""))
+    return Decision("holds", "proof", scope, detail, witnesses[0][2])

@@ -39,6 +39,7 @@ __all__ = [
     "Opaque",
     "Order",
     "Prop",
+    "ReluZero",
     "Sign",
     "Truth",
     "Undefined",
@@ -238,17 +239,52 @@ def _check_product(p: Any, q: Any, *, limit: int, what: str) -> None:
 
 
 class Relu:
-    """``relu(p)`` of a non-constant polynomial: only is_polynomial_in and continuous_in read it."""
+    """``rest + Σ coef · relu(arg)`` over a polynomial ring, each arg a non-constant polynomial:
+    relu of generic values, with sums and polynomial multiples of it. Equations between such
+    values become :class:`ReluZero` for the prover; is_polynomial_in and continuous_in read a
+    single ``relu(arg)``."""
 
-    __slots__ = ("arg",)
+    __slots__ = ("rest", "terms")
 
-    def __init__(self, arg: Any) -> None:
-        self.arg = arg
+    def __init__(self, arg: Any = None, *, terms: tuple = (), rest: Any = 0) -> None:
+        self.terms = ((arg, 1),) if arg is not None else tuple(terms)
+        self.rest = rest
+
+    @property
+    def arg(self) -> Any:
+        if len(self.terms) != 1 or self.terms[0][1] != 1 or self.rest != 0:
+            raise Unsupported("a sum or multiple of relu(...) values can only be compared with '=='")
+        return self.terms[0][0]
 
     def _no(self, *_: Any) -> Any:
-        raise Unsupported("relu(...) of a symbolic value can only be passed to is_polynomial_in or continuous_in")
+        raise Unsupported("relu(...) of a symbolic value can only be added, scaled by a polynomial, compared with '==' "
+                          "or passed to is_polynomial_in or continuous_in")
 
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __neg__ = __pow__ = _no
+    def __add__(self, o: Any) -> Relu:
+        if isinstance(o, Relu):
+            return Relu(terms=self.terms + o.terms, rest=self.rest + o.rest)
+        if isinstance(o, Frac):
+            self._no()
+        return Relu(terms=self.terms, rest=self.rest + o)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Relu:
+        return Relu(terms=tuple((a, -c) for a, c in self.terms), rest=-self.rest)
+
+    def __sub__(self, o: Any) -> Relu:
+        return self + (-o)
+
+    def __rsub__(self, o: Any) -> Relu:
+        return (-self) + o
+
+    def __mul__(self, o: Any) -> Relu:
+        if isinstance(o, (Relu, Frac)):
+            self._no()
+        return Relu(terms=tuple((a, c * o) for a, c in self.terms), rest=self.rest * o)
+
+    __rmul__ = __mul__
+    __truediv__ = __rtruediv__ = __pow__ = _no
 
 
 def _largest(v: Any) -> Any:
@@ -309,6 +345,14 @@ class Sign(Prop):
 
     poly: Any
     strict: bool
+    ring: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ReluZero(Prop):
+    """Every entry ``rest + Σ coef · relu(arg)`` (a :class:`Relu`) is zero."""
+
+    entries: tuple
     ring: Any
 
 
@@ -652,6 +696,11 @@ class Evaluator:
                                                   text=node.text)
         diff = (left if isinstance(left, np.ndarray) else _box(left)) - (right if isinstance(right, np.ndarray) else _box(right))
         entries = list(diff.ravel()) if isinstance(diff, np.ndarray) else [diff]
+        if any(isinstance(e, Relu) for e in entries):
+            if self.exact or op not in ("==", "!="):
+                raise Unsupported(f"'{node.text}' compares relu(...) of symbolic values; only '==' and '!=' are supported")
+            same = ReluZero(tuple(e if isinstance(e, Relu) else Relu(rest=e) for e in entries), self.numbers, text=node.text)
+            return same if op == "==" else self._retext(self._not(same), node)
         if op in ("==", "!="):
             same = self._zero([_numerator(e) for e in entries], node)
             return same if op == "==" else self._retext(self._not(same), node)

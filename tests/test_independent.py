@@ -597,7 +597,7 @@ def test_printed_counterexamples_by_hand(tmp_path: Path) -> None:
     assert results[0] != results[1]
 
 
-# -- bugs found (xfail until fixed) ------------------------------------------------------------
+# -- bugs found (fixed; these were strict xfails) -----------------------------------------------
 
 
 @pytest.mark.parametrize(("statement", "assumptions", "verdict"), [
@@ -648,9 +648,6 @@ def test_vector_equal_to_zero_assumption(tmp_path: Path, statement: str, assumpt
     assert (code, report["verdicts"][0]["found"]) == (0, "holds")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (incomplete prover): true statements found 'undecided' (exit 1): "
-                                       "non-strict signs, nonzero-ness over the reals, relu homogeneity, "
-                                       "argmax shift invariance, 'exactly degree 2^L' generically")
 @pytest.mark.parametrize(("statement", "assumptions", "model"), [
     ("a**2 >= 0", (), {"layers": [1], "sizes": [[1, 1]]}),
     ("a**2 + 1 != 0", (), {"layers": [1], "sizes": [[1, 1]]}),
@@ -755,3 +752,29 @@ def test_formal_term_counts_match_math_md() -> None:
     for residual, counts in ((True, [2, 5, 20, 230, 26795]), (False, [2, 3, 6, 21, 231])):
         got = [len(Formal(depth=l, residual=residual, bias=False, scalars=["alpha"]).eval(steered).terms) for l in range(5)]
         assert got == counts
+
+
+@pytest.mark.parametrize(("statement", "assumptions", "model"), [
+    ("a**3 >= 0", (), {"layers": [1], "sizes": [[1, 1]]}),
+    ("a*t >= 0", (), {"layers": [1], "sizes": [[1, 1]]}),
+    ("a**2 - 2*a >= 0", (), {"layers": [1], "sizes": [[1, 1]]}),
+    ("a**2 - 1 != 0", (), {"layers": [1], "sizes": [[1, 1]]}),
+    ("relu(-x) == -relu(x)", (), {"layers": [1], "sizes": [[2, 1]]}),
+    ("relu(a*x) == a*relu(x)", ("a != 0",), {"layers": [1], "sizes": [[2, 1]]}),
+    ("argmax(f(x) + a*x) == argmax(f(x))", (), {"layers": [1], "sizes": [[2, 2]]}),
+    ("argmax(softmax(f(x) + a*ones)) == argmax(softmax(a*f(x)))", (), {"layers": [1], "sizes": [[2, 2]]}),
+    ("generic(degree_in(f(x + alpha*s), alpha) == 3)", (), P12),
+])
+def test_false_statements_near_the_new_proofs_fail(tmp_path: Path, statement: str, assumptions: tuple, model: dict) -> None:
+    # soundness of the sign, relu, order and generic proofs: each of these is false somewhere
+    path = write_claim(tmp_path, "false-statement", statement, expected="fails", model=model, assumptions=assumptions)
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "fails"), report["verdicts"][0]["detail"]
+
+
+def test_generic_needs_a_witness_at_every_shape(tmp_path: Path) -> None:
+    path = write_claim(tmp_path, "generic-every-shape", "generic(degree_in(f(x + alpha*s), alpha) == 2**L)", expected="holds",
+                       model={**P12, "residual": [False, True]})
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "holds")
+    assert "a witness at each shape" in report["verdicts"][0]["scope"]
