@@ -460,14 +460,14 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
         if why:
             return True, f"'{prop.text}': {why}" + (f" ({prop.why})" if prop.why else "")
         for p in prop.polys:  # nonzero over the reals: one polynomial of a fixed strict sign
-            if p != 0 and expr_small(prop.ring, p, scalars):
+            if p != 0 and _small(prop.ring, p, scalars):
                 s = prove_sign(prop.ring.to_sympy(p), scalar_facts(hypotheses))
                 if s is not None:
                     return True, f"'{prop.text}': {s[1]}, so it is never 0"
         return False, f"'{prop.text}': not implied by the assumptions"
     if isinstance(prop, Sign):
         # polynomials in the scalars, or small ones in anything (a sign proof of a big one is costly)
-        if expr_small(prop.ring, prop.poly, scalars):
+        if _small(prop.ring, prop.poly, scalars):
             expr = prop.ring.to_sympy(prop.poly)
             if prop.strict:
                 s = prove_sign(expr, scalar_facts(hypotheses))
@@ -508,7 +508,7 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
 SIGN_TERMS = 40
 
 
-def expr_small(ring: Any, poly: Any, scalars: set[sympy.Symbol]) -> bool:
+def _small(ring: Any, poly: Any, scalars: set[sympy.Symbol]) -> bool:
     """A polynomial in the scalars only, or one of at most SIGN_TERMS terms."""
     terms = list(ring.terms(poly))
     if len(terms) <= SIGN_TERMS:

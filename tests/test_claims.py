@@ -468,3 +468,27 @@ def test_directory_argument_verifies_every_file_in_it(tmp_path, capsys):
         shutil.copy(PROOFS / f"{claim_id}.toml", tmp_path)
     assert cli.run(["verify", str(tmp_path)]) == 0
     assert "2 passed, 0 failed" in capsys.readouterr().out
+
+
+# -- the sign prover: non-strict signs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "facts", "shown"), [
+    ("a**2", [], True),
+    ("a**2 - 2*a*t + t**2", [], True),         # a square (factorization)
+    ("a**2 - a*t + t**2", [], True),           # positive semidefinite quadratic form
+    ("a**3", [("a", ">0")], True),             # odd power of a positive variable
+    ("a**3", [], False),
+    ("a*t", [], False),
+    ("a**2 - 2*a", [], False),
+    ("-(a**2)", [], False),
+])
+def test_prove_nonnegative_is_sound(text: str, facts: list, shown: bool) -> None:
+    import sympy
+
+    from symsteer.prover import prove_nonnegative
+
+    a, t = sympy.symbols("a t")
+    expr = {"a**2": a**2, "a**2 - 2*a*t + t**2": a**2 - 2 * a * t + t**2, "a**2 - a*t + t**2": a**2 - a * t + t**2,
+            "a**3": a**3, "a*t": a * t, "a**2 - 2*a": a**2 - 2 * a, "-(a**2)": -(a**2)}[text]
+    assert (prove_nonnegative(expr, [(sympy.Symbol(h), k) for h, k in facts]) is not None) is shown
