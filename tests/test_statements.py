@@ -138,3 +138,12 @@ def test_any_text_parses_or_is_refused_cleanly(text):
     except StatementError:
         return
     assert node.type == "prop"
+
+
+def test_number_comparison_over_generic_values_is_a_proposition() -> None:
+    from symsteer.semantics import Case, Truth, symbolic_env
+
+    env = symbolic_env(Case(1, 1, 1), vectors=[], scalars=[], model=False)
+    for text, value in (("2**L == 2", True), ("L >= 2", False), ("1/2 < 1", True)):
+        prop = env.eval(parse_statement(text))
+        assert isinstance(prop, Truth) and prop.value is value and prop.text == text
