@@ -66,7 +66,9 @@ def run_one(case: Case, method: str, *, timeout: float, memory_gb: float, out_di
         if line.startswith("RESULT "):
             return {"status": "ok", "wall": wall, **json.loads(line[len("RESULT "):])}
     err = proc.stderr.strip().splitlines()
-    if "MemoryError" in proc.stderr or "bad_alloc" in proc.stderr or proc.returncode in (-6, -9):
+    # an address-space cap shows up as Python's MemoryError, C++'s bad_alloc, or a C library
+    # aborting ("cannot allocate memory for thread-local data" from glibc under symengine)
+    if any(m in proc.stderr for m in ("MemoryError", "bad_alloc", "cannot allocate memory")) or proc.returncode in (-6, -9):
         return {"status": "oom", "limit_gb": memory_gb}
     return {"status": "error", "message": err[-1] if err else f"exit code {proc.returncode}"}
 
