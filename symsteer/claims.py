@@ -149,7 +149,10 @@ def load_claims(paths: Sequence[str | Path] | None = None) -> list[Claim]:
     files: list[Path] = []
     for p in [PROOFS] if paths is None else [Path(p) for p in paths]:
         if p.is_dir():
-            files += sorted(p.glob("*.toml"))
+            found = sorted(p.glob("*.toml"))
+            if not found:  # verifying nothing would pass silently
+                raise ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it")
+            files += found
         elif p.is_file():
             files.append(p)
         else:

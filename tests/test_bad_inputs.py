@@ -78,6 +78,7 @@ BAD_INPUTS = [
     ("claim subscript", {"c.toml": claim("x[0] == x[0]")}, VERIFY, 3, "subscripts (a[i]) are not part of the language"),
     ("claim wrong verdict", {"c.toml": claim(expected="fails")}, VERIFY, 1, "differs"),
     ("claim file missing", {}, VERIFY, 3, "c.toml: no such file or directory; expected a claim file (.toml)"),
+    ("claim directory empty", {"empty/.keep": ""}, ["verify", "empty"], 3, "empty: a directory with no claim files; expected *.toml files in it"),
     ("unknown --only id", {"c.toml": claim()}, VERIFY + ["--only", "d"], 2, "d"),
     # weight files
     ("weights a single .npy", {"m.npz": npy(np.ones(3))}, EXPAND, 3, "holds a single array; expected an .npz archive"),
@@ -132,6 +133,7 @@ BAD_INPUTS = [
 def test_bad_input(name, files, args, code, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     for fname, content in files.items():
+        (tmp_path / fname).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / fname).write_bytes(content if isinstance(content, bytes) else content.encode())
     got = cli.run(args)
     out = capsys.readouterr()
