@@ -119,6 +119,9 @@ class Problem:
 
     def __post_init__(self) -> None:
         for node in self.assumptions:
+            if "generic" in node.names():
+                raise StatementError(f"the assumption '{node.text}' uses generic(...), a sentence about all weights and "
+                                     "inputs, not a condition on them; expected it only as the whole statement")
             target = _substitution(node)
             if target is not None and target not in {n for n, _ in self.substitutions}:
                 self.substitutions.append((target, node.args[1]))
@@ -1061,11 +1064,12 @@ def decide(problem: Problem) -> Decision:
                     {"unproved": reasons, "numeric_checks": checked})
 
 
-def _contradiction(hyps: list[Prop]) -> str | None:
-    """Why some assumption is false everywhere (it reduces to constants), or None."""
+def _contradiction(hyps: list[Prop], *, signs: bool = True) -> str | None:
+    """Why some assumption is false everywhere (it reduces to constants), or why the strict signs
+    assumed contradict each other (``signs``), or None."""
     for h in hyps:
         if isinstance(h, All):
-            why = _contradiction(list(h.items))
+            why = _contradiction(list(h.items), signs=False)
         elif isinstance(h, Truth):
             why = None if h.value else h.reason
         elif isinstance(h, NotZero):
@@ -1079,6 +1083,39 @@ def _contradiction(hyps: list[Prop]) -> str | None:
             why = None
         if why is not None:
             return f"'{h.text}': {why}" if h.text else why
+    return _sign_contradiction(hyps) if signs else None
+
+
+#: sign facts beyond this many terms are not tested against each other for a contradiction
+CONTRADICTION_TERMS = 12
+
+
+def _small_signs(hyps: list[Prop]) -> list[Prop]:
+    """The strict signs and single nonzero polynomials among the hypotheses (inside conjunctions
+    too) of at most CONTRADICTION_TERMS terms: big ones are not even converted to sympy."""
+    out: list[Prop] = []
+    for h in hyps:
+        if isinstance(h, All):
+            out += _small_signs(list(h.items))
+        elif isinstance(h, Sign) and h.strict and len(list(h.ring.terms(h.poly))) <= CONTRADICTION_TERMS:
+            out.append(h)
+        elif isinstance(h, NotZero) and len(h.polys) == 1 and len(list(h.ring.terms(h.polys[0]))) <= CONTRADICTION_TERMS:
+            out.append(h)
+    return out
+
+
+def _sign_contradiction(hyps: list[Prop]) -> str | None:
+    """Why the strict signs assumed cannot all hold (``a > 0`` and ``a < 0``; ``a**2 < 0``): for
+    one assumed ``p > 0``, the sign prover shows ``p ≤ 0`` from the other facts alone. None when
+    not shown."""
+    facts = scalar_facts(_small_signs(hyps))
+    for i, (h, kind) in enumerate(facts):
+        if kind != ">0":
+            continue
+        others = facts[:i] + facts[i + 1:]
+        why = prove_nonnegative(-h, others)
+        if why is not None:
+            return f"{h} > 0 is assumed, but {sympy.expand(-h)} ≥ 0 ({why})"
     return None
 
 
@@ -1106,19 +1143,51 @@ def _residual(prop: Prop) -> str | None:
     return text if len(text) <= 240 else None
 
 
+def _strict_node(node: Node) -> Node:
+    """The assumption with every non-strict order made strict (``a >= 0`` → ``a > 0``): its
+    points lie in the interior of the assumption's set of points."""
+    if node.op in (">=", "<="):
+        return replace(node, op=node.op[0])
+    if node.op == "not" and node.args[0].op in ("<", ">"):  # not (p < q) is p >= q
+        inner = node.args[0]
+        return replace(inner, op={"<": ">", ">": "<"}[inner.op])
+    if node.op == "and":
+        return replace(node, args=tuple(_strict_node(a) for a in node.args))
+    return node
+
+
+def _open_hypotheses(hyps: list[Prop]) -> bool:
+    """Every hypothesis is an open condition: nonzero-ness, a strict sign, or true."""
+    for h in hyps:
+        if isinstance(h, All):
+            if not _open_hypotheses(list(h.items)):
+                return False
+        elif not (isinstance(h, NotZero) or (isinstance(h, Sign) and h.strict) or (isinstance(h, Truth) and h.value)):
+            return False
+    return True
+
+
 def _decide_generic(problem: Problem) -> Decision:
     inner = problem.statement.args[0]
     sub = Problem(inner, problem.assumptions, problem.cases, problem.stop)
+    # a witness is looked for where the assumptions hold strictly (a >= 0 as a > 0): there they
+    # are open conditions, so the witness has a neighbourhood of points satisfying them, and the
+    # set of assumed points has positive measure; where they hold only with equality (a*t >= 0
+    # and a*t <= 0: the lines a = 0, t = 0) "almost every" point says nothing
+    strict = Problem(inner, tuple(_strict_node(a) for a in problem.assumptions), problem.cases, problem.stop)
     witnesses = []
+    vacuous = []
     for case in problem.cases:
         problem.check_time()
         env = problem.symbolic(case)
         try:
             prop = env.eval(inner)
             hyps = [env.eval(h) for h in problem.hypotheses]
+            strict_env = strict.symbolic(case)
+            strict_hyps = [strict_env.eval(h) for h in strict.hypotheses]
         except (Unsupported, Undefined) as exc:
             return Decision("undecided", "none", "no symbolic form", f"{case.describe(model=problem.model)}: {exc}")
-        if _closed(prop) and not witnesses:
+        if _closed(prop) and not witnesses and not vacuous:
             # a polynomial identity holds almost everywhere exactly when it holds everywhere
             # (its failure set is open; if not empty, it has positive measure)
             inner_decision = decide(sub)
@@ -1128,24 +1197,40 @@ def _decide_generic(problem: Problem) -> Decision:
             elif inner_decision.found == "fails":
                 scope = f"{scope} (the identity fails on an open set, so not almost everywhere)"
             return replace(inner_decision, scope=scope)
+        never_assumed = _contradiction(hyps)
+        if never_assumed is not None:  # no point satisfies the assumptions at this size
+            vacuous.append((case, never_assumed))
+            continue
         never = _contradiction([prop])
         if never is not None:
-            zero = {v.name: (np.zeros(v.shape, dtype=int).tolist() if v.shape else 0) for v in _variables(problem, case)}
-            text, evidence = describe_point(sub, case, zero)
+            # false everywhere: any point where the assumptions hold is a counterexample
+            point = search(sub, case, want=False)
+            if point is None:
+                return Decision("undecided", "none", "no point satisfies the assumptions",
+                                f"'{inner.text}' is false everywhere ({never}), but no point satisfying the assumptions "
+                                f"was found at {case.describe(model=problem.model)}")
+            text, evidence = describe_point(sub, case, point)
             return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
                             f"'{inner.text}' is false everywhere ({never}); e.g. {text}", evidence)
-        hyp_open = all(isinstance(h, (NotZero, Sign, Truth)) or (isinstance(h, All) and all(isinstance(i, (NotZero, Sign)) for i in h.items)) for h in hyps)
+        hyp_open = _open_hypotheses(strict_hyps)
         # every shape needs its own witness: a witness at one shape says nothing about another
-        point = search(sub, case, want=True)
+        point = search(strict, case, want=True)
         if point is None:
             return Decision("undecided", "none", "no witness",
-                            f"no point found where '{inner.text}' holds at {case.describe(model=problem.model)}")
+                            f"no point found where '{inner.text}' holds and the assumptions hold strictly at "
+                            f"{case.describe(model=problem.model)}")
         text, evidence = describe_point(sub, case, point)
         if not _open_dense(prop) or not hyp_open:
             return Decision("undecided", "numeric", f"witness at {case.describe(model=problem.model)}",
                             f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
         witnesses.append((case, text, evidence))
+    if not witnesses:
+        why = "; ".join(f"{c.describe(model=problem.model)}: {w}" for c, w in vacuous)
+        return Decision("holds", "proof", "vacuously: the assumptions never hold at the listed sizes",
+                        f"no point satisfies the assumptions ({why}), so the claim holds vacuously", {"vacuous": why})
     shapes = "; ".join(c.describe(model=problem.model) for c, _, _ in witnesses)
+    if vacuous:
+        shapes += "; vacuously at " + ", ".join(c.describe(model=problem.model) for c, _ in vacuous)
     scope = f"holds for almost every weight and input (a witness at each shape: {shapes})"
     detail = (f"'{inner.text}' is a nonzero-polynomial condition (with identities that hold everywhere): it fails "
               f"only on the zero set of polynomials that are not identically zero, a closed set of measure zero; "

@@ -230,6 +230,29 @@ def _mul(p: Any, q: Any, *, limit: int = 25 * SYMBOLIC_TERMS, what: str = "ratio
     return p * q
 
 
+def _power_terms(p: Any, e: int) -> int:
+    """An upper bound on the number of terms of ``p ** e``: the monomials of its degree in the
+    variables p uses, and the multisets of e of p's terms, whichever is smaller."""
+    if not hasattr(p, "monoms") or e <= 1:
+        return len(p) if hasattr(p, "monoms") else 1
+    monoms = [tuple(int(x) for x in m) for m in p.monoms()]
+    if len(monoms) <= 1:
+        return 1
+    used = sum(1 for i in range(len(monoms[0])) if any(m[i] for m in monoms))
+    degree = max(sum(m) for m in monoms)
+    from math import comb
+
+    return min(comb(used + degree * e, used), comb(len(monoms) + e - 1, e))
+
+
+def _check_power(p: Any, e: int, *, limit: int = 25 * SYMBOLIC_TERMS) -> None:
+    """Refuse ``p ** e`` when it could exceed ``limit`` terms (flint computes it in C, where the
+    time limit cannot interrupt it): ``((a + t + k + alpha + 1)**64)**64`` would never return."""
+    size = _power_terms(p, e)
+    if size > limit:
+        raise Unsupported(f"a power of a polynomial with up to {float(size):.1e} terms (limit {limit:.0e})")
+
+
 def _check_product(p: Any, q: Any, *, limit: int, what: str) -> None:
     """Refuse a product of polynomials that could exceed ``limit`` terms (before it is started)."""
     size = (len(p) if hasattr(p, "monoms") else 1) * (len(q) if hasattr(q, "monoms") else 1)
@@ -609,7 +632,9 @@ class Evaluator:
                 raise StatementError(f"exponent {node.args[1].text} = {e} is out of range; expected 0 … {MAX_EXPONENT}")
             if isinstance(left, Fraction):
                 return left**e
-            return self.lift(left) ** e
+            base = self.lift(left)
+            _check_power(base, e)
+            return base ** e
         if isinstance(left, Fraction) and isinstance(right, Fraction):
             if op == "/" and right == 0:
                 raise Undefined(f"division by zero in '{node.text}'")
@@ -1305,7 +1330,14 @@ class Formal:
             a, e = (self.eval(x) for x in node.args)
             if not isinstance(e, Fraction) or not 0 <= e <= MAX_EXPONENT:
                 raise NotFormal("exponent")
-            return a ** int(e) if isinstance(a, Fraction) else self._scalar(a) ** int(e)
+            if isinstance(a, Fraction):
+                return a ** int(e)
+            base = self._scalar(a)
+            try:
+                _check_power(base, int(e))
+            except Unsupported as exc:
+                raise NotFormal(str(exc)) from None
+            return base ** int(e)
         if op == "and":
             items = [self.eval(x) for x in node.args]
             if all(isinstance(i, Truth) and i.value for i in items):

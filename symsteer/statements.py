@@ -189,6 +189,14 @@ def parse_statement(text: str) -> Node:
     node = _Builder(source).build(tree.body)
     if node.type != "prop":
         raise StatementError(f"'{source}' is a {node.type}, not a statement; expected a comparison or a predicate such as parallel(u, v)")
+    # generic(P) is a sentence about all weights and inputs, not a condition at a point: inside
+    # 'not', 'and' or another generic it would be read as P at each point (not generic(a > 0)
+    # would then be refuted at a = 1), so it may only be the whole statement
+    for inner in (node.args if node.op == "call" and node.value == "generic" else (node,)):
+        for n in inner.walk():
+            if n.op == "call" and n.value == "generic":
+                raise StatementError(f"generic(...) may only be the whole statement, not a part of one ('{n.text}' in "
+                                     f"'{source}'); expected a statement of the form generic(P)")
     return node
 
 

@@ -778,3 +778,91 @@ def test_generic_needs_a_witness_at_every_shape(tmp_path: Path) -> None:
     code, report = run_verify(tmp_path, path)
     assert (code, report["verdicts"][0]["found"]) == (0, "holds")
     assert "a witness at each shape" in report["verdicts"][0]["scope"]
+
+
+# -- review of the new proofs: regressions -------------------------------------------------------
+
+D1 = {"layers": [1], "sizes": [[1, 1]]}
+
+
+def test_generic_under_assumptions_with_empty_interior_is_not_proved(tmp_path: Path) -> None:
+    # a*t >= 0 and a*t <= 0 is the pair of lines a = 0, t = 0: on the line a = 0 the condition
+    # a != 0 is false everywhere, so it does not hold for almost every assumed point. Non-strict
+    # assumptions are not open: a witness must satisfy them strictly (then a >= 0 is fine).
+    path = write_claim(tmp_path, "generic-lines", "generic(a != 0)", expected="fails", model=D1,
+                       assumptions=("a*t >= 0", "a*t <= 0"))
+    code, report = run_verify(tmp_path, path)
+    assert report["verdicts"][0]["found"] in ("fails", "undecided"), report["verdicts"][0]["detail"]
+    path = write_claim(tmp_path, "generic-half-line", "generic(a != 0)", expected="holds", model=D1, assumptions=("a >= 0",))
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, "holds"), report["verdicts"][0]["detail"]
+
+
+@pytest.mark.parametrize(("statement", "assumptions", "model"), [
+    ("generic(a != a)", ("a > 0", "a < 0"), D1),
+    ("generic(x != x)", ("not parallel(x, s)",), {"layers": [1], "sizes": [[1, 1]]}),
+], ids=["contradictory-signs", "vacuous-size"])
+def test_generic_of_a_false_condition_under_impossible_assumptions_is_vacuous(tmp_path: Path, statement: str,
+                                                                              assumptions: tuple, model: dict) -> None:
+    # no point satisfies the assumptions: the claim holds vacuously; it was 'fails' with a
+    # "counterexample" (the zero point) that did not satisfy them
+    path = write_claim(tmp_path, "generic-vacuous", statement, expected="holds", model=model, assumptions=assumptions)
+    code, report = run_verify(tmp_path, path)
+    assert report["verdicts"][0]["found"] in ("holds", "undecided"), report["verdicts"][0]["detail"]
+
+
+@pytest.mark.parametrize(("statement", "assumptions", "model", "check"), [
+    ("generic(a != a)", ("a > 0",), D1, lambda p: Fr(p["a"]) > 0),
+    ("generic(x != x)", ("not parallel(x, s)",), {"layers": [1], "sizes": [[1, 1], [2, 1]]},
+     lambda p: Fr(p["x"][0]) * Fr(p["s"][1]) != Fr(p["x"][1]) * Fr(p["s"][0])),
+], ids=["sign", "not-parallel"])
+def test_generic_counterexample_satisfies_the_assumptions(tmp_path: Path, statement: str, assumptions: tuple, model: dict,
+                                                          check: Any) -> None:
+    path = write_claim(tmp_path, "generic-false", statement, expected="fails", model=model, assumptions=assumptions)
+    code, report = run_verify(tmp_path, path)
+    (v,) = report["verdicts"]
+    assert (code, v["found"]) == (0, "fails"), v["detail"]
+    assert check(v["evidence"]["point"]), v["detail"]
+
+
+@pytest.mark.parametrize("statement", ["not generic(a > 0)", "generic(a != 0) and t == t", "generic(generic(a != 0))"])
+def test_generic_inside_a_statement_is_refused(tmp_path: Path, statement: str) -> None:
+    # at a point generic(P) was read as P: 'not generic(a > 0)' (true: a > 0 fails on a half-line)
+    # was refuted at a = 1. generic(...) may only be the whole statement (exit 3).
+    path = write_claim(tmp_path, "generic-nested", statement, expected="holds", model=D1)
+    assert cli.run(["verify", str(path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 3
+
+
+def test_generic_as_an_assumption_is_refused(tmp_path: Path) -> None:
+    path = write_claim(tmp_path, "generic-assumed", "a < 0", expected="holds", model=D1, assumptions=("generic(a > 0)",))
+    assert cli.run(["verify", str(path), "--format", "json", "-o", str(tmp_path / "o.json")]) == 3
+
+
+@pytest.mark.parametrize(("assumptions", "verdict"), [
+    (("a > 0", "a < 0"), "holds"),               # contradictory: vacuous
+    (("a**2 < 0",), "holds"),                    # a square is never negative
+    (("a > 0", "a*t > 0", "t < 0"), "holds"),    # a*t > 0 forces t > 0
+    (("a > 0", "a != 1"), "fails"),              # merely restrictive: a = 2
+    (("a > 1", "a < 2"), "fails"),               # an interval: a = 3/2
+    (("a**2 + 3*a*t + t**2 < 0",), "fails"),     # possible: a = 1, t = -1
+])
+def test_contradictory_signs_are_vacuous_restrictive_ones_are_not(tmp_path: Path, assumptions: tuple, verdict: str) -> None:
+    path = write_claim(tmp_path, "vacuous-signs", "a == 5", expected=verdict, model=D1, assumptions=assumptions)
+    code, report = run_verify(tmp_path, path)
+    assert (code, report["verdicts"][0]["found"]) == (0, verdict), report["verdicts"][0]["detail"]
+
+
+def test_power_of_a_power_is_size_guarded(tmp_path: Path) -> None:
+    # ((a + t + k + alpha + 1)**64)**64 has up to 1.2e13 terms: flint computed it in C, where the
+    # time limit cannot interrupt it, and verify never returned. Refused before it starts.
+    import subprocess
+    import sys
+
+    path = write_claim(tmp_path, "power-power", "((a + t + k + alpha + 1)**64)**64 >= 0", expected="holds",
+                       model={"layers": [1], "sizes": [[1, 1]]}, timeout=5)
+    out = tmp_path / "out.json"
+    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent,
+                          capture_output=True, timeout=120).returncode
+    assert code in (0, 1)
+    assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] in ("holds", "undecided")
