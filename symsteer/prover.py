@@ -90,6 +90,12 @@ def deadline(seconds: float) -> Iterator[None]:
         return
 
     def fire(signum: int, frame: Any) -> None:
+        if frame is not None and (frame.f_code.co_name == "__del__" or frame.f_code.co_filename.endswith("weakref.py")):
+            # an exception raised in a finalizer or a weakref callback (run by the garbage
+            # collector) is unraisable: Python prints and drops it, and the time limit would be
+            # lost. Fire again a moment later, back in ordinary code.
+            signal.setitimer(signal.ITIMER_REAL, 1e-3)
+            return
         raise DeadlineError(f"time limit {seconds:g} s reached")
 
     old = signal.signal(signal.SIGALRM, fire)

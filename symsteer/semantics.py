@@ -9,6 +9,7 @@ into nested bilinear terms with formal layers, which holds for every width d, h 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -759,6 +760,19 @@ class Evaluator:
         if isinstance(right, DegreeVal):
             left, right = right, left
             op = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(op, op)
+        if isinstance(right, DegreeVal):
+            raise Unsupported(f"'{node.text}' compares two degrees; expected a degree and a number")
+        if hasattr(right, "monoms"):  # a polynomial: only a constant one is a number
+            if not right.is_constant():
+                raise Unsupported(f"'{node.text}' compares a degree with a symbolic value; expected a number such as 2**L")
+            right = _constant_value(self.numbers, right)
+        right = _fraction(right)
+        if right.denominator != 1:
+            # a degree is an integer (or −∞): never equal to k, and on one side of it exactly
+            # when on that side of floor(k) or ceil(k) (int() would truncate 1/2 to 0)
+            if op in ("==", "!="):
+                return (op == "!=") if self.exact else Truth(op == "!=", f"a degree is never the non-integer {right}", text=node.text)
+            op, right = ("<=", Fraction(math.floor(right))) if op in ("<", "<=") else (">=", Fraction(math.ceil(right)))
         k = int(right)
         above = lambda j: [p for power, ps in left.by_power.items() if power > j for p in ps]
         # degree <= j  ⟺  every coefficient above j vanishes

@@ -866,3 +866,35 @@ def test_power_of_a_power_is_size_guarded(tmp_path: Path) -> None:
                           capture_output=True, timeout=120).returncode
     assert code in (0, 1)
     assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] in ("holds", "undecided")
+
+
+def test_two_degrees_compared_is_reported_not_a_type_error(tmp_path: Path) -> None:
+    # the language accepts degree_in(...) == degree_in(...); the evaluator called int() on the
+    # right-hand degree (TypeError, "could not be evaluated"). Now: not supported, said so.
+    path = write_claim(tmp_path, "two-degrees", "degree_in(a*x, a) == degree_in(a*s, a)", expected="fails",
+                       model={"layers": [1], "sizes": [[3, 1]]})
+    code, report = run_verify(tmp_path, path)
+    (v,) = report["verdicts"]
+    assert v["found"] == "undecided" and "TypeError" not in v["detail"] and "compares two degrees" in v["detail"], v["detail"]
+
+
+def test_deadline_is_not_lost_in_a_weakref_callback() -> None:
+    # SIGALRM delivered while the garbage collector runs a weakref callback raised DeadlineError
+    # there, where Python drops it as unraisable: the time limit was lost (and pytest reported
+    # the unraisable exception). The handler now fires again a moment later instead.
+    import signal
+    import types
+
+    from symsteer.errors import DeadlineError
+    from symsteer.prover import deadline
+
+    def frame(filename: str, name: str) -> Any:
+        return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))
+
+    with deadline(30):
+        fire = signal.getsignal(signal.SIGALRM)
+        fire(signal.SIGALRM, frame("/usr/lib/python3.11/weakref.py", "remove"))  # no raise: re-armed
+        assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 1e-2
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with pytest.raises(DeadlineError):
+            fire(signal.SIGALRM, frame(__file__, "ordinary"))
