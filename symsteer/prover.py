@@ -167,9 +167,9 @@ class Problem:
         hypothesis fails or something is undefined there."""
         try:
             env = self.at(case, point)
-            if not all(env.eval(h) for h in self.hypotheses):
+            if not all(env.value_of(h) for h in self.hypotheses):
                 return None
-            return bool(env.eval(node or self.statement))
+            return bool(env.value_of(node or self.statement))
         except (Undefined, Unsupported, ZeroDivisionError):
             return None
 
@@ -662,7 +662,7 @@ def formal_proof(problem: Problem, case: Case) -> str | None:
     facts: list[Fact] = []
     try:
         for name, node in problem.substitutions:
-            value = f.eval(node)
+            value = f.value_of(node)
             if name in VECTOR_NAMES and not isinstance(value, FVec):  # x == 0: every entry is that number
                 value = f.leaf("ones").scale(f._scalar(value))
             f.values[name] = value
@@ -676,7 +676,7 @@ def formal_proof(problem: Problem, case: Case) -> str | None:
 
     f.facts = positive
     try:
-        result = f.eval(problem.statement)
+        result = f.value_of(problem.statement)
     except (NotFormal, StatementError, ZeroDivisionError):
         return None
     return result.reason if isinstance(result, Truth) and result.value else None
@@ -688,10 +688,10 @@ def _formal_fact(f: Formal, node: Node, facts: list[Fact]) -> None:
             for arg in node.args:
                 _formal_fact(f, arg, facts)
         elif node.op in ("!=", ">", "<") and all(a.type in ("scalar", "int") for a in node.args):
-            a, b = (f.ring.to_sympy(f._scalar(f.eval(x))) for x in node.args)
+            a, b = (f.ring.to_sympy(f._scalar(f.value_of(x))) for x in node.args)
             facts.append((a - b if node.op != "<" else b - a, "!=0" if node.op == "!=" else ">0"))
         elif node.op == "not" and node.args[0].op == "call" and node.args[0].value == "constant":
-            v = f.eval(node.args[0].args[0])
+            v = f.value_of(node.args[0].args[0])
             f.nonconstant.append(v)
     except NotFormal:
         pass
@@ -886,7 +886,7 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
     values = []
     for node in {n.text: n for n in _operands(problem.statement)}.values():
         try:
-            value = env.eval(node)
+            value = env.value_of(node)
         except (Undefined, Unsupported, ZeroDivisionError) as exc:
             values.append({"expression": node.text, "value": None, "note": str(exc)})
             continue
@@ -939,7 +939,7 @@ def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
         saved = env.values[var.value]
         env.values[var.value] = object_array([EXACT.entry(v) for v in values]) if width else EXACT.entry(values[0])
         try:
-            return _text(env.eval(expr))
+            return _text(env.value_of(expr))
         finally:
             env.values[var.value] = saved
 
@@ -1008,8 +1008,8 @@ def decide(problem: Problem) -> Decision:
         prop = None
         try:
             env = problem.symbolic(case)
-            hyps = [env.eval(h) for h in problem.hypotheses]
-            prop = env.eval(st)
+            hyps = [env.value_of(h) for h in problem.hypotheses]
+            prop = env.value_of(st)
             scalars = {sympy.Symbol(a) for a in problem.scalars}
             never = _contradiction(hyps)
             if never is not None:  # no point satisfies the assumptions at this size: the claim holds vacuously
@@ -1187,10 +1187,10 @@ def _decide_generic(problem: Problem) -> Decision:
         problem.check_time()
         env = problem.symbolic(case)
         try:
-            prop = env.eval(inner)
-            hyps = [env.eval(h) for h in problem.hypotheses]
+            prop = env.value_of(inner)
+            hyps = [env.value_of(h) for h in problem.hypotheses]
             strict_env = strict.symbolic(case)
-            strict_hyps = [strict_env.eval(h) for h in strict.hypotheses]
+            strict_hyps = [strict_env.value_of(h) for h in strict.hypotheses]
         except (Unsupported, Undefined) as exc:
             return Decision("undecided", "none", "no symbolic form", f"{case.describe(model=problem.model)}: {exc}")
         if _closed(prop) and not witnesses and not vacuous:

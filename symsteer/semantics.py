@@ -556,7 +556,7 @@ class Evaluator:
     def bind(self, name: str, node: Node) -> None:
         """Bind a substitution assumption ``name == node``; a vector equal to a number is that
         number in every entry."""
-        value = self.eval(node)
+        value = self.value_of(node)
         if name in VECTOR_NAMES and not isinstance(value, np.ndarray):
             value = object_array([self.lift(value)] * self.case.d)
         self.values[name] = value
@@ -566,7 +566,7 @@ class Evaluator:
             return self.numbers.entry(v)
         return v
 
-    def eval(self, node: Node) -> Any:
+    def value_of(self, node: Node) -> Any:
         op = node.op
         if op == "num":
             return node.value
@@ -577,13 +577,13 @@ class Evaluator:
         if op == "vec":
             return object_array([self.numbers.entry(v) for v in node.value])
         if op == "neg":
-            v = self.eval(node.args[0])
+            v = self.value_of(node.args[0])
             return -v if not isinstance(v, np.ndarray) else np.negative(v)
         if op == "not":
-            p = self.eval(node.args[0])
+            p = self.value_of(node.args[0])
             return (not p) if self.exact else replace(negate(p), text=node.text)
         if op == "and":
-            items = [self.eval(a) for a in node.args]
+            items = [self.value_of(a) for a in node.args]
             return all(items) if self.exact else All(tuple(items), text=node.text)
         if op in ("+", "-", "*", "/", "**", "@"):
             return self._binary(node)
@@ -625,7 +625,7 @@ class Evaluator:
     # -- arithmetic ---------------------------------------------------------------------
 
     def _binary(self, node: Node) -> Any:
-        left, right = (self.eval(a) for a in node.args)
+        left, right = (self.value_of(a) for a in node.args)
         op = node.op
         if op == "**":
             e = int(right)
@@ -692,7 +692,7 @@ class Evaluator:
 
     def _compare(self, node: Node) -> Any:
         op = node.op
-        left, right = (self.eval(a) for a in node.args)
+        left, right = (self.value_of(a) for a in node.args)
         if isinstance(left, DegreeVal) or isinstance(right, DegreeVal):
             return self._degree_compare(op, left, right, node)
         if isinstance(left, EntropyVal):
@@ -823,9 +823,9 @@ class Evaluator:
         layer = self._layer(l)
         a = self._weights(l)
         if len(args) == 1:
-            z = self._vector(self.eval(args[0]), node.text, layer.d_in)
+            z = self._vector(self.value_of(args[0]), node.text, layer.d_in)
             return forward(self._single_layer(l), z, numbers=self.numbers)
-        u, v = (self._vector(self.eval(x), node.text, layer.d_in) for x in args)
+        u, v = (self._vector(self.value_of(x), node.text, layer.d_in) for x in args)
         return (u @ a["W"].T * (v @ a["V"].T)) @ a["P"].T
 
     def _single_layer(self, l: int, *, residual: bool = False) -> Network:
@@ -846,14 +846,14 @@ class Evaluator:
 
     def _fn_g(self, node: Node, arg: Node) -> np.ndarray:
         layer, a = self._layer(0), self._weights(0)
-        z = self._vector(self.eval(arg), node.text, layer.d_in)
+        z = self._vector(self.value_of(arg), node.text, layer.d_in)
         wz, vz = z @ a["W"].T, z @ a["V"].T
         if a["b"] is not None:
             wz, vz = wz + a["b"], vz + a["c"]
         return wz * vz
 
     def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
-        z = self.eval(arg)
+        z = self.value_of(arg)
         if self.case.depth == 0:
             z = self._vector(z, node.text, self.case.d)
             return z if self.unembed is None else self.unembed @ z
@@ -882,10 +882,10 @@ class Evaluator:
         return out
 
     def _fn_stream(self, node: Node, arg: Node, index: Node) -> np.ndarray:
-        m = int(self.eval(index))
+        m = int(self.value_of(index))
         if not 0 <= m <= self.case.depth:
             raise StatementError(f"stream(z, {m}) but the model has {self.case.depth} layer(s); expected 0 ≤ m ≤ {self.case.depth}")
-        z = self.eval(arg)
+        z = self.value_of(arg)
         if self.case.depth == 0:
             return self._vector(z, node.text, self.case.d)
         z = self._vector(z, node.text, self.network.d_in)
@@ -893,7 +893,7 @@ class Evaluator:
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
         layer, a = self._layer(0), self._weights(0)
-        s = self._vector(self.eval(arg), node.text, layer.d_in)
+        s = self._vector(self.value_of(arg), node.text, layer.d_in)
         ws, vs = s @ a["W"].T, s @ a["V"].T
         inner = a["W"] * vs[:, None] + a["V"] * ws[:, None]
         return a["P"] @ inner
@@ -903,7 +903,7 @@ class Evaluator:
         if self.case.depth == 0 or self.network is None:
             raise StatementError("share needs at least one layer")
         net = self.network
-        z = self._vector(self.eval(arg), node.text, net.d_in)
+        z = self._vector(self.value_of(arg), node.text, net.d_in)
         acts = self._stream(z)
         x, y = acts[-2], acts[-1]
         a = self._weights(net.depth - 1)
@@ -960,7 +960,7 @@ class Evaluator:
         else:
             net = self._single_layer(0 if fn in ("B", "B0") else int(fn[1]))
         width = net.d_in
-        return net, self._vector(self.eval(x_node), node.text, width), self._vector(self.eval(s_node), node.text, width), self.lift(self.eval(a_node))
+        return net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width), self.lift(self.value_of(a_node))
 
     def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
         net, x, s, a = self._steered(node, arg)
@@ -990,7 +990,7 @@ class Evaluator:
     # -- elementwise and probability functions -------------------------------------------
 
     def _fn_relu(self, node: Node, arg: Node) -> Any:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         one = lambda e: self._relu(self.lift(e))
         if isinstance(v, np.ndarray):
             return object_array([one(e) for e in v])
@@ -1007,17 +1007,17 @@ class Evaluator:
         return e if e > 0 else self.numbers.entry(0)
 
     def _fn_softmax(self, node: Node, arg: Node) -> SoftmaxVal:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         return SoftmaxVal(self._vector(v, node.text, len(v) if isinstance(v, np.ndarray) else 0))
 
     def _fn_entropy(self, node: Node, arg: Node) -> EntropyVal:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         if not isinstance(v, SoftmaxVal):
             raise StatementError(f"entropy needs softmax(...); got '{arg.text}'")
         return EntropyVal(v.logits)
 
     def _fn_argmax(self, node: Node, arg: Node) -> Any:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         entries = v.logits if isinstance(v, SoftmaxVal) else self._vector(v, node.text, len(v) if isinstance(v, np.ndarray) else 0)
         if self.exact:
             top = max(entries)
@@ -1025,7 +1025,7 @@ class Evaluator:
         return ArgmaxVal(entries)
 
     def _fn_same_ranking(self, node: Node, left: Node, right: Node) -> Any:
-        u, v = (self.eval(a) for a in (left, right))
+        u, v = (self.value_of(a) for a in (left, right))
         u, v = (self._vector(w, node.text, len(w) if isinstance(w, np.ndarray) else 0) for w in (u, v))
         if len(u) != len(v):
             raise StatementError(f"{node.text}: vectors of lengths {len(u)} and {len(v)}")
@@ -1035,7 +1035,7 @@ class Evaluator:
         return Order("ranking", tuple(u), tuple(v), self.numbers, text=node.text)
 
     def _fn_parallel(self, node: Node, left: Node, right: Node) -> Any:
-        u, v = (self.eval(a) for a in (left, right))
+        u, v = (self.value_of(a) for a in (left, right))
         if not (isinstance(u, np.ndarray) and isinstance(v, np.ndarray)) or len(u) != len(v):
             raise StatementError(f"{node.text}: parallel needs two vectors of one length")
         # the same bound as a layer's product over generic weights (see _stream)
@@ -1044,7 +1044,7 @@ class Evaluator:
         return self._zero(minors, node, why="u ∥ v exactly when every 2×2 minor u_i v_j − u_j v_i vanishes")
 
     def _fn_constant(self, node: Node, arg: Node) -> Any:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         if not isinstance(v, np.ndarray):
             raise StatementError(f"{node.text}: constant needs a vector")
         return self._zero(_minors_const(v), node, why="all entries equal")
@@ -1060,7 +1060,7 @@ class Evaluator:
         ring = self.numbers if isinstance(self.numbers, PolyRing) else None
         entries = list(current) if isinstance(current, np.ndarray) else [current]
         if ring is not None and all(_generator_index(ring, e) is not None for e in entries):
-            return self, self.eval(expr), {_generator_index(ring, e) for e in entries}
+            return self, self.value_of(expr), {_generator_index(ring, e) for e in entries}
         if not self.exact:
             raise Unsupported(f"'{name}' is not a free generic value here (it was substituted)")
         width = len(current) if isinstance(current, np.ndarray) else None
@@ -1071,7 +1071,7 @@ class Evaluator:
         values[name] = sub.array(np.array(syms, dtype=object)) if width else sub.entry(syms[0])
         unembed = sub.array(self.unembed) if self.unembed is not None else None
         inner = Evaluator(numbers=sub, network=self.network, case=self.case, values=values, exact=True, unembed=unembed)
-        return inner, inner.eval(expr), set(range(len(syms)))
+        return inner, inner.value_of(expr), set(range(len(syms)))
 
     def _split(self, ring: PolyRing, poly: Any, gens: set[int]) -> dict[tuple[int, ...], Any]:
         """``poly`` as a polynomial in the generators ``gens`` with coefficients in the rest."""
@@ -1153,8 +1153,8 @@ class Evaluator:
 
     def _fn_generic(self, node: Node, arg: Node) -> Any:
         if self.exact:
-            return self.eval(arg)
-        return Generic(self.eval(arg), text=node.text)
+            return self.value_of(arg)
+        return Generic(self.value_of(arg), text=node.text)
 
     def _fn_empirical(self, node: Node, arg: Node) -> Any:
         if self.exact:
@@ -1310,24 +1310,24 @@ class Formal:
             return Fraction(self.m)
         raise NotFormal(name)
 
-    def eval(self, node: Node) -> Any:
+    def value_of(self, node: Node) -> Any:
         op = node.op
         if op == "num":
             return node.value
         if op == "name":
             return self.value(node.value)
         if op == "neg":
-            v = self.eval(node.args[0])
+            v = self.value_of(node.args[0])
             return v.scale(-1) if isinstance(v, FVec) else -v
         if op in ("+", "-"):
-            a, b = (self.eval(x) for x in node.args)
+            a, b = (self.value_of(x) for x in node.args)
             if isinstance(a, FVec) != isinstance(b, FVec):
                 raise NotFormal(op)
             if isinstance(a, FVec):
                 return a + b if op == "+" else a - b
             return self._scalar(a) + self._scalar(b) if op == "+" else self._scalar(a) - self._scalar(b)
         if op == "*":
-            a, b = (self.eval(x) for x in node.args)
+            a, b = (self.value_of(x) for x in node.args)
             if isinstance(a, FVec) and isinstance(b, FVec):
                 raise NotFormal("elementwise product")
             if isinstance(b, FVec):
@@ -1336,12 +1336,12 @@ class Formal:
                 return a.scale(self._scalar(b))
             return self._scalar(a) * self._scalar(b)
         if op == "/":
-            a, b = (self.eval(x) for x in node.args)
+            a, b = (self.value_of(x) for x in node.args)
             if not isinstance(b, Fraction) or b == 0:
                 raise NotFormal("division")
             return a.scale(self.ring.entry(1 / b)) if isinstance(a, FVec) else self._scalar(a) * self.ring.entry(1 / b)
         if op == "**":
-            a, e = (self.eval(x) for x in node.args)
+            a, e = (self.value_of(x) for x in node.args)
             if not isinstance(e, Fraction) or not 0 <= e <= MAX_EXPONENT:
                 raise NotFormal("exponent")
             if isinstance(a, Fraction):
@@ -1353,27 +1353,27 @@ class Formal:
                 raise NotFormal(str(exc)) from None
             return base ** int(e)
         if op == "and":
-            items = [self.eval(x) for x in node.args]
+            items = [self.value_of(x) for x in node.args]
             if all(isinstance(i, Truth) and i.value for i in items):
                 return Truth(True, "; ".join(i.reason for i in items))
             raise NotFormal("and")
         if op == "not":
             inner = node.args[0]
             if inner.op == "call" and inner.value == "depends_on":
-                e = self.eval(inner.args[0])
+                e = self.value_of(inner.args[0])
                 if isinstance(e, FVec) and inner.args[1].value not in self.leaves(e):
                     return Truth(True, f"no term of the expansion of '{inner.args[0].text}' has a leaf {inner.args[1].value}")
             raise NotFormal("not")
         if op == "==":
             return self._equal(node)
         if op in ("<=", "<") and node.args[0].op == "call" and node.args[0].value == "degree_in":
-            top, bound = self._degree(node.args[0]), self.eval(node.args[1])
+            top, bound = self._degree(node.args[0]), self.value_of(node.args[1])
             if isinstance(bound, Fraction) and (top <= bound if op == "<=" else top < bound):
                 return Truth(True, f"every coefficient of the expansion of '{node.args[0].args[0].text}' has degree "
                                    f"≤ {top} in {node.args[0].args[1].value}")
             raise NotFormal("degree")
-        if op in ("<", ">") and isinstance(self.eval(node.args[0]), _FEntropy):
-            left, right = (self.eval(x) for x in node.args)
+        if op in ("<", ">") and isinstance(self.value_of(node.args[0]), _FEntropy):
+            left, right = (self.value_of(x) for x in node.args)
             return self._entropy(left.logits, right.logits) if op == "<" else self._entropy(right.logits, left.logits)
         if op == "call":
             method = getattr(self, f"_fn_{node.value}", None)
@@ -1428,7 +1428,7 @@ class Formal:
         return self._bilinear(kind, l, z, z)
 
     def _apply(self, l: int, args: tuple[Node, ...]) -> FVec:
-        vals = [self.eval(a) for a in args]
+        vals = [self.value_of(a) for a in args]
         if not all(isinstance(v, FVec) for v in vals):
             raise NotFormal("layer argument")
         if l >= self.depth:
@@ -1447,7 +1447,7 @@ class Formal:
         return self._apply(2, args)
 
     def _fn_g(self, node: Node, arg: Node) -> FVec:
-        z = self.eval(arg)
+        z = self.value_of(arg)
         if not isinstance(z, FVec):
             raise NotFormal("g")
         return self._layer("G", 0, z)
@@ -1459,13 +1459,13 @@ class Formal:
         return z
 
     def _fn_f(self, node: Node, arg: Node) -> FVec:
-        z = self.eval(arg)
+        z = self.value_of(arg)
         if not isinstance(z, FVec):
             raise NotFormal("f")
         return self._run(z, self.depth)
 
     def _fn_stream(self, node: Node, arg: Node, index: Node) -> FVec:
-        z, m = self.eval(arg), self.eval(index)
+        z, m = self.value_of(arg), self.value_of(index)
         if not isinstance(z, FVec) or not isinstance(m, Fraction) or not 0 <= m <= self.depth:
             raise NotFormal("stream")
         return self._run(z, int(m))
@@ -1479,7 +1479,7 @@ class Formal:
         _, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
         if x_node.op != "name" or s_node.op != "name":
             raise NotFormal("part")
-        total = self.eval(arg)
+        total = self.value_of(arg)
         x, s = x_node.value, s_node.value
         keep = {}
         for key, c in total.terms.items():
@@ -1505,20 +1505,20 @@ class Formal:
     # -- predicates -------------------------------------------------------------------------
 
     def _fn_softmax(self, node: Node, arg: Node) -> _FSoftmax:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         if not isinstance(v, FVec):
             raise NotFormal("softmax")
         return _FSoftmax(v)
 
     def _fn_argmax(self, node: Node, arg: Node) -> _FArgmax:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         v = v.logits if isinstance(v, _FSoftmax) else v
         if not isinstance(v, FVec):
             raise NotFormal("argmax")
         return _FArgmax(v)
 
     def _fn_entropy(self, node: Node, arg: Node) -> _FEntropy:
-        v = self.eval(arg)
+        v = self.value_of(arg)
         if not isinstance(v, _FSoftmax):
             raise NotFormal("entropy")
         return _FEntropy(v.logits)
@@ -1526,25 +1526,25 @@ class Formal:
     def _degree(self, node: Node) -> int:
         """The largest degree in the scalar over the coefficients of a formal vector."""
         expr, var = node.args
-        v = self.eval(expr)
+        v = self.value_of(expr)
         if not isinstance(v, FVec) or var.value not in self.syms:
             raise NotFormal("degree_in")
         index = list(self.syms).index(var.value)
         return max((int(c.degrees()[index]) if hasattr(c, "degrees") else 0 for c in v.terms.values()), default=0)
 
     def _fn_is_polynomial_in(self, node: Node, expr: Node, *_: Node) -> Truth:
-        v = self.eval(expr)
+        v = self.value_of(expr)
         if not isinstance(v, FVec):
             raise NotFormal("is_polynomial_in")
         return Truth(True, f"'{expr.text}' expands to nested bilinear terms whose coefficients are polynomials in the scalars")
 
     def _fn_continuous_in(self, node: Node, expr: Node, *_: Node) -> Truth:
-        if not isinstance(self.eval(expr), FVec):
+        if not isinstance(self.value_of(expr), FVec):
             raise NotFormal("continuous_in")
         return Truth(True, f"'{expr.text}' is a polynomial map, hence continuous")
 
     def _fn_parallel(self, node: Node, left: Node, right: Node) -> Truth:
-        u, v = (self.eval(a) for a in (left, right))
+        u, v = (self.value_of(a) for a in (left, right))
         if not isinstance(u, FVec) or not isinstance(v, FVec):
             raise NotFormal("parallel")
         keys = list(set(u.terms) | set(v.terms))
@@ -1561,7 +1561,7 @@ class Formal:
         return Truth(True, f"the expansions of '{left.text}' and '{right.text}' are proportional term by term")
 
     def _fn_same_ranking(self, node: Node, left: Node, right: Node) -> Truth:
-        return self._order(self.eval(left), self.eval(right), node)
+        return self._order(self.value_of(left), self.value_of(right), node)
 
     def _ratio(self, u: FVec, v: FVec) -> Any:
         """c with u = c v term by term, c a polynomial in the scalars; or None."""
@@ -1605,7 +1605,7 @@ class Formal:
         raise NotFormal("entropy")
 
     def _equal(self, node: Node) -> Truth:
-        a, b = (self.eval(x) for x in node.args)
+        a, b = (self.value_of(x) for x in node.args)
         if isinstance(a, _FArgmax) and isinstance(b, _FArgmax):
             return self._order(a.vec, b.vec, node)
         if isinstance(a, _FSoftmax) and isinstance(b, _FSoftmax):

@@ -750,7 +750,7 @@ def test_formal_term_counts_match_math_md() -> None:
 
     steered = parse_statement("f(x + alpha*s) == x").args[0]
     for residual, counts in ((True, [2, 5, 20, 230, 26795]), (False, [2, 3, 6, 21, 231])):
-        got = [len(Formal(depth=l, residual=residual, bias=False, scalars=["alpha"]).eval(steered).terms) for l in range(5)]
+        got = [len(Formal(depth=l, residual=residual, bias=False, scalars=["alpha"]).value_of(steered).terms) for l in range(5)]
         assert got == counts
 
 

@@ -145,5 +145,5 @@ def test_number_comparison_over_generic_values_is_a_proposition() -> None:
 
     env = symbolic_env(Case(1, 1, 1), vectors=[], scalars=[], model=False)
     for text, value in (("2**L == 2", True), ("L >= 2", False), ("1/2 < 1", True)):
-        prop = env.eval(parse_statement(text))
+        prop = env.value_of(parse_statement(text))
         assert isinstance(prop, Truth) and prop.value is value and prop.text == text
