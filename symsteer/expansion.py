@@ -249,9 +249,13 @@ class Expansion:
             values["x"] = numbers.vector(x_n, "x_n", width)
             return values
         acts = stream(self.network, x, numbers=numbers)
-        values["x"], values["x0"] = acts[n], acts[0]
-        for l in range(n):
-            values[f"d{l}"] = acts[l + 1] - acts[l]
+        values["x"] = acts[n]
+        if self.split_directions:
+            # x_n = x_0 + d_0 + … + d_{n-1}: only a residual stream splits (widths agree there);
+            # in a plain stack the earlier activations may have other widths and are no leaves
+            values["x0"] = acts[0]
+            for l in range(n):
+                values[f"d{l}"] = acts[l + 1] - acts[l]
         return values
 
     def evaluate(self, s: Any, *, x: Any = None, x_n: Any = None, numbers: Numbers = EXACT) -> dict[str, np.ndarray]:

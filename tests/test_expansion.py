@@ -236,3 +236,17 @@ def test_deep_stacks_need_truncation_and_stay_bounded():
         e.terms
     got = coefficients(net, [0, 0], [1, 0], steer_at=0, max_order=2, numbers=FLOAT)
     assert got.shape == (3, 2)
+
+
+def test_evaluate_from_network_input_in_a_plain_stack_whose_widths_change():
+    # the earlier activations of a plain stack have other widths; they are no leaves there
+    # (regression: evaluate(x=...) built x0 and d_l anyway and failed to broadcast)
+    from symsteer import Bilinear, Network as Net
+
+    net = Net((Bilinear([[1, 2]], [[1, -1]], [[1], [2], [3]]), Bilinear([[1, 0, 1]], [[2, 1, 0]], [[1], [1]])))
+    e = expand(net, steer_at=1)
+    x = [1, 2]
+    x1 = stream(net, x, numbers=EXACT)[1]
+    by_input, by_stream = e.total([1, 0, 1], x=x), e.total([1, 0, 1], x_n=x1)
+    assert as_fractions(by_input) == as_fractions(by_stream)
+    assert as_fractions(by_input) == as_fractions(coefficients(net, x1, [1, 0, 1], steer_at=1))
