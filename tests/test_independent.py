@@ -898,3 +898,49 @@ def test_deadline_is_not_lost_in_a_weakref_callback() -> None:
         signal.setitimer(signal.ITIMER_REAL, 30)
         with pytest.raises(DeadlineError):
             fire(signal.SIGALRM, frame(__file__, "ordinary"))
+
+
+# -- completeness -----------------------------------------------------------------------------
+# True claims the provers once left undecided and false ones whose counterexample the search
+# once missed, each next to near-miss FALSE variants (an unsound rule would prove those). The
+# verdicts are derived by hand in the comments.
+
+XS = {"layers": [1], "sizes": [[1, 1], [2, 2], [3, 2]]}
+SC = {"layers": [1], "sizes": [[1, 1]]}
+
+COMPLETENESS = [
+    # signs under hypotheses: a = 1 + u with u > 0 turns each into a polynomial with positive terms
+    ("c-sign-diff-squares", "(a-1)*(a+1) > 0", ("a > 1",), SC, "holds"),
+    ("c-sign-diff-squares-pos", "(a-1)*(a+1) > 0", ("a > 0",), SC, "fails"),  # a = 1/2
+    ("c-sign-sq-gt1", "a**2 > 1", ("a > 1",), SC, "holds"),  # 2u + u² > 0
+    ("c-sign-sq-gt1-weak", "a**2 > 1", ("a > -1",), SC, "fails"),  # a = 0
+    ("c-sign-cubic", "a**3 - a > 0", ("a > 1",), SC, "holds"),  # u³ + 3u² + 2u
+    ("c-sign-cubic-fails", "a**3 - 2*a > 0", ("a > 1",), SC, "fails"),  # a = 4/3: 64/27 − 8/3 < 0
+    ("c-sign-sq-ge", "a**2 >= a", ("a > 1",), SC, "holds"),
+    ("c-sign-sq-ge-fails", "a**2 >= a", ("a > 0",), SC, "fails"),  # a = 1/2
+    ("c-sign-two-shift", "a*t - 1 > 0", ("a > 1", "t > 1"), SC, "holds"),  # u + w + uw
+    ("c-sign-two-shift-fails", "a*t - 2 > 0", ("a > 1", "t > 1"), SC, "fails"),  # a = t = 4/3
+    ("c-sign-below", "a**2 + a > 0", ("a < -1",), SC, "holds"),  # a = −1 − u: u² + u
+    ("c-sign-below-fails", "a**2 + 2*a > 0", ("a < -1",), SC, "fails"),  # a = −3/2: 9/4 − 3 < 0
+    # a definite quadratic form vanishes only at 0
+    ("c-sign-form-nonzero", "a**2 + a*t + t**2 > 0", ("a != 0",), SC, "holds"),
+    ("c-sign-form-free", "a**2 + a*t + t**2 > 0", (), SC, "fails"),  # a = t = 0
+    ("c-sign-form-indef", "a**2 + 3*a*t + t**2 > 0", ("a != 0",), SC, "fails"),  # a = 1, t = −1
+    # nonnegative hypotheses
+    ("c-sign-sum-nonneg", "a + t > 0", ("a >= 0", "t > 0"), SC, "holds"),
+    ("c-sign-sum-nonneg-fails", "a + t > 0", ("a >= 0", "t >= 0"), SC, "fails"),  # a = t = 0
+    ("c-sign-nonneg-ge", "a*t >= 0", ("a >= 0", "t >= 0"), SC, "holds"),
+    # the counterexample search needs a fraction: a + 1 < 0 < x with a > −2, e.g. a = −3/2
+    ("c-relu-shift-fails", "relu(a*x + x) == (a+1)*relu(x)", ("a > -2",), XS, "fails"),
+    ("c-relu-shift-holds", "relu(a*x + x) == (a+1)*relu(x)", ("a > -1",), XS, "holds"),
+]
+
+
+def test_completeness(tmp_path: Path) -> None:
+    paths = [write_claim(tmp_path / "claims", cid, st, expected=exp, model=model, assumptions=ass, timeout=10)
+             for cid, st, ass, model, exp in COMPLETENESS]
+    code, report = run_verify(tmp_path, *paths)
+    found = {v["id"]: v["found"] for v in report["verdicts"]}
+    wrong = {cid: (exp, found[cid]) for cid, _, _, _, exp in COMPLETENESS if found[cid] != exp}
+    assert not wrong, wrong
+    assert code == 0
