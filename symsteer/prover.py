@@ -42,6 +42,7 @@ from .semantics import (
     Opaque,
     Order,
     Prop,
+    ReluSign,
     ReluZero,
     Sign,
     SoftmaxVal,
@@ -596,6 +597,8 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
         return _prove_order(prop, hypotheses, scalars)
     if isinstance(prop, ReluZero):
         return _prove_relu_zero(prop, hypotheses, scalars)
+    if isinstance(prop, ReluSign):
+        return _prove_relu_sign(prop, hypotheses, scalars)
     if isinstance(prop, EntropyLess) and not prop.negated:
         return _prove_entropy(prop, hypotheses, scalars)
     if isinstance(prop, All):
@@ -672,8 +675,9 @@ def _prove_order(prop: Order, hypotheses: list[Prop], scalars: set[sympy.Symbol]
     return True, f"'{prop.text}': left = c · right{shift} with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
 
 
-def _positive_multiple(ring: Any, p: Any, q: Any, facts: list[Fact], scalars: set[sympy.Symbol]) -> tuple[Any, str] | None:
-    """(k, why) with p = k · q and k > 0 (a polynomial in the scalars), or None."""
+def _signed_multiple(ring: Any, p: Any, q: Any, facts: list[Fact], scalars: set[sympy.Symbol]) -> tuple[Any, int, str] | None:
+    """(k, sign, why) with p = k · q, k a polynomial in the scalars shown ≥ 0 (sign 1) or ≤ 0
+    (sign −1) under the facts; or None."""
     try:
         k = p / q
     except INEXACT:
@@ -683,36 +687,113 @@ def _positive_multiple(ring: Any, p: Any, q: Any, facts: list[Fact], scalars: se
     expr = ring.to_sympy(k)
     if not expr.free_symbols <= scalars:
         return None
-    s = prove_sign(expr, facts)
-    return (k, f"{expr} > 0 ({s[1]})") if s is not None and s[0] > 0 else None
+    for sign in (1, -1):
+        why = prove_nonnegative(sign * expr, facts)
+        if why is not None:
+            return k, sign, f"{expr} {'≥' if sign > 0 else '≤'} 0 ({why})"
+    return None
+
+
+def _normal_relu(ring: Any, entry: Any, facts: list[Fact], scalars: set[sympy.Symbol],
+                 used: list[str]) -> tuple[list[list[Any]], Any]:
+    """``entry`` = rest + Σ coef · relu(arg) rewritten with fewer relu terms: ([[arg, coef], …], rest)."""
+
+    def merge(groups: list[list[Any]], arg: Any, coef: Any, rest: Any) -> tuple[bool, Any]:
+        for g in groups:
+            found = _signed_multiple(ring, arg, g[0], facts, scalars)
+            if found is not None:
+                k, sign, why = found
+                if sign > 0:  # relu(k q) = k relu(q) for k ≥ 0
+                    g[1] = g[1] + coef * k
+                else:  # relu(k q) = −k relu(−q) = −k (relu(q) − q) for k ≤ 0, since relu(−q) = relu(q) − q
+                    g[1], rest = g[1] - coef * k, rest + coef * k * g[0]
+                used.append(why)
+                return True, rest
+            found = _signed_multiple(ring, g[0], arg, facts, scalars)
+            if found is not None:  # the same with the roles swapped: the group is rebased on arg
+                k, sign, why = found
+                if sign > 0:
+                    g[0], g[1] = arg, g[1] * k + coef
+                else:
+                    g[0], g[1], rest = arg, coef - g[1] * k, rest + g[1] * k * arg
+                used.append(why)
+                return True, rest
+        return False, rest
+
+    groups: list[list[Any]] = []
+    rest = entry.rest
+    for arg, coef in entry.terms:
+        merged, rest = merge(groups, arg, coef, rest)
+        if not merged:
+            groups.append([arg, coef])
+    changed = True
+    while changed:  # groups may merge with each other once rebased (relu(a x), relu(t x), relu(x))
+        changed = False
+        for i in range(len(groups)):
+            others = groups[:i] + groups[i + 1:]
+            merged, rest = merge(others, groups[i][0], groups[i][1], rest)
+            if merged:
+                groups, changed = others, True
+                break
+    return [g for g in groups if g[1] != 0], rest
 
 
 def _prove_relu_zero(prop: ReluZero, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
-    """Every entry rest + Σ c · relu(p) is 0: merge relu(p) and relu(q) when p = k · q with k > 0
-    (relu(k q) = k relu(q)), then every coefficient and the rest must vanish."""
+    """Every entry rest + Σ c · relu(p) is 0: merge relu(p) and relu(q) when p = k · q with k ≥ 0
+    (relu(k q) = k relu(q)) or k ≤ 0 (relu(k q) = −k (relu(q) − q)); then every coefficient and
+    the rest must vanish."""
     facts, ring, used = scalar_facts(hypotheses), prop.ring, []
     for entry in prop.entries:
-        if entry.rest != 0:
+        groups, rest = _normal_relu(ring, entry, facts, scalars, used)
+        if groups:
+            return False, f"'{prop.text}': the relu terms do not cancel (relu(k p) = k relu(p) needs k ≥ 0 shown)"
+        if rest != 0:
             return False, f"'{prop.text}': a polynomial part remains outside the relu terms"
-        groups: list[list[Any]] = []  # [p, coefficient of relu(p)]
-        for arg, coef in entry.terms:
-            for g in groups:
-                found = _positive_multiple(ring, arg, g[0], facts, scalars)
-                if found is not None:  # relu(arg) = k relu(g)
-                    g[1] = g[1] + coef * found[0]
-                    used.append(found[1])
-                    break
-                found = _positive_multiple(ring, g[0], arg, facts, scalars)
-                if found is not None:  # relu(g) = k relu(arg): rebase the group on arg
-                    g[0], g[1] = arg, g[1] * found[0] + coef
-                    used.append(found[1])
-                    break
-            else:
-                groups.append([arg, coef])
-        if any(c != 0 for _, c in groups):
-            return False, f"'{prop.text}': the relu terms do not cancel (relu(k p) = k relu(p) needs k > 0 shown)"
     why = "; ".join(dict.fromkeys(used)) or "the relu terms cancel"
-    return True, f"'{prop.text}': relu(k p) = k relu(p) for k > 0, and the relu terms cancel ({why})"
+    return True, f"'{prop.text}': relu(k p) = k relu(p) for k ≥ 0, relu(−p) = relu(p) − p, and the relu terms cancel ({why})"
+
+
+#: at most this many relu terms per entry are bounded below by _prove_relu_sign (2^n subsets)
+RELU_SIGN_TERMS = 4
+
+
+def _prove_relu_sign(prop: ReluSign, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tuple[bool, str]:
+    """Every entry rest + Σ c · relu(p) is > 0 (≥ 0): with every c ≥ 0, relu(p) ≥ 0 and relu(p) ≥ p
+    give entry ≥ rest + Σ_{p in S} c · p for any subset S; one such lower bound with the sign does."""
+    facts, ring, used, reasons = scalar_facts(hypotheses), prop.ring, [], []
+    for entry in prop.entries:
+        groups, rest = _normal_relu(ring, entry, facts, scalars, used)
+        if len(groups) > RELU_SIGN_TERMS:
+            return False, f"'{prop.text}': too many relu terms to bound"
+        coefs = []
+        for arg, coef in groups:
+            c = ring.to_sympy(ring.entry(coef) if not hasattr(coef, "monoms") else coef)
+            if not (c.free_symbols <= scalars) or prove_nonnegative(c, facts) is None:
+                return False, f"'{prop.text}': the coefficient {c} of relu({ring.to_sympy(arg)}) is not shown ≥ 0"
+            coefs.append(c)
+        base = ring.to_sympy(ring.entry(rest) if not hasattr(rest, "monoms") else rest)
+        args = [ring.to_sympy(arg) for arg, _ in groups]
+        for n in range(len(groups) + 1):
+            found = None
+            for subset in itertools.combinations(range(len(groups)), n):
+                bound = sympy.expand(base + sum((coefs[i] * args[i] for i in subset), sympy.Integer(0)))
+                if len(sympy.Add.make_args(bound)) > SIGN_TERMS:
+                    continue
+                if prop.strict:
+                    s = prove_sign(bound, facts)
+                    why = s[1] if s is not None and s[0] > 0 else None
+                else:
+                    why = prove_nonnegative(bound, facts)
+                if why is not None:
+                    found = f"≥ {bound} ({why})"
+                    break
+            if found is not None:
+                break
+        if found is None:
+            return False, f"'{prop.text}': no lower bound rest + Σ c · p (from relu(p) ≥ 0, relu(p) ≥ p) with the sign"
+        reasons.append(found)
+    return True, (f"'{prop.text}': relu(p) ≥ 0 and relu(p) ≥ p with coefficients ≥ 0 bound each entry below: "
+                  + "; ".join(dict.fromkeys(reasons)))
 
 
 def _nonconstant(ring: Any, v: tuple, hypotheses: list[Prop]) -> str | None:

@@ -40,6 +40,7 @@ __all__ = [
     "Opaque",
     "Order",
     "Prop",
+    "ReluSign",
     "ReluZero",
     "Sign",
     "Truth",
@@ -377,6 +378,15 @@ class ReluZero(Prop):
     """Every entry ``rest + Σ coef · relu(arg)`` (a :class:`Relu`) is zero."""
 
     entries: tuple
+    ring: Any
+
+
+@dataclass(frozen=True, eq=False)
+class ReluSign(Prop):
+    """Every entry ``rest + Σ coef · relu(arg)`` (a :class:`Relu`) is > 0 (strict) or >= 0."""
+
+    entries: tuple
+    strict: bool
     ring: Any
 
 
@@ -723,7 +733,14 @@ class Evaluator:
         diff = (left if isinstance(left, np.ndarray) else _box(left)) - (right if isinstance(right, np.ndarray) else _box(right))
         entries = list(diff.ravel()) if isinstance(diff, np.ndarray) else [diff]
         if any(isinstance(e, Relu) for e in entries):
-            if self.exact or op not in ("==", "!="):
+            if any(isinstance(e, Frac) for e in entries):
+                raise Unsupported(f"'{node.text}' compares relu(...) with a quotient of symbolic values")
+            if not self.exact and op not in ("==", "!="):
+                # an order: entrywise 'right - left > 0' for '<', as for polynomials below
+                signed = [(-e if op in ("<", "<=") else e) for e in entries]
+                return ReluSign(tuple(e if isinstance(e, Relu) else Relu(rest=e) for e in signed), op in ("<", ">"),
+                                self.numbers, text=node.text)
+            if self.exact:
                 raise Unsupported(f"'{node.text}' compares relu(...) of symbolic values; only '==' and '!=' are supported")
             same = ReluZero(tuple(e if isinstance(e, Relu) else Relu(rest=e) for e in entries), self.numbers, text=node.text)
             return same if op == "==" else self._retext(self._not(same), node)
@@ -997,6 +1014,13 @@ class Evaluator:
         return one(v)
 
     def _relu(self, e: Any) -> Any:
+        if isinstance(e, Relu) and isinstance(self.numbers, PolyRing):
+            constant = [_constant_value(self.numbers, self.lift(c)) if _is_constant(self.lift(c)) else None
+                        for c in [e.rest] + [c for _, c in e.terms]]
+            if all(c is not None and c >= 0 for c in constant):
+                return e  # relu(p) ≥ 0, so a combination with constant coefficients ≥ 0 is ≥ 0: relu is the identity there
+            if all(c is not None and c <= 0 for c in constant):
+                return self.numbers.entry(0)  # likewise ≤ 0, where relu is 0
         if isinstance(e, (Frac, Relu)):
             raise Unsupported("relu of a quotient or of a relu has no symbolic meaning here")
         if isinstance(self.numbers, PolyRing):

@@ -933,6 +933,31 @@ COMPLETENESS = [
     # the counterexample search needs a fraction: a + 1 < 0 < x with a > −2, e.g. a = −3/2
     ("c-relu-shift-fails", "relu(a*x + x) == (a+1)*relu(x)", ("a > -2",), XS, "fails"),
     ("c-relu-shift-holds", "relu(a*x + x) == (a+1)*relu(x)", ("a > -1",), XS, "holds"),
+    # relu(−p) = relu(p) − p: relu(x) − relu(−x) = x; with + it is |x|, not x (x = −1)
+    ("c-relu-odd", "relu(x) - relu(-x) == x", (), XS, "holds"),
+    ("c-relu-odd-wrong", "relu(x) + relu(-x) == x", (), XS, "fails"),
+    # relu(k q) = k relu(q) for k ≥ 0 (k = 0 too); for k ≤ 0 it is −k relu(−q), not k relu(q)
+    ("c-relu-sum-pos", "relu(a*x) + relu(t*x) == (a+t)*relu(x)", ("a > 0", "t > 0"), XS, "holds"),
+    ("c-relu-sum-one-pos", "relu(a*x) + relu(t*x) == (a+t)*relu(x)", ("a > 0",), XS, "fails"),  # t = −1, x = 1
+    ("c-relu-hom-nonneg", "relu(a*x) == a*relu(x)", ("a >= 0",), XS, "holds"),
+    ("c-relu-hom-nonpos", "relu(a*x) == a*relu(x)", ("a <= 0",), XS, "fails"),  # a = −1, x = 1: 0 ≠ −1
+    ("c-relu-hom-nonpos-flip", "relu(a*x) == -a*relu(-x)", ("a <= 0",), XS, "holds"),
+    ("c-relu-hom-any", "relu(a*x) == a*relu(x)", (), XS, "fails"),
+    # relu is the identity on values ≥ 0 and 0 on values ≤ 0
+    ("c-relu-idem", "relu(relu(x)) == relu(x)", (), XS, "holds"),
+    ("c-relu-idem-neg", "relu(-relu(x)) == 0*x", (), XS, "holds"),
+    ("c-relu-shifted-idem", "relu(relu(x) - ones) == relu(x) - ones", (), XS, "fails"),  # x = 0: 0 ≠ −1
+    # orders: relu(p) ≥ 0 and relu(p) ≥ p bound a combination with coefficients ≥ 0 below
+    ("c-relu-nonneg", "relu(x) >= 0", (), XS, "holds"),
+    ("c-relu-pos", "relu(x) > 0", (), XS, "fails"),  # x = 0
+    ("c-relu-ge-x", "relu(x) >= x", (), XS, "holds"),
+    ("c-relu-gt-x", "relu(x) > x", (), XS, "fails"),  # x = 1
+    ("c-relu-le-abs", "relu(x) <= relu(x) + relu(-x)", (), XS, "holds"),
+    ("c-relu-plus-one", "relu(x) + ones > 0", (), XS, "holds"),
+    ("c-relu-abs-gt", "relu(x) + relu(-x) > x", (), XS, "fails"),  # x = 1: 1 = 1
+    ("c-relu-minus-one", "relu(x) - ones >= 0", (), XS, "fails"),  # x = 0
+    ("c-relu-scaled-ge", "relu(a*x) >= a*x", ("a > 0",), XS, "holds"),
+    ("c-relu-neg-coef", "relu(x) - relu(a*x) >= 0", ("a > 1",), XS, "fails"),  # x = 1: 1 − a < 0
 ]
 
 
