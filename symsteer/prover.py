@@ -663,16 +663,20 @@ def _prove_order(prop: Order, hypotheses: list[Prop], scalars: set[sympy.Symbol]
     dv = tuple(e - prop.right[0] for e in prop.right[1:])
     if all(e == 0 for e in du) and all(e == 0 for e in dv):
         return True, f"'{prop.text}': both sides are constant vectors, so every entry is a largest one on both sides"
-    c = _ratio(prop.ring, du, dv, scalars)
+    c, flipped = _ratio(prop.ring, du, dv, scalars), False
+    if c is None:  # right = c · left + k · ones with c > 0 serves as well (orders are symmetric)
+        c, flipped = _ratio(prop.ring, dv, du, scalars), True
     if c is None:
         return False, f"'{prop.text}': the two sides are not c · each other plus a constant vector"
     s = prove_sign(c, scalar_facts(hypotheses))
     if s is None or s[0] < 0:
         return False, f"'{prop.text}': left = c · right + k · ones with c = {c}, whose sign is not fixed by the assumptions"
     cp = prop.ring.entry(c)
-    shift = "" if all(a == cp * b for a, b in zip(prop.left, prop.right)) else \
+    one, other = ("right", "left") if flipped else ("left", "right")
+    pairs = zip(prop.right, prop.left) if flipped else zip(prop.left, prop.right)
+    shift = "" if all(a == cp * b for a, b in pairs) else \
         " + k · ones (adding the same number to every entry changes no difference)"
-    return True, f"'{prop.text}': left = c · right{shift} with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
+    return True, f"'{prop.text}': {one} = c · {other}{shift} with c = {c} > 0 ({s[1]}), and multiplying by c > 0 keeps {what}"
 
 
 def _signed_multiple(ring: Any, p: Any, q: Any, facts: list[Fact], scalars: set[sympy.Symbol]) -> tuple[Any, int, str] | None:

@@ -1040,8 +1040,30 @@ class Evaluator:
             raise StatementError(f"entropy needs softmax(...); got '{arg.text}'")
         return EntropyVal(v.logits)
 
+    def _order_entries(self, v: Any) -> Any:
+        """Quotient entries (symbolic only) times D², D the product of their distinct
+        denominators: D² > 0 wherever they are defined, so every order between entries is kept."""
+        if self.exact or not isinstance(v, np.ndarray) or v.ndim != 1 or not any(isinstance(e, Frac) for e in v):
+            return v
+        dens: list[Any] = []
+        for e in v:
+            if isinstance(e, Frac) and not any(e.den == d for d in dens):
+                dens.append(e.den)
+        if len(dens) > 3:
+            raise Unsupported("an order between quotients with more than 3 different denominators")
+        total = self.numbers.entry(1)
+        for d in dens:
+            total = total * d
+        out = []
+        for e in v:
+            if isinstance(e, Frac):  # (num / den) · D² = num · (D / den) · D
+                out.append(e.num * _drop_one(dens, e.den, self.numbers) * total)
+            else:
+                out.append(e * total * total)
+        return object_array(out)
+
     def _fn_argmax(self, node: Node, arg: Node) -> Any:
-        v = self.value_of(arg)
+        v = self._order_entries(self.value_of(arg))
         entries = v.logits if isinstance(v, SoftmaxVal) else self._vector(v, node.text, len(v) if isinstance(v, np.ndarray) else 0)
         if self.exact:
             top = max(entries)
@@ -1049,7 +1071,7 @@ class Evaluator:
         return ArgmaxVal(entries)
 
     def _fn_same_ranking(self, node: Node, left: Node, right: Node) -> Any:
-        u, v = (self.value_of(a) for a in (left, right))
+        u, v = (self._order_entries(self.value_of(a)) for a in (left, right))
         u, v = (self._vector(w, node.text, len(w) if isinstance(w, np.ndarray) else 0) for w in (u, v))
         if len(u) != len(v):
             raise StatementError(f"{node.text}: vectors of lengths {len(u)} and {len(v)}")
@@ -1184,6 +1206,17 @@ class Evaluator:
         if self.exact:
             raise Unsupported(f"empirical({arg.value!r}) cannot be evaluated")
         return Empirical(arg.value, text=node.text)
+
+
+def _drop_one(dens: list[Any], den: Any, numbers: Any) -> Any:
+    """The product of ``dens`` with one factor equal to ``den`` left out."""
+    out, dropped = numbers.entry(1), False
+    for d in dens:
+        if not dropped and d == den:
+            dropped = True
+            continue
+        out = out * d
+    return out
 
 
 def _minors_const(v: np.ndarray) -> list[Any]:

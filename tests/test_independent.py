@@ -958,6 +958,16 @@ COMPLETENESS = [
     ("c-relu-minus-one", "relu(x) - ones >= 0", (), XS, "fails"),  # x = 0
     ("c-relu-scaled-ge", "relu(a*x) >= a*x", ("a > 0",), XS, "holds"),
     ("c-relu-neg-coef", "relu(x) - relu(a*x) >= 0", ("a > 1",), XS, "fails"),  # x = 1: 1 − a < 0
+    # argmax and ranking: a positive multiple plus a constant vector keeps every order; x/a = x · a / a²
+    ("c-argmax-div", "argmax(x) == argmax(x/a)", ("a > 0",), XS, "holds"),
+    ("c-argmax-div-nz", "argmax(x) == argmax(x/a)", ("a != 0",), XS, "fails"),  # a = −1, x = [1, 0]
+    ("c-argmax-div-shift", "argmax(x/(a-1) + t*ones) == argmax(x)", ("a > 1",), XS, "holds"),
+    ("c-argmax-div-shift-f", "argmax(x/(a-1) + t*ones) == argmax(x)", ("a > 0",), XS, "fails"),  # a = 1/2
+    ("c-argmax-scale-shifted", "argmax((a+1)*x) == argmax(x)", ("a > 1",), XS, "holds"),
+    ("c-argmax-scale-shifted-f", "argmax((a-2)*x) == argmax(x)", ("a > 1",), XS, "fails"),  # a = 3/2: a − 2 < 0
+    ("c-ranking-affine", "same_ranking(a*x + t*ones, x)", ("a > 0",), XS, "holds"),
+    ("c-ranking-affine-free", "same_ranking(a*x + t*ones, x)", (), XS, "fails"),  # a = 0
+    ("c-ranking-div", "same_ranking(x/(a*a + 1), x)", (), XS, "holds"),
 ]
 
 
