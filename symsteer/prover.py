@@ -831,17 +831,45 @@ def _closed(prop: Prop) -> bool:
     return isinstance(prop, Zero)
 
 
-def _open_dense(prop: Prop) -> bool:
-    """Conditions whose truth set, if not empty, is open and dense (complement of a zero set)."""
+def _open_dense(prop: Prop, facts: list[Fact] | None = None, scalars: set[sympy.Symbol] | None = None,
+                hypotheses: list[Prop] | None = None) -> bool:
+    """Conditions whose truth set (among the assumed points), if not empty, is open and dense:
+    the complement of a zero set. With ``facts``: also ``p > 0`` and ``p >= 0`` where p ≥ 0 is
+    proved under them (true except on the zero set of p)."""
     if isinstance(prop, NotZero):
         return True
     if isinstance(prop, Zero):  # an identity (every polynomial is 0) holds everywhere
         return all(p == 0 for p in prop.polys)
     if isinstance(prop, Truth):
         return prop.value
+    if isinstance(prop, Sign) and facts is not None and _small(prop.ring, prop.poly, scalars or set()):
+        # p ≥ 0 wherever the assumptions hold: p > 0 fails only where p = 0, a zero set
+        return prove_nonnegative(prop.ring.to_sympy(prop.poly), facts) is not None
+    if isinstance(prop, ReluSign) and hypotheses is not None:
+        # proved outright (relu combinations may vanish on open sets: nothing weaker will do)
+        return _prove_relu_sign(prop, hypotheses, scalars or set())[0]
     if isinstance(prop, (All, Any_)):
-        return all(_open_dense(p) for p in prop.items)
+        return all(_open_dense(p, facts, scalars, hypotheses) for p in prop.items)
     return False
+
+
+def _sign_atoms(prop: Prop) -> bool:
+    """A sign condition, or a conjunction of them: false on an open set wherever it is false strictly."""
+    if isinstance(prop, All):
+        return all(_sign_atoms(p) for p in prop.items)
+    return isinstance(prop, (Sign, ReluSign))
+
+
+def _strictly_false(node: Node) -> Node | None:
+    """For an order ``A > B`` (``>=``), the condition ``not (A >= B)`` (some entry A_i < B_i),
+    an open condition on continuous values; likewise for ``<``. None for other statements."""
+    if node.op in (">", ">="):
+        inner = replace(node, op=">=", text=f"{node.args[0].text} >= {node.args[1].text}")
+        return Node("not", (inner,), type="prop", text=f"not ({inner.text})")
+    if node.op in ("<", "<="):
+        inner = replace(node, op="<=", text=f"{node.args[0].text} <= {node.args[1].text}")
+        return Node("not", (inner,), type="prop", text=f"not ({inner.text})")
+    return None
 
 
 # -- the formal proof (every width) -----------------------------------------------------------
@@ -1452,6 +1480,19 @@ def _decide_generic(problem: Problem) -> Decision:
             return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
                             f"'{inner.text}' is false everywhere ({never}); e.g. {text}", evidence)
         hyp_open = _open_hypotheses(strict_hyps)
+        facts, scalars = scalar_facts(hyps), {sympy.Symbol(a) for a in problem.scalars}
+        if hyp_open and _sign_atoms(prop) and not _open_dense(prop, facts, scalars, hyps):
+            # an order false strictly at a point where the assumptions hold strictly is false on a
+            # neighbourhood of it (both conditions are open): a set of positive measure
+            violated = _strictly_false(inner)
+            if violated is not None:
+                open_fail = Problem(violated, strict.assumptions, problem.cases, problem.stop)
+                point = search(open_fail, case, want=True)
+                if point is not None:
+                    text, evidence = describe_point(sub, case, point)
+                    return Decision("fails", "counterexample", f"counterexample at {case.describe(model=problem.model)}",
+                                    f"'{inner.text}' fails strictly at {text}, where the assumptions hold strictly: "
+                                    "so on a neighbourhood of that point, a set of positive measure", evidence)
         # every shape needs its own witness: a witness at one shape says nothing about another
         point = search(strict, case, want=True)
         if point is None:
@@ -1459,7 +1500,7 @@ def _decide_generic(problem: Problem) -> Decision:
                             f"no point found where '{inner.text}' holds and the assumptions hold strictly at "
                             f"{case.describe(model=problem.model)}")
         text, evidence = describe_point(sub, case, point)
-        if not _open_dense(prop) or not hyp_open:
+        if not _open_dense(prop, facts, scalars, hyps) or not hyp_open:
             return Decision("undecided", "numeric", f"witness at {case.describe(model=problem.model)}",
                             f"'{inner.text}' holds at {text}, but its truth set is not shown to be open and dense", evidence)
         witnesses.append((case, text, evidence))

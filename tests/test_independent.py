@@ -968,6 +968,23 @@ COMPLETENESS = [
     ("c-ranking-affine", "same_ranking(a*x + t*ones, x)", ("a > 0",), XS, "holds"),
     ("c-ranking-affine-free", "same_ranking(a*x + t*ones, x)", (), XS, "fails"),  # a = 0
     ("c-ranking-div", "same_ranking(x/(a*a + 1), x)", (), XS, "holds"),
+    # generic(p > 0): p ≥ 0 on the assumptions and p ≢ 0 (a witness) leaves only the zero set of p;
+    # p < 0 at a point where the assumptions hold strictly fails on a neighbourhood of it
+    ("c-generic-sq", "generic(a**2 > 0)", (), SC, "holds"),
+    ("c-generic-sum-sq", "generic(a**2 + t**2 > 0)", (), SC, "holds"),
+    ("c-generic-diff-sq", "generic(a**2 - t**2 > 0)", (), SC, "fails"),  # a = 0, t = 1
+    ("c-generic-lin", "generic(a > 0)", (), SC, "fails"),  # a = −1
+    ("c-generic-prod", "generic(a*t > 0)", (), SC, "fails"),
+    ("c-generic-prod-hyp", "generic(a*t > 0)", ("a > 0", "t > 0"), SC, "holds"),
+    ("c-generic-prod-nonneg", "generic(a*t >= 0)", ("a >= 0", "t >= 0"), SC, "holds"),
+    ("c-generic-shift", "generic(a**2 - 1 > 0)", ("a > 1",), SC, "holds"),
+    ("c-generic-shift-f", "generic(a**2 - 1 > 0)", ("a > 0",), SC, "fails"),  # a = 1/2
+    ("c-generic-square-form", "generic(a**2 >= 2*a - 1)", (), SC, "holds"),  # (a − 1)² ≥ 0
+    ("c-generic-entrywise", "generic(x*x > 0)", (), XS, "holds"),
+    ("c-generic-entrywise-f", "generic(x*x > 2*x)", (), XS, "fails"),  # x = 1
+    ("c-generic-model-sq", "generic(B(x)*B(x) > 0)", (), {"layers": [1], "sizes": [[1, 1]]}, "holds"),
+    ("c-generic-model-sign", "generic(B(x) > 0)", (), {"layers": [1], "sizes": [[1, 1]]}, "fails"),
+    ("c-generic-relu-ge", "generic(relu(x) >= x)", (), XS, "holds"),
 ]
 
 
