@@ -136,6 +136,10 @@ def default_grid() -> list[dict[str, Any]]:
     return grid
 
 
+#: the widest model the check grid builds (36 shapes, each also in exact rationals: width 64 takes ~20 s)
+MAX_GRID_WIDTH = 64
+
+
 def check_grid(
     grid: Iterable[dict[str, Any]] | None = None,
     *,
@@ -145,6 +149,12 @@ def check_grid(
     kind: str = "rational",
 ) -> list[tuple[dict[str, Any], CheckResult]]:
     """Run :func:`check` on a seeded random model and input for every shape in ``grid``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ShapeError(f"seed={seed!r}; expected a non-negative integer")
+    for name, value in (("width", width), ("hidden", hidden)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_GRID_WIDTH:
+            # every shape of the grid is checked in exact rationals too: the time grows as width²
+            raise ShapeError(f"{name}={value!r}; expected an integer 1 … {MAX_GRID_WIDTH} (the grid is checked in exact rationals)")
     rows = []
     for i, case in enumerate(grid if grid is not None else default_grid()):
         rng = np.random.default_rng([seed, i])

@@ -36,6 +36,10 @@ __all__ = [
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.linspace(-10, 10, 21))
 
 
+#: the most α values a grid may have (every one is a forward pass per input)
+MAX_ALPHAS = 100_000
+
+
 def parse_alphas(text: str) -> tuple[float, ...]:
     """α values from ``"start:stop:count"`` (evenly spaced, both ends included) or ``"a, b, c"``.
 
@@ -48,11 +52,16 @@ def parse_alphas(text: str) -> tuple[float, ...]:
             n = int(count)
             if n < 1:
                 raise ValueError
-            values = np.linspace(float(start), float(stop), n)
+            if n > MAX_ALPHAS:  # checked before numpy allocates the grid
+                values = range(n)
+            else:
+                values = np.linspace(float(start), float(stop), n)
         else:
             values = np.array([float(part) for part in text.split(",")])
     except ValueError:
         raise ShapeError(f"--alpha={text!r}; expected start:stop:count (e.g. -10:10:21) or numbers a,b,c") from None
+    if len(values) > MAX_ALPHAS:
+        raise ShapeError(f"--alpha={text!r} asks for {len(values)} values; expected at most {MAX_ALPHAS}")
     if not np.all(np.isfinite(values)):
         raise ShapeError(f"--alpha={text!r} has a non-finite value; expected finite numbers")
     return tuple(float(v) for v in values)

@@ -585,11 +585,23 @@ def save_vector(path: str | Path, vector: Any) -> None:
 # -- vectors --------------------------------------------------------------------------------
 
 
+#: the largest decimal exponent a typed number may have (``1e400`` is a fine rational; ``1e999999999`` is
+#: a number with a billion digits)
+MAX_DECIMAL_EXPONENT = 4000
+
+
 def parse_vector(text: str, *, name: str) -> list[Fraction]:
     """Comma-separated exact numbers: integers, decimals or fractions (``1, -2/3, 0.5``)."""
     out = []
     for i, part in enumerate(text.split(",")):
         part = part.strip()
+        exponent = re.search(r"[eE]\s*([+-]?\d+)\s*$", part)
+        if exponent and abs(int(exponent.group(1))) > MAX_DECIMAL_EXPONENT:
+            # Fraction('1e999999999') builds 10**999999999 exactly: it would never finish
+            raise SymsteerError(
+                f"{name}: entry {i} is {part!r}: exponent {int(exponent.group(1))} is out of range; "
+                f"expected a number with |exponent| ≤ {MAX_DECIMAL_EXPONENT}"
+            )
         try:
             out.append(Fraction(part))
         except (ValueError, ZeroDivisionError):

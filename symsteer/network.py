@@ -110,7 +110,7 @@ class Network:
         unembed: int | None = None,
     ) -> Network:
         """Generic symbolic weights for every layer (and ``E_{i,j}``, ``U_{k,i}`` if asked for)."""
-        _check_sizes(layers=layers, width=width, hidden=hidden, embed=embed, unembed=unembed)
+        _check_sizes("symbolic", layers=layers, width=width, hidden=hidden, embed=embed, unembed=unembed)
         import sympy
 
         def mat(letter: str, rows: int, cols: int) -> list[list[Any]]:
@@ -138,7 +138,11 @@ class Network:
         seed: int | np.random.Generator = 0,
     ) -> Network:
         """Seeded random weights; ``embed``/``unembed`` give the input/output widths of E and U."""
-        _check_sizes(layers=layers, width=width, hidden=hidden, embed=embed, unembed=unembed)
+        _check_sizes(kind, layers=layers, width=width, hidden=hidden, embed=embed, unembed=unembed)
+        if not isinstance(seed, np.random.Generator) and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ShapeError(f"seed={seed!r}; expected a non-negative integer (or a numpy Generator)")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return cls(
             tuple(Bilinear.random(width, hidden, rng=rng, kind=kind, bias=bias, index=l) for l in range(layers)),
@@ -153,9 +157,24 @@ class Network:
         return cls((layers,) if isinstance(layers, Bilinear) else tuple(layers), **options)
 
 
-def _check_sizes(**sizes: int | None) -> None:
+#: the most weight entries a generated network may have: exact and symbolic entries are Python
+#: objects (a million of them take seconds to build), floats take 8 bytes each (800 MB here)
+MAX_ENTRIES = {"object": 1_000_000, "float": 100_000_000}
+
+
+def _check_sizes(kind: str = "object", **sizes: int | None) -> None:
     for name, value in sizes.items():
         if value is None and name in ("embed", "unembed"):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ShapeError(f"{name}={value!r}; expected a positive integer")
+    d, h = sizes["width"], sizes["hidden"]
+    entries = sizes["layers"] * 3 * h * d + d * ((sizes.get("embed") or 0) + (sizes.get("unembed") or 0))
+    limit = MAX_ENTRIES["float" if kind == "float" else "object"]
+    if entries > limit:
+        what = "float" if kind == "float" else "exact or symbolic"
+        raise ShapeError(
+            f"layers={sizes['layers']}, width={d}, hidden={h}"
+            + "".join(f", {k}={sizes[k]}" for k in ("embed", "unembed") if sizes.get(k))
+            + f" make {entries} weights; expected at most {limit} {what} weights (smaller sizes, or load a model file)"
+        )
