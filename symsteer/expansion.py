@@ -270,7 +270,7 @@ class Expansion:
 
     def term_expression(self, term: Term) -> sympy.ImmutableMatrix:
         """One term (``U`` applied) as a sympy column over generic leaves and the weights."""
-        names = sorted(set(term.leaves) - {"1"})
+        names = sorted(term.leaf_names - {"1"})
         syms = {n: self.leaf_symbols(n) for n in names}
         ring = PolyRing(sorted(_weight_symbols(self.network), key=str) + [v for n in names for v in syms[n]])
         leaves = {n: ring.vector(syms[n], n, len(syms[n])) for n in names}
@@ -282,11 +282,23 @@ class Expansion:
         half = _scalar(numbers.half())
 
         def value(t: Term) -> np.ndarray:
-            got = memo.get(id(t))
-            if got is None:
-                got = leaves[t.name] if t.is_leaf else _pair(self.network, t, value, numbers, half)
-                memo[id(t)] = got
-            return got
+            # children before parents, without recursion: a deep plain stack nests a term per layer
+            stack = [t]
+            while stack:
+                top = stack[-1]
+                if id(top) in memo:
+                    stack.pop()
+                elif top.is_leaf:
+                    memo[id(top)] = leaves[top.name]
+                    stack.pop()
+                else:
+                    todo = [u for u in (top.left, top.right) if u is not ONE and id(u) not in memo]
+                    if todo:
+                        stack += todo
+                    else:
+                        memo[id(top)] = _pair(self.network, top, lambda u: memo[id(u)], numbers, half)
+                        stack.pop()
+            return memo[id(t)]
 
         U = _linear(self.network, "unembed", numbers)
         return lambda t: value(t) @ U.T if U is not None else value(t)
@@ -310,7 +322,7 @@ class Expansion:
         head = [
             f"steered output of a {self.network.describe()}",
             f"steer at n={self.steer_at}: x_{self.steer_at} -> x_{self.steer_at} + alpha s; "
-            f"degree <= {self.degree_bound}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
+            f"degree <= {_power_text(self.network.depth - self.steer_at)}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
             f"{_count_text(self.total_terms)} distinct terms",
         ]
         lines = []
@@ -350,6 +362,11 @@ def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) ->
         return (wl * vr) @ a["P"].T
     wr, vl = lin("W", "b", t.right), lin("V", "c", t.left)
     return (wl * vr + wr * vl) @ a["P"].T * half
+
+
+def _power_text(k: int) -> str:
+    """``2^k``, written out while it is short."""
+    return str(2**k) if k < 20 else f"2^{k}"
 
 
 def _count_text(n: int) -> str:

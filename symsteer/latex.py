@@ -34,7 +34,7 @@ from .errors import BudgetError, ShapeError
 from .expansion import Expansion
 from .layer import Bilinear
 from .network import Network
-from .terms import Term
+from .terms import MAX_PRINTED_LEAVES, Term
 
 __all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
 
@@ -120,6 +120,10 @@ class SymsteerLatexPrinter(LatexPrinter):
             return got[1]
         if term.is_leaf:
             tex, depth = _leaf(term.name), 0
+        elif term.size > MAX_PRINTED_LEAVES:
+            # a deep plain stack shares sub-terms: written out the term has 2^depth leaves
+            tex = term.abbreviated(dots="\\dots", leaf=_leaf, fmt=lambda l, a, b: f"{self._layer(l)}({a}, {b})")
+            depth = 1
         else:
             inner = f"{self._print(term.left)}, {self._print(term.right)}"
             depth = 1 + max(self._memo[id(term.left)][2], self._memo[id(term.right)][2])

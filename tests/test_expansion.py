@@ -250,3 +250,22 @@ def test_evaluate_from_network_input_in_a_plain_stack_whose_widths_change():
     by_input, by_stream = e.total([1, 0, 1], x=x), e.total([1, 0, 1], x_n=x1)
     assert as_fractions(by_input) == as_fractions(by_stream)
     assert as_fractions(by_input) == as_fractions(coefficients(net, x1, [1, 0, 1], steer_at=1))
+
+
+def test_deep_plain_stack_terms_print_short_and_evaluate_without_recursion():
+    # a plain stack shares sub-terms: written out, the order-0 term has 2^L leaves
+    # (regression: str() never finished at L = 40 and hit the recursion limit at L = 1000)
+    from symsteer import latex
+
+    net = Network.random(layers=1000, width=1, hidden=1, seed=0, kind="float")
+    e = expand(net, steer_at=0, max_order=1)
+    (t0, _), (t1, m1) = e.terms
+    assert t0.size == 2**1000 and m1 == 2**1000
+    assert str(t0) == "B999(B998(…, …), B998(…, …))"
+    assert all(len(line) < 400 for line in e.to_text().splitlines()[2:]) and "degree <= 2^1000" in e.to_text()
+    assert "\\dots" in latex(e) and len(latex(e)) < 2000
+    assert t0.layers == frozenset(range(1000)) and t1.leaf_names == {"x", "s"}
+    values = e.evaluate([0.5], x_n=[0.5], numbers=FLOAT)
+    assert values["input"].shape == (2, 1)
+    small = expand(Network.random(layers=2, width=1, hidden=1, seed=0), steer_at=0)
+    assert {str(t) for t, _ in small.terms} >= {"B1(B0(x, x), B0(x, x))", "B1(B0(x, s), B0(s, s))", "B1(B0(s, s), B0(s, s))"}
