@@ -122,7 +122,7 @@ class SymsteerLatexPrinter(LatexPrinter):
             tex, depth = _leaf(term.name), 0
         elif term.size > MAX_PRINTED_LEAVES:
             # a deep plain stack shares sub-terms: written out the term has 2^depth leaves
-            tex = term.abbreviated(dots="\\dots", leaf=_leaf, fmt=lambda l, a, b: f"{self._layer(l)}({a}, {b})")
+            tex = term.short(dots="\\dots", leaf=_leaf, fmt=lambda l, a, b: f"{self._layer(l)}({a}, {b})")
             depth = 1
         else:
             inner = f"{self._print(term.left)}, {self._print(term.right)}"

@@ -16,6 +16,8 @@ __all__ = ["Term", "leaf", "apply", "kind_of", "ONE"]
 MAX_PRINTED_LEAVES = 64
 #: how many leaf positions an elided term keeps (its two outer layers)
 ABBREVIATED_LEAVES = 4
+#: the deepest term whose s-carrying skeleton is written out
+MAX_SKELETON_HEIGHT = 40
 #: the most leaf occurrences :attr:`Term.leaves` lists
 MAX_LISTED_LEAVES = 1_000_000
 
@@ -45,6 +47,8 @@ class Term:
     #: number of leaf occurrences: terms share sub-terms, so in a deep plain stack this is
     #: 2^depth while the term itself is only depth nodes
     size: int = field(default=1, kw_only=True)
+    #: nesting depth (0 for a leaf)
+    height: int = field(default=0, kw_only=True)
 
     @property
     def is_leaf(self) -> bool:
@@ -110,8 +114,24 @@ class Term:
         right = self.right.abbreviated(self.right.size if self.right.size <= room - half else room - half, dots=dots, fmt=fmt, leaf=leaf)
         return fmt(self.layer, left, right)
 
+    def short(self, *, dots: str = "…", fmt: Any = None, leaf: Any = None) -> str:
+        """The term written out if it is short. Otherwise, if it is not too deep, every sub-term
+        that carries ``s`` is written out and the large sub-terms without ``s`` are ``dots`` (in a
+        plain stack that is the unsteered stream there): distinct terms stay distinct. Deeper
+        still, only the outer layers (:meth:`abbreviated`)."""
+        if self.size <= MAX_PRINTED_LEAVES or self.height > MAX_SKELETON_HEIGHT:
+            return self.abbreviated(dots=dots, fmt=fmt, leaf=leaf)
+        fmt = fmt or (lambda layer, left, right: f"B{layer}({left}, {right})")
+
+        def skeleton(t: Term, root: bool) -> str:
+            if t.size <= 2 or (t.order == 0 and not root and t.size > 2):
+                return t.abbreviated(t.size if t.size <= 2 else 0, dots=dots, fmt=fmt, leaf=leaf)
+            return fmt(t.layer, skeleton(t.left, False), skeleton(t.right, False))
+
+        return skeleton(self, True)
+
     def __str__(self) -> str:
-        return self.abbreviated()
+        return self.short()
 
     def __repr__(self) -> str:
         return f"Term({self})"
@@ -140,4 +160,5 @@ def apply(layer: int, left: Term, right: Term) -> Term:
         order=left.order + right.order,
         has_input=left.has_input or right.has_input,
         size=left.size + right.size,
+        height=1 + max(left.height, right.height),
     )

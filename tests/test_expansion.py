@@ -269,3 +269,17 @@ def test_deep_plain_stack_terms_print_short_and_evaluate_without_recursion():
     assert values["input"].shape == (2, 1)
     small = expand(Network.random(layers=2, width=1, hidden=1, seed=0), steer_at=0)
     assert {str(t) for t, _ in small.terms} >= {"B1(B0(x, x), B0(x, x))", "B1(B0(x, s), B0(s, s))", "B1(B0(s, s), B0(s, s))"}
+
+
+def test_long_terms_print_short_and_stay_distinct():
+    # written out, a term of an 8-layer plain stack has 256 leaves; the short form keeps the
+    # sub-terms that carry s, so distinct terms print differently
+    from symsteer import latex
+
+    e = expand(Network.random(layers=8, width=1, hidden=1, seed=0), steer_at=0, max_order=2)
+    texts = [str(t) for t, _ in e.terms]
+    assert len(set(texts)) == len(texts) == 10
+    assert max(len(s) for s in texts) < 200 and texts[0] == "B7(…, …)"
+    assert "B1(B0(x, x), B0(s, s))" in texts[2]
+    body = latex(e)
+    assert len({line.split("\\tag")[0].split("+", 1)[-1] for line in body.splitlines()}) >= 10
