@@ -27,6 +27,12 @@ __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 #: builds 26 795; the next layer would need 359 million)
 DEFAULT_BUDGET = 300_000
 
+#: the most monomials (per output) a generic polynomial map may be estimated to have
+MAX_POLYNOMIAL_TERMS = 2_000_000
+
+#: the largest term budget: building a million terms takes seconds and a gigabyte
+MAX_BUDGET = 2_000_000
+
 #: term counts saturate here: deeper stacks have more terms than atoms in the universe
 COUNT_CAP = 10**60
 
@@ -50,8 +56,8 @@ def expand(
     top = order_limit(network, n, max_order)
     if split_directions and not network.residual:
         raise ShapeError("split_directions=True needs a residual network: only there does x_n split into x_0 + d_0 + … ")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ShapeError(f"budget={budget!r}; expected a positive integer")
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= MAX_BUDGET:
+        raise ShapeError(f"budget={budget!r}; expected a positive integer of at most {MAX_BUDGET}")
     return Expansion(network, n, top, split_directions=split_directions, budget=budget)
 
 
@@ -207,6 +213,7 @@ class Expansion:
         if x is not None and self.split_directions:
             raise ShapeError("x cannot be given when split_directions=True: the leaves x0, d_l stay symbolic")
         names = [n for n in self.leaves if n != "s" and x is None] + (["s"] if s is None else [])
+        self._check_polynomial_size(len(names) * self.network.width_at(self.steer_at), x is None)
         leaf_syms = {n: self.leaf_symbols(n) for n in names}
         weight_syms = sorted(_weight_symbols(self.network), key=str)
         ring = PolyRing(weight_syms + [sym for n in names for sym in leaf_syms[n]])
@@ -215,6 +222,27 @@ class Expansion:
         s = leaf_syms["s"] if s is None else s
         parts = split_coefficients(self.network, x, s, steer_at=self.steer_at, max_order=self.max_order, numbers=ring)
         return ring, parts
+
+    def _check_polynomial_size(self, variables: int, generic_x: bool) -> None:
+        """Refuse polynomial maps that cannot be built: in ``v`` generic leaf variables a coefficient
+        has total degree up to ``2^(L-n)`` (``m`` in s, the rest in x), so up to
+        ``C(2^(L-n) + v, v)`` monomials per output: the degree doubles with every layer."""
+        if variables == 0:
+            return
+        from math import comb
+
+        # the α^m coefficient is homogeneous of degree m in s; with x generic too, up to 2^(L-n) in all
+        degree = self.degree_bound if generic_x else self.max_order
+        # C(D + v, v) ≥ D + 1, and ≥ (D + 1)(D + 2)/2 from v = 2 on: a huge D needs no exact count
+        exact = degree < 10**6 or variables == 1
+        bound = comb(degree + variables, variables) if exact else MAX_POLYNOMIAL_TERMS + 1
+        if bound > MAX_POLYNOMIAL_TERMS:
+            raise BudgetError(
+                f"the polynomial maps of {self.network.depth - self.steer_at} layer(s) from steer_at={self.steer_at} have "
+                f"degree up to {_power_text(self.network.depth - self.steer_at) if degree == self.degree_bound else degree} "
+                f"in {variables} generic variables: {f'up to {_count_text(min(bound, COUNT_CAP))}' if exact else f'more than {MAX_POLYNOMIAL_TERMS}'} monomials per output "
+                f"(limit {MAX_POLYNOMIAL_TERMS}); give x and s as numbers, or steer closer to the output"
+            )
 
     def coefficient(self, order: int, kind: str | None = None, *, x: Any = None, s: Any = None) -> sympy.ImmutableMatrix:
         """The α^order coefficient (or its ``kind`` part) as a sympy column vector."""

@@ -134,6 +134,12 @@ BAD_INPUTS = [
     ("check huge width", {}, ["check", "--width", "100000"], 2, "width=100000; expected an integer 1 … 64"),
     ("effect huge alpha count", {"m.npz": npz(**GOOD)}, ["effect", "m.npz", "--steer-at", "0", "--s", "1,1", "--alpha", "0:1:100000000000"], 2,
      "--alpha='0:1:100000000000' asks for 100000000000 values; expected at most 100000"),
+    ("budget too large", {}, ["expand", "--layers", "5", "--residual", "--budget", "10000000000"], 2,
+     "budget=10000000000; expected a positive integer of at most 2000000"),
+    ("polynomial maps too large", {}, ["report", "--no-claims", "--layers", "30", "--max-order", "1"], 2,
+     "the polynomial maps of 30 layer(s) from steer_at=0 have degree up to 2^30 in 4 generic variables: more than 2000000 monomials"),
+    ("coefficients too large", {}, ["expand", "--layers", "7", "--max-order", "1", "--coefficients"], 2,
+     "have degree up to 128 in 4 generic variables: up to 12082785 monomials per output (limit 2000000)"),
     ("unknown option", {}, ["expand", "--bogus"], 2, "No such option '--bogus'"),
     ("unknown command", {}, ["expnd"], 2, "No such command 'expnd'"),
 ]
