@@ -64,6 +64,7 @@ def stream(
                 wx, vx = wx + a["b"], vx + a["c"]
             y = _apply(a["P"], wx * vx, numbers)
             cur = cur + y if network.residual else y
+            numbers.check_size(cur, f"after layer {l}")
     return out
 
 
@@ -99,6 +100,7 @@ def coefficients(
     out = np.stack([np.broadcast_to(xs, shape), np.broadcast_to(ss, shape)][: top + 1])
     for l in range(n, network.depth):
         out = _layer(network, l, out, top, numbers)
+        numbers.check_size(out, f"of the alpha-coefficients after layer {l}")
     U = _linear(network, "unembed", numbers)
     return _apply(U, out, numbers) if U is not None else out
 

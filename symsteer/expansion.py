@@ -325,6 +325,7 @@ class Expansion:
                         stack += todo
                     else:
                         memo[id(top)] = _pair(self.network, top, lambda u: memo[id(u)], numbers, half)
+                        numbers.check_size(memo[id(top)], f"in a term of layer {top.layer}")
                         stack.pop()
             return memo[id(t)]
 

@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import sympy
 
-from .errors import ShapeError
+from .errors import BudgetError, ShapeError
 
 try:  # flint is the fast path; the fallbacks are exact too, only slower
     import flint
@@ -72,6 +72,10 @@ class Numbers:
 
     def entry(self, value: Any) -> Any:
         raise NotImplementedError
+
+    def check_size(self, arr: np.ndarray, where: str) -> None:
+        """Refuse numbers grown too large to go on with (exact rationals only): the next layer
+        would square them."""
 
     def array(self, arr: np.ndarray | None, name: str = "array") -> np.ndarray | None:
         if arr is None:
@@ -163,6 +167,18 @@ class _Exact(Numbers):
             raise TypeError(f"entry {value!r} is a string; expected a number")
         return exact_number(value)
 
+    def check_size(self, arr: np.ndarray, where: str) -> None:
+        # A plain stack squares its activations with every layer: their digits double, and
+        # exact arithmetic after a few dozen layers would never finish.
+        if arr.dtype != object or arr.size == 0:
+            return
+        bits = max(_bits(v) for v in arr.ravel())
+        if bits > MAX_EXACT_BITS:
+            raise BudgetError(
+                f"exact numbers {where} have grown to {bits} bits (limit {MAX_EXACT_BITS}): the digits double "
+                "with every layer; use float64 (--float, numbers=FLOAT), truncate the stack, or steer closer to the output"
+            )
+
     def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
         # flint's fmpq_mat product (one common denominator per row and column, then an
         # integer matrix product in C) is 25-45x faster than numpy's object matmul, which
@@ -185,6 +201,20 @@ class _Exact(Numbers):
             hit = (weakref.ref(M, lambda _, key=key: self._mats.pop(key, None)), flint.fmpq_mat(M.T.tolist()))
             self._mats[key] = hit
         return hit[1]
+
+
+#: the largest numerator or denominator (in bits) exact arithmetic goes on with
+MAX_EXACT_BITS = 1 << 20
+
+
+def _bits(value: Any) -> int:
+    if isinstance(value, Fraction):
+        return max(value.numerator.bit_length(), value.denominator.bit_length())
+    if flint is not None and isinstance(value, flint.fmpq):
+        return max(value.p.bit_length(), value.q.bit_length())
+    if isinstance(value, int):
+        return value.bit_length()
+    return 0
 
 
 FLOAT: Numbers = _Float()

@@ -140,6 +140,9 @@ BAD_INPUTS = [
      "the polynomial maps of 30 layer(s) from steer_at=0 have degree up to 2^30 in 4 generic variables: more than 2000000 monomials"),
     ("coefficients too large", {}, ["expand", "--layers", "7", "--max-order", "1", "--coefficients"], 2,
      "have degree up to 128 in 4 generic variables: up to 12082785 monomials per output (limit 2000000)"),
+    ("exact numbers too large", {"m.npz": npz(**{f"layers.{l}.{k}": np.array([[3 if k == "P" else 1]]) for l in range(30) for k in "WVP"})},
+     EXPAND + ["--max-order", "1", "--s", "1", "--x", "2"], 2,
+     "exact numbers after layer 18 have grown to 1355264 bits (limit 1048576): the digits double with every layer; use float64"),
     ("unknown option", {}, ["expand", "--bogus"], 2, "No such option '--bogus'"),
     ("unknown command", {}, ["expnd"], 2, "No such command 'expnd'"),
 ]

@@ -283,3 +283,17 @@ def test_long_terms_print_short_and_stay_distinct():
     assert "B1(B0(x, x), B0(s, s))" in texts[2]
     body = latex(e)
     assert len({line.split("\\tag")[0].split("+", 1)[-1] for line in body.splitlines()}) >= 10
+
+
+def test_exact_numbers_that_outgrow_the_limit_are_refused():
+    # a plain stack squares its activations: after 60 layers the numbers would have 2^60 digits
+    from symsteer import Bilinear
+    from symsteer.numbers import MAX_EXACT_BITS
+
+    net = Network(tuple(Bilinear([[1]], [[1]], [[3]]) for _ in range(60)))
+    for run in (lambda: coefficients(net, [2], [1], steer_at=0, max_order=2),
+                lambda: expand(net, steer_at=0, max_order=2).evaluate([1], x=[2]),
+                lambda: expand(net, steer_at=0, max_order=2).evaluate([1], x_n=[2])):
+        with pytest.raises(BudgetError, match=f"limit {MAX_EXACT_BITS}"):
+            run()
+    assert np.isfinite(coefficients(net, [0.5], [0.25], steer_at=50, max_order=2, numbers=FLOAT)).all()
