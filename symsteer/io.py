@@ -536,10 +536,10 @@ def model_to_arrays(network: Network) -> dict[str, np.ndarray]:
     for l, layer in enumerate(network.layers):
         for key in ("W", "V", "P", "b", "c"):
             if getattr(layer, key) is not None:
-                arrays[f"layers.{l}.{key}"] = _plain(getattr(layer, key))
+                arrays[f"layers.{l}.{key}"] = _plain(getattr(layer, key), f"layers[{l}].{key}")
     for key in ("embed", "unembed"):
         if getattr(network, key) is not None:
-            arrays[key] = _plain(getattr(network, key))
+            arrays[key] = _plain(getattr(network, key), key)
     return arrays
 
 
@@ -566,12 +566,23 @@ def save_model(network: Network, path: str | Path) -> None:
     write_atomic(path, data)
 
 
-def _plain(arr: np.ndarray) -> np.ndarray:
+def _plain(arr: np.ndarray, name: str = "weights") -> np.ndarray:
+    """int64 for integer weights, float64 otherwise; an entry neither holds exactly is refused
+    (a file of an exact model must give back the same model)."""
     if arr.dtype != object:
         return arr
     if all(v.is_Integer for v in arr.ravel()):
-        return arr.astype(np.int64)
-    return np.array([float(v) for v in arr.ravel()]).reshape(arr.shape)
+        big = next((v for v in arr.ravel() if not -(2**63) <= int(v) < 2**63), None)
+        if big is None:
+            return arr.astype(np.int64)
+    out = np.array([float(v) for v in arr.ravel()]).reshape(arr.shape)
+    for v, f in zip(arr.ravel(), out.ravel()):
+        if not np.isfinite(f) or Fraction(f) != Fraction(int(v.p), int(v.q)):
+            raise SymsteerError(
+                f"{name} has the entry {v}, which a file cannot hold exactly (float64 gives {float(f)!r}); "
+                "expected integers within int64 or numbers float64 represents (convert the network to floats first)"
+            )
+    return out
 
 
 def save_vector(path: str | Path, vector: Any) -> None:

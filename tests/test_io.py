@@ -359,3 +359,20 @@ def test_model_to_arrays_keys_are_the_symsteer_layout():
     net = Network.random(layers=2, width=2, hidden=2, bias=True, embed=3, unembed=2, seed=0)
     found, rest = LAYOUTS["symsteer"].match(list(model_to_arrays(net)))
     assert rest == [] and sorted(found) == sorted(model_to_arrays(net))
+
+
+def test_save_refuses_what_a_file_cannot_hold_exactly(tmp_path):
+    # regression: integers beyond int64 raised OverflowError (exit 4) and 1/3 was silently
+    # rounded, so loading the file gave another model
+    import sympy
+
+    from symsteer import Bilinear, Network, SymsteerError, load_model, save_model
+
+    for bad, shown in ((sympy.Rational(1, 3), "1/3"), (sympy.Integer(3**50), str(3**50))):
+        with pytest.raises(SymsteerError, match=f"layers\\[0\\].W has the entry {shown}, which a file cannot hold exactly"):
+            save_model(Network((Bilinear([[bad]], [[1]], [[1]]),)), tmp_path / "m.npz")
+    exact = Network((Bilinear([[sympy.Rational(1, 4)]], [[sympy.Integer(2**70)]], [[-3]]),))
+    for suffix in (".npz", ".safetensors"):
+        save_model(exact, tmp_path / f"m{suffix}")
+        back = load_model(tmp_path / f"m{suffix}")
+        assert [float(back.layers[0].W[0, 0]), float(back.layers[0].V[0, 0]), float(back.layers[0].P[0, 0])] == [0.25, 2.0**70, -3.0]
