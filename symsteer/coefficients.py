@@ -134,7 +134,9 @@ def _layer(network: Network, l: int, cs: np.ndarray, top: int, numbers: Numbers)
         wc[0] += a["b"]
         vc[0] += a["c"]
     deg = len(cs) - 1
-    hidden = np.empty((min(top, 2 * deg) + 1, *wc.shape[1:]), dtype=wc.dtype)
+    orders = min(top, 2 * deg) + 1
+    numbers.check_products(wc, vc, [(i, m - i) for m in range(orders) for i in range(max(0, m - deg), min(m, deg) + 1)])
+    hidden = np.empty((orders, *wc.shape[1:]), dtype=wc.dtype)
     product = np.empty(wc.shape[1:], dtype=wc.dtype)
     for m in range(len(hidden)):
         lo, hi = max(0, m - deg), min(m, deg)

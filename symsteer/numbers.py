@@ -77,6 +77,10 @@ class Numbers:
         """Refuse numbers grown too large to go on with (exact rationals only): the next layer
         would square them."""
 
+    def check_products(self, left: np.ndarray, right: np.ndarray, pairs: Sequence[tuple[int, int]]) -> None:
+        """Refuse a layer's products ``left[i] * right[j]`` over ``pairs`` that would be too large
+        to form (polynomial rings only: a product of polynomials with a and b terms has up to a·b)."""
+
     def array(self, arr: np.ndarray | None, name: str = "array") -> np.ndarray | None:
         if arr is None:
             return None
@@ -203,6 +207,9 @@ class _Exact(Numbers):
         return hit[1]
 
 
+#: the most terms (before like terms merge) the polynomial products of one layer may have
+MAX_PRODUCT_TERMS = 200_000_000
+
 #: the largest numerator or denominator (in bits) exact arithmetic goes on with
 MAX_EXACT_BITS = 1 << 20
 
@@ -248,6 +255,21 @@ class PolyRing(Numbers):
 
             self.ctx, *gens = ring(list(self.symbols) or [sympy.Symbol("_")], QQ)
             self.gens = tuple(gens[: len(self.symbols)])
+
+    def check_products(self, left: np.ndarray, right: np.ndarray, pairs: Sequence[tuple[int, int]]) -> None:
+        # flint's C code cannot be interrupted: refuse a product that would blow up before it starts
+        if left.dtype != object:
+            return
+        size = np.vectorize(len, otypes=[object])
+        lw, lv = size(left), size(right)
+        bound = 0
+        for i, j in pairs:
+            bound += int(np.sum(lw[i] * lv[j]))
+            if bound > MAX_PRODUCT_TERMS:
+                raise BudgetError(
+                    f"the symbolic products of one layer would have up to more than {MAX_PRODUCT_TERMS} terms: too large to "
+                    "build; use fewer symbolic weights (numbers for x and s, smaller widths), fewer layers or a lower max_order"
+                )
 
     def const(self, value: Any) -> Any:
         if flint is not None:

@@ -143,6 +143,8 @@ BAD_INPUTS = [
     ("exact numbers too large", {"m.npz": npz(**{f"layers.{l}.{k}": np.array([[3 if k == "P" else 1]]) for l in range(30) for k in "WVP"})},
      EXPAND + ["--max-order", "1", "--s", "1", "--x", "2"], 2,
      "exact numbers after layer 18 have grown to 1355264 bits (limit 1048576): the digits double with every layer; use float64"),
+    ("symbolic products too large", {}, ["report", "--no-claims", "--weights", "symbolic", "--layers", "3", "--width", "3"], 2,
+     "the symbolic products of one layer would have up to more than 200000000 terms: too large to build"),
     ("unknown option", {}, ["expand", "--bogus"], 2, "No such option '--bogus'"),
     ("unknown command", {}, ["expnd"], 2, "No such command 'expnd'"),
 ]

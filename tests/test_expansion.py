@@ -297,3 +297,17 @@ def test_exact_numbers_that_outgrow_the_limit_are_refused():
         with pytest.raises(BudgetError, match=f"limit {MAX_EXACT_BITS}"):
             run()
     assert np.isfinite(coefficients(net, [0.5], [0.25], steer_at=50, max_order=2, numbers=FLOAT)).all()
+
+
+def test_symbolic_products_too_large_are_refused_before_they_start():
+    # regression: `symsteer report --weights symbolic --layers 3 --width 3` grew past every memory
+    # limit inside flint's C code, where no time limit reaches
+    import time
+
+    net = Network.symbolic(layers=3, width=3, hidden=3, residual=True)
+    start = time.perf_counter()
+    with pytest.raises(BudgetError, match="symbolic products of one layer would have up to more than 200000000 terms"):
+        expand(net, steer_at=0).polynomials()
+    assert time.perf_counter() - start < 10
+    ring, parts = expand(Network.symbolic(layers=2, width=2, hidden=2, residual=True), steer_at=0).polynomials()
+    assert parts["cross"].shape == (5, 2)
