@@ -23,7 +23,7 @@ import difflib
 import re
 import unicodedata
 from fractions import Fraction
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import sympy
@@ -132,12 +132,13 @@ class SymsteerLatexPrinter(LatexPrinter):
         self._memo[id(term)] = (term, tex, depth)
         return tex
 
-    def _summand(self, term: Term, multiplicity: int, network: Network, alpha: str = "") -> str:
-        """``2 \\alpha U \\hat B_{0}(x, s)``: multiplicity, α-power, unembedding, term."""
+    def _summand(self, term: Term, multiplicity: int, network: Network, alpha: str = "", names: _Names | None = None) -> str:
+        """``2 \\alpha U \\hat B_{0}(x, s)``: multiplicity, α-power, unembedding, term (with
+        ``names``: its skeleton, see :meth:`_skeleton`)."""
         parts = [self._print(sympy.Integer(multiplicity))] if multiplicity != 1 else []
         parts += [alpha] if alpha else []
         parts += ["U"] if network.unembed is not None else []
-        return " ".join([*parts, self._print(term)])
+        return " ".join([*parts, self._print(term) if names is None else self._skeleton(term, names)])
 
     # -- expansions --------------------------------------------------------------------
 
@@ -157,6 +158,11 @@ class SymsteerLatexPrinter(LatexPrinter):
     def _expansion_terms(self, e: Expansion, terms: tuple[tuple[Term, int], ...]) -> list[str]:
         rows = _Rows(self._settings["line_length"], f"y({self._alpha}) &= ")
         group = self._settings["group"]
+        # a summand too wide for a line: every term prints its s-carrying skeleton, its
+        # input-only sub-terms named (x_l, the unsteered stream; u_k otherwise) and defined below
+        names = _Names(e) if any(self._too_wide(term, mult, e.network, rows) for term, mult in terms) else None
+        if names is not None:
+            names.collect(term for term, _ in terms)
         orders: dict[int, list[tuple[Term, int]]] = {}
         for term, mult in terms:
             orders.setdefault(term.order, []).append((term, mult))
@@ -164,7 +170,7 @@ class SymsteerLatexPrinter(LatexPrinter):
             lead = "+ " if rows.rows else ""
             if len(items) == 1:  # a lone term needs no bracket: 4 \alpha^{2} \hat B(…)
                 term, mult = items[0]
-                rows.add(lead + self._summand(term, mult, e.network, self._alpha_power(m)),
+                rows.add(lead + self._summand(term, mult, e.network, self._alpha_power(m), names),
                          indent=r"\quad ", new=bool(rows.rows), tag=term.kind if group else None)
                 continue
             opener = f"{self._alpha_power(m)} \\bigl[\\, " if m else ""
@@ -174,10 +180,10 @@ class SymsteerLatexPrinter(LatexPrinter):
                 new_kind = group and term.kind != kind
                 kind = term.kind
                 if i == 0:
-                    rows.add(lead + opener + self._summand(term, mult, e.network), indent=r"\quad ",
+                    rows.add(lead + opener + self._summand(term, mult, e.network, names=names), indent=r"\quad ",
                              new=bool(rows.rows), tag=kind if group else None)
                 else:
-                    rows.add("+ " + self._summand(term, mult, e.network), indent=indent, new=new_kind,
+                    rows.add("+ " + self._summand(term, mult, e.network, names=names), indent=indent, new=new_kind,
                              tag=kind if new_kind else None)
             if m:
                 rows.append(r" \,\bigr]")
@@ -185,6 +191,58 @@ class SymsteerLatexPrinter(LatexPrinter):
             rows.add("0", indent="")
         if e.truncated:  # on its own line when labels are on, so no label seems to cover it
             rows.add(f"+ O({self._alpha_power(e.max_order + 1)})", indent=r"\quad ", new=group)
+        lines = rows.lines()
+        if names is not None:
+            lines += self._where(names)
+        return [line.replace(_BREAK, "") for line in lines]
+
+    # -- long terms: named input-only sub-terms, lines broken inside a term -----------------
+
+    def _too_wide(self, term: Term, mult: int, network: Network, rows: _Rows) -> bool:
+        """Whether the term written out would not fit a line (with its sign and indent)."""
+        if term.size > MAX_PRINTED_LEAVES:
+            return True
+        return rows._width(r"\qquad + " + self._summand(term, mult, network, self._alpha_power(term.order))) > rows.width
+
+    def _skeleton(self, term: Term, names: _Names) -> str:
+        """The term with its input-only sub-terms as their names (its root written out), a
+        break point after every comma; iterative, as a deep stack nests a term per layer."""
+        printed = names.printed
+
+        def ready(t: Term, root: bool) -> tuple[str, int] | None:
+            if t.is_leaf:
+                return _leaf(t.name), 0
+            name = None if root else names.name(t)
+            return (name, 0) if name is not None else printed.get((id(t), root))
+
+        stack = [(term, True)]
+        while stack:
+            t, root = stack[-1]
+            if ready(t, root) is not None:
+                stack.pop()
+                continue
+            todo = [(u, False) for u in (t.left, t.right) if ready(u, False) is None]
+            if todo:
+                stack += todo
+                continue
+            (a, da), (b, db) = ready(t.left, False), ready(t.right, False)
+            depth = 1 + max(da, db)
+            left, right = _DELIMITERS[min(depth, len(_DELIMITERS)) - 1]
+            printed[(id(t), root)] = (f"{self._layer(t.layer)}{left}{a},{_BREAK} {b}{right}", depth)
+            stack.pop()
+        return ready(term, True)[0]
+
+    def _where(self, names: _Names) -> list[str]:
+        """The definitions of the names, packed into lines: ``where x_{l+1} = …, u_{1} = …``."""
+        defs = []
+        if names.streams:
+            n = names.steer_at
+            defs.append(rf"x_{{{n}}} = x\text{{ and }}x_{{l+1}} = {self._layer('l')}(x_{{l}}, x_{{l}})\text{{ (the unsteered stream)}}")
+        for term, name in names.defined():
+            defs.append(f"{name} = {self._skeleton(term, names)}")
+        rows = _Rows(self._untagged, r"&\text{where }")
+        for i, d in enumerate(defs):
+            rows.add(d + (r",\quad" if i + 1 < len(defs) else ""), indent=r"\qquad ")
         return rows.lines()
 
     def _expansion_counts(self, e: Expansion) -> list[str]:
@@ -510,6 +568,82 @@ def _glyphs(tex: str) -> float:
     return len(tex.replace(" ", "")) + scripts + 1.5 * binary
 
 
+# where a line may break inside a term (after a comma); never in the output. The delimiters are
+# fixed sizes (\bigl( … \bigr)), not \left … \right pairs, so a term breaks over lines as it is
+_BREAK = "\x00"
+
+
+class _Names:
+    """Names for the input-only sub-terms of an expansion's terms, each defined once.
+
+    In a plain stack without biases the input-only term entering layer l is the unsteered
+    stream itself, ``x_{l}`` (``x_{l+1} = \\hat B_{l}(x_{l}, x_{l})``, ``x_{n} = x``); any other
+    input-only sub-term of more than two leaves is ``u_{k}``, numbered so that a definition uses
+    only earlier names. Sub-terms with ``s`` are never named: the skeleton a reader sees is
+    the one the text output shows, and nothing is lost.
+    """
+
+    def __init__(self, e: Expansion) -> None:
+        self.network, self.steer_at, self.split = e.network, e.steer_at, e.split_directions
+        self.streams = False  # whether any x_{l} is used
+        self.printed: dict[tuple[int, bool], tuple[str, int]] = {}
+        self._stream: dict[int, int | None] = {}
+        self._seen: dict[int, tuple[Term, int]] = {}
+        self._visited: set[int] = set()
+        self._number: dict[int, int] = {}
+
+    def stream(self, t: Term) -> int | None:
+        """l if ``t`` is the unsteered stream x_{l} of a plain, bias-free stack (else None)."""
+        chain = []
+        u = t
+        while not u.is_leaf and u.left is u.right and id(u) not in self._stream:
+            chain.append(u)
+            u = u.left
+        if id(u) in self._stream:
+            base = self._stream[id(u)]
+        else:
+            base = self.steer_at if u.is_leaf and u.name == "x" and not self.split else None
+            self._stream[id(u)] = base
+        for node in reversed(chain):
+            plain = not self.network.residual and not self.network.layers[node.layer].has_bias
+            base = node.layer + 1 if base is not None and plain and node.layer == base else None
+            self._stream[id(node)] = base
+        return self._stream[id(t)]
+
+    def collect(self, terms: Iterable[Term]) -> None:
+        """Record the names the terms and the definitions they need use (before :meth:`name`)."""
+        stack = [(term, True) for term in reversed(list(terms))]
+        while stack:
+            t, root = stack.pop()
+            if t.is_leaf or (not root and id(t) in self._visited):
+                continue
+            if not root:
+                self._visited.add(id(t))
+            if not root and t.order == 0:
+                if self.stream(t) is not None:
+                    self.streams = True
+                    continue
+                if t.size > 2:
+                    self._seen[id(t)] = (t, len(self._seen))
+            stack += [(t.right, False), (t.left, False)]
+        # definitions only use earlier names: shallower terms first, then by first appearance
+        ranked = sorted(self._seen.values(), key=lambda ts: (ts[0].height, ts[1]))
+        self._number = {id(t): k + 1 for k, (t, _) in enumerate(ranked)}
+
+    def name(self, t: Term) -> str | None:
+        if t.order != 0 or t.is_leaf:
+            return None
+        l = self.stream(t)
+        if l is not None:
+            return f"x_{{{l}}}"
+        k = self._number.get(id(t))
+        return None if k is None else f"u_{{{k}}}"
+
+    def defined(self) -> list[tuple[Term, str]]:
+        terms = sorted((t for t, _ in self._seen.values()), key=lambda t: self._number[id(t)])
+        return [(t, f"u_{{{self._number[id(t)]}}}") for t in terms]
+
+
 class _Rows:
     """Lines of an align*: pieces added until a line is full, then a new line."""
 
@@ -520,14 +654,21 @@ class _Rows:
         self.rows: list[list[Any]] = []  # [text, tag]
 
     def _width(self, text: str) -> float:
-        return _glyphs(text) + (self.left if not text.startswith(self.head) else 0)
+        return _glyphs(text.replace(_BREAK, "")) + (self.left if not text.startswith(self.head) else 0)
 
     def add(self, piece: str, *, indent: str, new: bool = False, tag: str | None = None) -> None:
+        """``piece`` on the current line if it fits, else on a new one; a piece too wide for any
+        line breaks at its break points (:data:`_BREAK`), continued deeper indented."""
         if self.rows and not new and self._width(self.rows[-1][0] + " " + piece) <= self.width:
             self.rows[-1][0] += " " + piece
-        else:
-            start = self.head if not self.rows else "&" + indent
-            self.rows.append([start + piece, tag])
+            return
+        first, *rest = piece.split(_BREAK)
+        self.rows.append([(self.head if not self.rows else "&" + indent) + first, tag])
+        for chunk in rest:
+            if self._width(self.rows[-1][0] + chunk) <= self.width:
+                self.rows[-1][0] += chunk
+            else:
+                self.rows.append([r"&\qquad\qquad " + chunk.lstrip(), None])
 
     def append(self, text: str) -> None:
         self.rows[-1][0] += text

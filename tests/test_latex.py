@@ -149,6 +149,49 @@ EXPANSIONS = [
 ]
 
 
+# a term too wide for a line: every term prints its s-carrying skeleton, the input-only
+# sub-terms named by the unsteered stream x_l, defined once below (exact: nothing is elided)
+PLAIN4 = r"""\begin{align*}
+y(\alpha) &= \hat B_{3}(x_{3}, x_{3}) \tag*{input} \\
+&\quad + 16 \alpha \hat B_{3}\biggl(x_{3}, \hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr)\Bigr)\biggr) \tag*{cross} \\
+&\quad + \alpha^{2} \bigl[\, 8 \hat B_{3}\biggl(x_{3}, \hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(x_{1}, \hat B_{0}(s, s)\bigr)\Bigr)\biggr) \tag*{cross} \\
+&\qquad + 16 \hat B_{3}\biggl(x_{3}, \hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(\hat B_{0}(x, s), \hat B_{0}(x, s)\bigr)\Bigr)\biggr) \\
+&\qquad + 32 \hat B_{3}\biggl(x_{3}, \hat B_{2}\Bigl(\hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr), \hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr)\Bigr)\biggr) \\
+&\qquad + 64 \hat B_{3}\biggl(\hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr)\Bigr), \hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr)\Bigr)\biggr) \,\bigr] \\
+&\quad + O(\alpha^{3}) \\
+&\text{where }x_{0} = x\text{ and }x_{l+1} = \hat B_{l}(x_{l}, x_{l})\text{ (the unsteered stream)}
+\end{align*}"""
+
+# still too wide with names: the term breaks after a comma inside its (fixed-size) delimiters
+PLAIN12 = r"""\begin{align*}
+y(\alpha) &= \hat B_{11}(x_{11}, x_{11}) \tag*{input} \\
+&\quad + 4096 \alpha \hat B_{11}\Biggl(x_{11}, \hat B_{10}\Biggl(x_{10}, \hat B_{9}\Biggl(x_{9}, \hat B_{8}\Biggl(x_{8}, \hat B_{7}\Biggl(x_{7}, \hat B_{6}\Biggl(x_{6}, \hat B_{5}\Biggl(x_{5}, \hat B_{4}\Biggl(x_{4}, \tag*{cross} \\
+&\qquad\qquad \hat B_{3}\biggl(x_{3}, \hat B_{2}\Bigl(x_{2}, \hat B_{1}\bigl(x_{1}, \hat B_{0}(x, s)\bigr)\Bigr)\biggr)\Biggr)\Biggr)\Biggr)\Biggr)\Biggr)\Biggr)\Biggr)\Biggr) \\
+&\quad + O(\alpha^{2}) \\
+&\text{where }x_{0} = x\text{ and }x_{l+1} = \hat B_{l}(x_{l}, x_{l})\text{ (the unsteered stream)}
+\end{align*}"""
+
+# a residual stream is no single term: larger input-only sub-terms are u_k, defined in order
+RESIDUAL3_NARROW_WHERE = r"""&\text{where }u_{1} = \hat B_{1}\bigl(x, \hat B_{0}(x, x)\bigr),\quad u_{2} = \hat B_{1}\bigl(\hat B_{0}(x, x), \hat B_{0}(x, x)\bigr)
+\end{align*}"""
+
+
+def plain(layers: int) -> Network:
+    return Network.of([Bilinear([[1]], [[1]], [[1]])] * layers)
+
+
+EXPANSIONS += [
+    ("plain 4 layers named", lambda: expand(plain(4), steer_at=0, max_order=2), {}, PLAIN4),
+    ("plain 12 layers broken", lambda: expand(plain(12), steer_at=0, max_order=1), {}, PLAIN12),
+]
+
+
+def test_residual_names_input_only_sub_terms_and_defines_them() -> None:
+    out = latex(expand(residual(3), steer_at=0, max_order=1), line_length=40)
+    assert out.endswith(RESIDUAL3_NARROW_WHERE)
+    assert r"\dots" not in out and "x_{1}" not in out  # residual: x_l is no term; nothing elided
+
+
 @pytest.mark.parametrize("make, settings, expected", [c[1:] for c in EXPANSIONS], ids=[c[0] for c in EXPANSIONS])
 def test_expansion(make: Any, settings: dict, expected: str) -> None:
     assert latex(make(), **settings) == expected
@@ -348,6 +391,47 @@ needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflate
 def overfull(log: str) -> list[str]:
     """Every "Overfull \\hbox (Xpt too wide)" in a pdflatex log."""
     return re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)
+
+
+# deep stacks: every term of each must fit the page (names for input-only sub-terms, lines broken
+# inside a term); (network, steer_at, max_order, settings)
+DEEP = [
+    ("plain 4 layers to order 2", lambda: expand(plain(4), steer_at=0, max_order=2), {}),
+    ("plain 4 layers in full", lambda: expand(plain(4), steer_at=0), {"max_terms": 300}),
+    ("plain 5 layers to order 1", lambda: expand(plain(5), steer_at=0, max_order=1), {}),
+    ("plain 5 layers to order 2, unembedding", lambda: expand(Network.of([Bilinear([[1]], [[1]], [[1]])] * 5, unembed=[[1]]), steer_at=0, max_order=2), {}),
+    ("plain 6 layers to order 1", lambda: expand(plain(6), steer_at=0, max_order=1), {}),
+    ("plain 6 layers steered at 2", lambda: expand(plain(6), steer_at=2, max_order=2), {}),
+    ("plain 12 layers to order 1", lambda: expand(plain(12), steer_at=0, max_order=1), {}),
+    ("plain 30 layers to order 1", lambda: expand(plain(30), steer_at=0, max_order=1), {}),
+    ("plain 5 layers, coefficients", lambda: expand(plain(5), steer_at=0, max_order=1), {"coefficients": True}),
+    ("plain 3 layers with biases", lambda: expand(Network.of([Bilinear([[1]], [[1]], [[1]], b=[1], c=[1])] * 3), steer_at=1, max_order=2), {"max_terms": 2000}),
+    ("residual 3 layers, narrow", lambda: expand(residual(3), steer_at=0, max_order=1), {"line_length": 40}),
+    ("residual 4 layers to order 1", lambda: expand(residual(4), steer_at=0, max_order=1), {"max_terms": 1000}),
+    ("residual 4 layers, split directions", lambda: expand(residual(4), steer_at=2, max_order=1, split_directions=True), {"max_terms": 2000}),
+]
+
+
+@pytest.mark.parametrize("make, settings", [c[1:] for c in DEEP], ids=[c[0] for c in DEEP])
+def test_deep_expansions_are_exact(make: Any, settings: dict) -> None:
+    out = latex(make(), **settings)
+    assert r"\dots" not in out and "\x00" not in out
+    if "u_{" in out or "x_{l+1}" in out:  # every name is defined
+        where = out[out.index(r"\text{where }"):]
+        for name in set(re.findall(r"u_\{\d+\}", out)):
+            assert f"{name} = " in where, name
+
+
+@needs_tex
+def test_deep_expansions_fit_the_page(tmp_path: Any) -> None:
+    from symsteer.report import compile_pdf
+
+    body = "\n\n".join(latex(make(), **st) for _, make, st in DEEP)
+    tex = "\\documentclass[11pt,a4paper]{article}\n" + preamble() + "\n\\usepackage[margin=2.5cm]{geometry}\n" \
+        "\\allowdisplaybreaks\n\\begin{document}\n" + body + "\n\\end{document}\n"
+    log = compile_pdf(tex, tmp_path / "deep.pdf")
+    assert "Warning" not in log, log
+    assert overfull(log) == []
 
 
 @needs_tex
