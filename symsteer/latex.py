@@ -34,7 +34,7 @@ from .errors import BudgetError, ShapeError
 from .expansion import Expansion
 from .layer import Bilinear
 from .network import Network
-from .terms import MAX_PRINTED_LEAVES, Term
+from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, Term
 
 __all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
 
@@ -160,7 +160,9 @@ class SymsteerLatexPrinter(LatexPrinter):
         group = self._settings["group"]
         # a summand too wide for a line: every term prints its s-carrying skeleton, its
         # input-only sub-terms named (x_l, the unsteered stream; u_k otherwise) and defined below
-        names = _Names(e) if any(self._too_wide(term, mult, e.network, rows) for term, mult in terms) else None
+        # (deeper than MAX_SKELETON_HEIGHT layers the text shows only the outer layers: so does this)
+        deep = any(term.height > MAX_SKELETON_HEIGHT for term, _ in terms)
+        names = _Names(e) if not deep and any(self._too_wide(term, mult, e.network, rows) for term, mult in terms) else None
         if names is not None:
             names.collect(term for term, _ in terms)
         orders: dict[int, list[tuple[Term, int]]] = {}
