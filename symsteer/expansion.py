@@ -19,7 +19,7 @@ from .coefficients import KINDS, _layer_arrays, _linear, order_limit, split_coef
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
-from .terms import ONE, Term, apply, kind_of, leaf
+from .terms import ONE, Term, apply, leaf
 
 __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 

@@ -327,7 +327,7 @@ class SymsteerLatexPrinter(LatexPrinter):
     def _print_Network(self, net: Network, **kwargs: Any) -> str:
         B, L = self._settings["layer_symbol"], net.depth
         bias = net.has_bias
-        inner = rf"(W_{{l}} x + b_{{l}}) \odot (V_{{l}} x + c_{{l}})" if bias else r"(W_{l} x) \odot (V_{l} x)"
+        inner = r"(W_{l} x + b_{l}) \odot (V_{l} x + c_{l})" if bias else r"(W_{l} x) \odot (V_{l} x)"
         step = rf"x_{{l}} + {B}_{{l}}(x_{{l}})" if net.residual else rf"{B}_{{l}}(x_{{l}})"
         span = ", ".join(str(l) for l in range(L)) if L <= 3 else rf"0, \dots, {L - 1}"
         lines = []

@@ -59,7 +59,7 @@ def to_sympy_number(value: Any) -> sympy.Expr:
         return sympy.Rational(int(value.p), int(value.q))
     if isinstance(value, Fraction):
         return sympy.Rational(value.numerator, value.denominator)
-    return sympy.sympify(int(value)) if isinstance(value, (int, np.integer)) else value
+    return sympy.Integer(int(value)) if isinstance(value, (int, np.integer)) else value
 
 
 class Numbers:

@@ -31,7 +31,7 @@ def test_expand_json_exact_values_match_library(capsys):
     assert code == 0
     data = json.loads(out)
     assert data["degree_bound"] == 4 and not data["truncated"]
-    from symsteer import EXACT, Network, expand, forward
+    from symsteer import EXACT, Network, forward
 
     net = Network.random(layers=2, width=2, hidden=2, residual=True, bias=True, kind="rational", seed=0)
     from fractions import Fraction

@@ -1,7 +1,6 @@
 """Fuzzing the core: whatever arrays and options come in, only SymsteerError escapes."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
