@@ -182,7 +182,7 @@ def quick_checks(cases: tuple[Case, ...], results: Results) -> list[str]:
 def cli_timings(*, quick: bool, timeout: float) -> dict[str, dict[str, Any]]:
     """``symsteer --help`` (best of 5) and ``symsteer verify`` (once; not in --quick)."""
     exe = shutil.which("symsteer")
-    base = [exe] if exe else [sys.executable, str(ROOT / "cli.py")]
+    base = [exe] if exe else [sys.executable, "-m", "symsteer"]
     out: dict[str, dict[str, Any]] = {}
     times = []
     for _ in range(5):

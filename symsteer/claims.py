@@ -25,7 +25,15 @@ from .statements import MODEL_NAMES, Node, StatementError, parse_statement
 __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_claim", "load_claims", "verify", "verify_all"]
 
 #: the built-in claims
-PROOFS = Path(__file__).resolve().parent.parent / "proofs"
+def _builtin_proofs() -> Path:
+    # a checkout keeps proofs/ at the repository root; an installed package carries them as
+    # symsteer/proofs (pyproject's package-dir maps one onto the other)
+    here = Path(__file__).resolve().parent
+    inside = here / "proofs"
+    return inside if inside.is_dir() else here.parent / "proofs"
+
+
+PROOFS = _builtin_proofs()
 #: what a claim file may expect: 'out_of_scope' is a claim no proof over weights can decide
 VERDICTS = ("holds", "fails", "out_of_scope")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cli
+from symsteer import cli
 
 GOOD = {"layers.0.W": np.ones((2, 2)), "layers.0.V": np.ones((2, 2)), "layers.0.P": np.ones((2, 2))}
 

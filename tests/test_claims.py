@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from symsteer import cli
 from symsteer.claims import (
     PROOFS,
     Claim,

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import cli
+from symsteer import cli
 from symsteer import Network, save_model
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sympy
 
-import cli
+from symsteer import cli
 import symsteer.effect as effect_module
 from symsteer import RTOL, Network, ShapeError, forward, stream
 from symsteer.check import relative_error

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cli
+from symsteer import cli
 from symsteer import SymsteerError, load_model
 from symsteer.claims import load_claim, verify
 from symsteer.statements import parse_statement

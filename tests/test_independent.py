@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import cli
+from symsteer import cli
 from symsteer import Bilinear, Network, coefficients, expand
 from symsteer.claims import PROOFS
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-import cli
+from symsteer import cli
 from symsteer import Bilinear, InputFileError, Network, SymsteerError, forward
 from symsteer.io import LAYOUTS, KeyMap, load_key_map, load_model, model_to_arrays, read_arrays, save_model, save_vector
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sympy
 
-from cli import run
+from symsteer.cli import run
 from symsteer import Network, SymsteerError, expand
 from symsteer.claims import Claim, Verdict
 from symsteer.latex import SymsteerLatexPrinter, latex

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cli
+from symsteer import cli
 from symsteer.claims import load_claim, verify
 from symsteer.statements import MAX_EXPONENT, StatementError, parse_statement
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cli
+from symsteer import cli
 from symsteer import Network, ShapeError, stream
 from symsteer.io import load_model, save_model
 from symsteer.steering import activations, steering_from_inputs, steering_vector

@@ -1,0 +1,5 @@
+"""``python -m symsteer …``: the same command as ``symsteer …``."""
+
+from .cli import entry
+
+entry()

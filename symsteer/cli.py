@@ -1,0 +1,543 @@
+"""The ``symsteer`` command: options in, one library call, output out.
+
+Exit codes: 0 ok · 1 a check failed, a verdict differs or --timeout ran out · 2 usage error ·
+3 bad input file · 4 internal error (a bug) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable
+
+import click
+
+from symsteer import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(version=__version__, message="symsteer %(version)s")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the whole command after this many seconds (exit 1).")
+def main(timeout: float | None) -> None:
+    """Exact steering expansions for networks of bilinear layers.
+
+    Exit codes: 0 ok, 1 a check failed, a verdict differs or --timeout ran out,
+    2 usage error, 3 bad input file, 4 internal error (a bug: please report it),
+    130 interrupted.
+    """
+    if timeout is not None:
+        _start_watchdog(timeout)
+
+
+_TIMED_OUT: list[float] = []
+
+
+def _start_watchdog(seconds: float) -> None:
+    """Interrupt the main thread after ``seconds``; ``run`` reports it as a time-out.
+
+    A thread rather than SIGALRM: the verifier's per-claim time limits own the alarm.
+    """
+    import _thread
+    import threading
+
+    def fire() -> None:
+        _TIMED_OUT.append(seconds)
+        _thread.interrupt_main()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+
+
+# -- shared options ----------------------------------------------------------------------
+
+
+def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options that describe a network: a model file, or a random / symbolic one."""
+    options = [
+        click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz in symsteer's layout)."),
+        click.option("--layers", type=int, help="Number of bilinear layers [default: 2]."),
+        click.option("--width", type=int, help="Stream width d [default: 2]."),
+        click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
+        click.option("--residual/--plain", default=None, help="Residual blocks x + B(x), or a plain stack [default: plain]."),
+        click.option("--bias", is_flag=True, default=None, help="Biases: (W x + b) ⊙ (V x + c)."),
+        click.option("--embed", type=int, help="Add an embedding E from this input width."),
+        click.option("--unembed", type=int, help="Add an unembedding U to this output width."),
+        click.option("--weights", type=click.Choice(["symbolic", "int", "rational", "float"]),
+                     help="Generic symbolic weights, or seeded random ones [default: int]."),
+        click.option("--seed", type=int, help="Seed for random weights [default: 0]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_SHAPE_OPTIONS = ("layers", "width", "hidden", "residual", "bias", "embed", "unembed", "weights", "seed")
+
+
+def build_network(model_path: str | None, **opts: Any) -> Any:
+    from symsteer import Network, load_model
+
+    given = [k for k in _SHAPE_OPTIONS if opts.get(k) is not None]
+    if model_path is not None:
+        clash = [k for k in given if k != "residual"]
+        if clash:
+            raise click.UsageError(f"--model conflicts with --{clash[0]}: the model file fixes the weights and shapes")
+        return load_model(model_path, residual=opts.get("residual"))
+    layers = 2 if opts["layers"] is None else opts["layers"]
+    width = 2 if opts["width"] is None else opts["width"]
+    shape = dict(
+        layers=layers,
+        width=width,
+        hidden=width if opts["hidden"] is None else opts["hidden"],
+        residual=bool(opts["residual"]),
+        bias=bool(opts["bias"]),
+        embed=opts["embed"],
+        unembed=opts["unembed"],
+    )
+    weights = opts["weights"] or "int"
+    if weights == "symbolic":
+        if opts["seed"] is not None:
+            raise click.UsageError("--seed conflicts with --weights symbolic: symbolic weights are not random")
+        return Network.symbolic(**shape)
+    return Network.random(**shape, kind=weights, seed=opts["seed"] or 0)
+
+
+def _number(value: Any, exact: bool) -> Any:
+    from symsteer.numbers import to_sympy_number
+
+    v = to_sympy_number(value)
+    if exact:
+        return str(v)
+    return float(v)
+
+
+def emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text)
+    else:
+        from symsteer.io import write_atomic
+
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+
+
+# -- expand ------------------------------------------------------------------------------
+
+
+@main.command()
+@model_options
+@click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
+@click.option("--max-order", type=int, help="Keep α-orders up to this (truncation) [default: all].")
+@click.option("--split-directions", is_flag=True, help="Residual only: leaves x_0 and d_l = B_l(x_l) instead of x_n.")
+@click.option("--s", "s_value", help="Steering vector: comma-separated numbers or a .npy file.")
+@click.option("--x", "x_value", help="Network input: comma-separated numbers or a .npy file.")
+@click.option("--exact/--float", default=True, show_default=True, help="Evaluate in exact rationals or float64.")
+@click.option("--coefficients", "show_coefficients", is_flag=True, help="Print each α-coefficient as a polynomial, by kind.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text", show_default=True)
+@click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
+@click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
+           x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
+           output: str | None, **shape: Any) -> None:
+    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
+    from symsteer import EXACT, FLOAT, expand as do_expand
+    from symsteer.expansion import DEFAULT_BUDGET
+    from symsteer.io import load_vector
+
+    if (s_value is None) != (x_value is None):
+        raise click.UsageError("--s and --x go together: evaluating needs both the steering vector and the input")
+    if limit < 0:
+        raise click.UsageError(f"--limit={limit}; expected a non-negative integer")
+    network = build_network(model_path, **shape)
+    e = do_expand(network, steer_at=steer_at, max_order=max_order, split_directions=split_directions,
+                  budget=DEFAULT_BUDGET if budget is None else budget)
+    values = None
+    if s_value is not None:
+        numbers = EXACT if exact else FLOAT
+        values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)
+    if fmt == "latex":
+        from symsteer.latex import latex
+
+        emit(latex(e, coefficients=show_coefficients), output)
+        return
+    if fmt == "json":
+        emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
+        return
+    parts = [e.to_text(limit=limit)]
+    if show_coefficients:
+        parts.append(_coefficients_text(e))
+    if values is not None:
+        parts.append(_values_text(values, exact))
+    emit("\n\n".join(parts), output)
+
+
+def _coefficients_text(e: Any) -> str:
+    from symsteer.coefficients import KINDS
+
+    lines = ["polynomial maps (α-coefficients by kind):"]
+    for m in e.orders:
+        for kind in KINDS:
+            vec = e.coefficient(m, kind)
+            if any(v != 0 for v in vec):
+                lines.append(f"alpha^{m} {kind}: [{', '.join(str(v) for v in vec)}]")
+    return "\n".join(lines)
+
+
+def _values_text(values: dict[str, Any], exact: bool) -> str:
+    lines = ["values (per order: input, cross, self, const; total):"]
+    total = sum(values.values())
+    for m in range(total.shape[0]):
+        cells = [f"{k}=[{', '.join(str(_number(v, exact)) for v in values[k][m].ravel())}]" for k in values]
+        lines.append(f"alpha^{m}: " + "  ".join(cells) + f"  total=[{', '.join(str(_number(v, exact)) for v in total[m].ravel())}]")
+    return "\n".join(lines)
+
+
+def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: int, show_coefficients: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "network": e.network.describe(),
+        "steer_at": e.steer_at,
+        "max_order": e.max_order,
+        "degree_bound": e.degree_bound,
+        "truncated": e.truncated,
+        "total_terms": e.total_terms,
+        "counts": {str(m): c for m, c in e.counts().items()},
+    }
+    if e.total_terms <= limit:
+        out["terms"] = [
+            {"order": t.order, "kind": t.kind, "multiplicity": m, "term": str(t), "layers": sorted(t.layers)}
+            for t, m in e.terms
+        ]
+    if show_coefficients:
+        out["coefficients"] = {
+            str(m): {k: [str(v) for v in e.coefficient(m, k)] for k in ("input", "cross", "self", "const")} for m in e.orders
+        }
+    if values is not None:
+        total = sum(values.values())
+        out["values"] = {
+            str(m): {**{k: [_number(v, exact) for v in values[k][m].ravel()] for k in values},
+                     "total": [_number(v, exact) for v in total[m].ravel()]}
+            for m in range(total.shape[0])
+        }
+    return out
+
+
+# -- check -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random models and vectors.")
+@click.option("--width", type=int, default=3, show_default=True)
+@click.option("--hidden", type=int, default=3, show_default=True)
+@click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
+    """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
+    from symsteer.check import RTOL, check_grid
+
+    rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
+    failed = sum(not r.passed for _, r in rows)
+    if fmt == "json":
+        click.echo(json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
+    else:
+        click.echo(f"{'model':<34} {'n':>2} {'forward':>9} {'coeffs':>9} {'split':>9} {'exact≠':>6}  ok")
+        for case, r in rows:
+            kind = ("residual" if case["residual"] else "plain") + (" +bias" if case["bias"] else "")
+            kind += (f" E{case['embed']}" if case["embed"] else "") + (f" U{case['unembed']}" if case["unembed"] else "")
+            click.echo(f"{kind + ' L=' + str(case['layers']):<34} {case['steer_at']:>2} {r.forward_error:9.1e} "
+                       f"{r.coefficient_error:9.1e} {r.split_error:9.1e} {r.exact_mismatches:>6}  {'yes' if r.passed else 'NO'}")
+        click.echo(f"{len(rows) - failed} passed, {failed} failed (float tolerance {RTOL:.0e} relative; exact: zero difference)")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+@main.command()
+@model_options
+@click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
+@click.option("--max-order", type=int, default=2, show_default=True, help="List the expansion up to this α-order.")
+@click.option("--claims/--no-claims", "with_claims", default=True, show_default=True, help="Verify claims and add their verdicts.")
+@click.option("--timeout", type=float, help="Time limit per claim in seconds [default: the verifier's].")
+@click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
+@click.argument("paths", nargs=-1, type=click.Path())
+def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
+           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+    """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
+    first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
+    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    from pathlib import Path
+
+    from symsteer.report import compile_pdf, document
+
+    if pdf and output is None:
+        raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
+    if output is not None and output.endswith(".pdf"):
+        raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    if paths and not with_claims:
+        raise click.UsageError("claim PATHs conflict with --no-claims")
+    if model_path is None and shape["residual"] is None:
+        shape["residual"] = True  # the report's default model is residual
+    network = build_network(model_path, **shape)
+    verdicts: list[Any] = []
+    if with_claims:
+        from symsteer.claims import load_claims, verify_all
+
+        verdicts = list(verify_all(load_claims(list(paths) or None), **({} if timeout is None else {"timeout": timeout})))
+    tex = document(network, steer_at=steer_at, max_order=max_order, verdicts=verdicts)
+    emit(tex, output)
+    if pdf:
+        compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    if any(not getattr(v, "ok", True) for v in verdicts):
+        sys.exit(EXIT_FAILED)
+
+
+# -- effect and steer (real models) ------------------------------------------------------
+
+
+def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How to read a weight file: residual or not, a key map or a named layout."""
+    options = [
+        click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
+        click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
+        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
+                     help="Force a known key layout [default: detected]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None) -> Any:
+    from symsteer.io import load_model
+
+    if keys_path is not None and layout is not None:
+        raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
+    return load_model(path, residual=residual, keys=keys_path, layout=layout)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--steer-at", type=int, required=True, help="Layer n whose input x_n gets α s.")
+@click.option("--s", "s_value", required=True, help="Steering vector: a .npy file or comma-separated numbers.")
+@click.option("--inputs", "inputs_value", help="Network inputs (N, d_in) as .npy (or one input, comma-separated).")
+@click.option("--alpha", "alpha_spec", default="-10:10:21", show_default=True, help="α values: start:stop:count or a,b,c.")
+@click.option("--exact", is_flag=True, help="Also compare polynomial and forward passes in exact rationals.")
+@click.option("--top", type=int, default=3, show_default=True, help="Cross-map directions to show.")
+@click.option("--show", type=int, default=3, show_default=True, help="Inputs whose polynomials are listed (text).")
+@click.option("--image-shape", default="auto", show_default=True,
+              help="Draw input directions as images: RxC, 'auto' (square network inputs) or 'off'.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@_file_model_options
+def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
+           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
+           keys_path: str | None, layout: str | None) -> None:
+    """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
+
+    Weights alone: the self part of every α-order, the cross map M_s with its singular values
+    and top input directions. With --inputs: every output's exact polynomial in α against the
+    model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
+    overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
+    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    """
+    from symsteer.check import RTOL
+    from symsteer.effect import effect as do_effect, parse_alphas
+    from symsteer.io import load_vector
+
+    for name, value in (("--top", top), ("--show", show)):
+        if value < 0:
+            raise click.UsageError(f"{name}={value}; expected a non-negative integer")
+    shape: Any = image_shape
+    if image_shape == "off":
+        shape = None
+    elif image_shape != "auto":
+        try:
+            shape = tuple(int(v) for v in image_shape.lower().split("x"))
+            assert len(shape) == 2 and min(shape) > 0
+        except (ValueError, AssertionError):
+            raise click.UsageError(f"--image-shape={image_shape!r}; expected RxC (e.g. 8x8), auto or off") from None
+    network = _load_file_model(model_path, residual, keys_path, layout)
+    s = load_vector(s_value, name="--s")
+    inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
+    result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
+    if fmt == "json":
+        emit(json.dumps(result.to_json(), indent=1), output)
+    else:
+        emit(result.to_text(top=top, show=show), output)
+    if plot_path is not None:
+        result.plot(plot_path, top=top)
+    sw = result.sweep
+    if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--h", "h_path", required=True, type=click.Path(dir_okay=False), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
+@click.option("--q", "q_path", required=True, type=click.Path(dir_okay=False), help="Activations (or inputs) without it: .npy (N, width).")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first.")
+@click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
+@click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
+@_file_model_options
+def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
+          residual: bool | None, keys_path: str | None, layout: str | None) -> None:
+    """Build a steering vector s = mean(h) − mean(q) and save it as .npy.
+
+    Without --model, --h and --q are recorded activations x_n. With --model and --steer-at,
+    they are network inputs, run through the model to x_n first.
+    """
+    import numpy as np
+
+    from symsteer.io import load_vector, save_vector
+    from symsteer.steering import steering_from_inputs, steering_vector
+
+    if (model_path is None) != (steer_at is None):
+        raise click.UsageError("--model and --steer-at go together: inputs are run to layer --steer-at of the model")
+    if model_path is None and (residual is not None or keys_path or layout):
+        raise click.UsageError("--residual/--plain, --keys and --layout need --model")
+    for name, path in (("--h", h_path), ("--q", q_path)):
+        if not path.endswith(".npy"):
+            raise click.UsageError(f"{name}={path!r}; expected a .npy file of vectors (N, width)")
+    h, q = (np.asarray(load_vector(path, name=name)) for name, path in (("--h", h_path), ("--q", q_path)))
+    if model_path is not None:
+        network = _load_file_model(model_path, residual, keys_path, layout)
+        s = steering_from_inputs(network, h, q, steer_at=steer_at, normalize=normalize)
+        where = f"x_{steer_at} of {model_path}"
+    else:
+        s = steering_vector(h, q, normalize=normalize)
+        where = "the recorded activations"
+    save_vector(output, s)
+    count = lambda a: 1 if a.ndim == 1 else a.shape[0]  # noqa: E731
+    click.echo(f"s = mean(h) - mean(q) at {where}: {count(h)} vs {count(q)} vector(s), width {s.shape[0]}, "
+               f"|s| = {np.linalg.norm(s):.6g}{' (normalised)' if normalize else ''}; wrote {output}")
+
+
+# -- claims ------------------------------------------------------------------------------
+
+
+def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
+    import difflib
+
+    from symsteer.claims import load_claims
+
+    claims = load_claims(list(paths) or None)
+    if only:
+        known = {c.id: c for c in claims}
+        for wanted in only:
+            if wanted not in known:
+                close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
+                hint = f"; closest matches: {', '.join(close)}" if close else ""
+                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}")
+        claims = [known[w] for w in dict.fromkeys(only)]
+    return claims
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--only", multiple=True, metavar="ID", help="Verify only this claim (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
+@click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
+           output: str | None) -> None:
+    """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
+
+    Exit 0 when every found verdict is the expected one, 1 when one differs or is undecided,
+    3 for a bad claim file.
+    """
+    import time
+
+    from symsteer.claims import verdicts_text, verify_all
+
+    if timeout is not None and not timeout > 0:
+        raise click.UsageError(f"--timeout={timeout}; expected a positive number of seconds")
+    claims = _select_claims(paths, only)
+    start = time.perf_counter()
+    verdicts = verify_all(claims, timeout=timeout)
+    elapsed = time.perf_counter() - start
+    if fmt == "json":
+        passed = sum(v.ok for v in verdicts)
+        emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
+                         "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
+    else:
+        emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    if not all(v.ok for v in verdicts):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--only", multiple=True, metavar="ID", help="List only this claim (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str | None) -> None:
+    """List the claims in PATHS (default: the built-in proofs/): id, expected verdict, statement."""
+    selected = _select_claims(paths, only)
+    if fmt == "json":
+        emit(json.dumps([c.to_dict() for c in selected], indent=2), output)
+        return
+    width = max([len(c.id) for c in selected] + [5])
+    models = [c.family for c in selected]
+    mwidth = max([len(m) for m in models] + [5])
+    lines = [f"{'claim':<{width}}  {'expected':<12} {'model':<{mwidth}}  statement"]
+    for c, model in zip(selected, models):
+        assume = f"  [assuming {', '.join(c.assumptions)}]" if c.assumptions else ""
+        lines.append(f"{c.id:<{width}}  {c.expected:<12} {model:<{mwidth}}  {c.statement}{assume}")
+    lines.append(f"{len(selected)} claim(s)")
+    emit("\n".join(lines), output)
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and map errors to exit codes: no traceback for a user's mistake."""
+    import os
+
+    _TIMED_OUT.clear()
+    try:
+        main.main(args=argv, prog_name="symsteer", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if _TIMED_OUT:
+            click.echo(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s; no output was written", err=True)
+            return EXIT_FAILED
+        click.echo("interrupted; no output was written", err=True)
+        return EXIT_INTERRUPTED
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_FAILED
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - every escape is mapped to an exit code
+        from symsteer.errors import SymsteerError
+
+        if isinstance(exc, SymsteerError):
+            click.echo(f"error: {exc}", err=True)
+            return exc.exit_code
+        if os.environ.get("SYMSTEER_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
+                   "for the traceback and please report it)", err=True)
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def entry() -> None:
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    entry()
