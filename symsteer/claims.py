@@ -27,7 +27,7 @@ __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_cl
 #: the built-in claims
 def _builtin_proofs() -> Path:
     # a checkout keeps proofs/ at the repository root; an installed package carries them as
-    # symsteer/proofs (pyproject's package-dir maps one onto the other)
+    # symsteer/proofs (setup.py copies one into the other)
     here = Path(__file__).resolve().parent
     inside = here / "proofs"
     return inside if inside.is_dir() else here.parent / "proofs"
