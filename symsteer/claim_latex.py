@@ -44,13 +44,13 @@ def name_latex(name: str) -> str:
 
 
 def _text(text: str) -> str:
-    from .latex import escape_text
+    from ._latex import escape_text
 
     return rf"\text{{{escape_text(text)}}}"
 
 
 def _code(text: str) -> str:
-    from .latex import escape_text
+    from ._latex import escape_text
 
     return rf"\text{{\ttfamily {escape_text(text)}}}"
 
@@ -69,7 +69,7 @@ def statement_text(text: str) -> str:
     try:
         return f"${_statement(text)}$"
     except (SyntaxError, ValueError, RecursionError, _Unknown):
-        from .latex import _plain
+        from ._latex import _plain
 
         return r"\texttt{" + re.sub(r"([,()])(?=\S)", r"\1\\allowbreak{}", _plain(text)) + "}"
 
@@ -332,7 +332,7 @@ _QUOTED = re.compile(r"'([^\n]+?)'(?=: )")
 def prose_latex(text: str) -> str:
     """A verifier's sentence as text: the statements quoted in it (``'B(a*x) == …': …``) and
     the polynomials in it (``-alpha*s_1*x_2 + …``) as math."""
-    from .latex import _line
+    from ._latex import _line
 
     def words(piece: str) -> str:  # keeps the spaces at its ends: "c = " + math + " < 1"
         inner = _line(piece)
@@ -444,7 +444,7 @@ def verdict_items(verdict: Any, text: Any) -> list[tuple[str, str]]:
     """(label, LaTeX) lines of a verdict: the verdict with its method and scope, and in the same
     line the counterexample (or witness) or the essence of the proof; then the residual over
     generic weights. ``text`` prints evidence of a kind this module does not know."""
-    from .latex import _word
+    from ._latex import _word
 
     claim = verdict.claim
     ok = bool(getattr(verdict, "ok", True))
@@ -485,7 +485,7 @@ def verdict_items(verdict: Any, text: Any) -> list[tuple[str, str]]:
 
 def claim_items(claim: Any) -> list[tuple[str, str]]:
     """(label, LaTeX) lines of a claim: the seed's words and the statement as math, with its assumptions."""
-    from .latex import _line
+    from ._latex import _line
 
     items = []
     quote = getattr(claim, "quote", None)
@@ -504,7 +504,7 @@ def claim_items(claim: Any) -> list[tuple[str, str]]:
 
 def note_item(claim: Any) -> list[tuple[str, str]]:
     """The claim file's note, if any: why the verdict is what it is."""
-    from .latex import _line
+    from ._latex import _line
 
     note = getattr(claim, "note", None)
     return [("Note", _line(note))] if note else []

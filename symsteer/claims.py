@@ -144,7 +144,7 @@ class Verdict:
 
     def _repr_latex_(self) -> str:
         """Jupyter renders a one-line math summary."""
-        from .latex import latex
+        from ._latex import latex
 
         return latex(self, mode="inline")
 

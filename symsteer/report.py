@@ -15,7 +15,7 @@ import sympy
 from .errors import DeadlineError, SymsteerError
 from .expansion import expand
 from .io import write_atomic
-from .latex import SymsteerLatexPrinter, escape_text, preamble
+from ._latex import SymsteerLatexPrinter, escape_text, preamble
 from .network import Network
 
 __all__ = ["document", "compile_pdf", "TEX_ENGINE"]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .coefficients import forward, stream
+from ._coefficients import forward, stream
 from .errors import SymsteerError
 from .expansion import expand
 from .layer import Bilinear

@@ -8,7 +8,7 @@ import sympy
 
 from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
 from symsteer import coefficients
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.expansion import COUNT_CAP
 
 from conftest import as_fractions, reference_coefficients, reference_output

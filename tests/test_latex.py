@@ -14,7 +14,7 @@ import sympy
 
 from symsteer import Bilinear, Network, ShapeError, expand
 from symsteer.claims import Claim, Verdict
-from symsteer.latex import OWN_SETTINGS, SymsteerLatexPrinter, escape_text, latex, preamble
+from symsteer._latex import OWN_SETTINGS, SymsteerLatexPrinter, escape_text, latex, preamble
 from symsteer.terms import ONE, apply, leaf
 
 x, s = leaf("x"), leaf("s")
@@ -212,7 +212,7 @@ def test_long_sums_break_within_the_line_length() -> None:
     out = latex(e, line_length=40)
     rows = out.splitlines()[1:-1]
     assert len(rows) > 10
-    from symsteer.latex import _glyphs
+    from symsteer._latex import _glyphs
 
     # a row may pass the limit only when it holds a single summand
     for row in rows:

@@ -14,7 +14,7 @@ import sympy
 from symsteer.cli import run
 from symsteer import Network, SymsteerError, expand
 from symsteer.claims import Claim, Verdict
-from symsteer.latex import SymsteerLatexPrinter, latex
+from symsteer._latex import SymsteerLatexPrinter, latex
 from symsteer.report import compile_pdf, document
 
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (Debian: texlive-latex-base)")

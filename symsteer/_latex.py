@@ -29,7 +29,7 @@ import numpy as np
 import sympy
 from sympy.printing.latex import LatexPrinter
 
-from .coefficients import KINDS
+from ._coefficients import KINDS
 from .errors import BudgetError, ShapeError
 from .expansion import Expansion
 from .layer import Bilinear
@@ -734,3 +734,8 @@ def latex(obj: Any, **settings: Any) -> str:
     ('d_{0}', 'x_{0}')
     """
     return SymsteerLatexPrinter(settings).doprint(obj)
+
+
+# the documented ``symsteer.latex.preamble()``: the function carries what a document needs
+latex.preamble = preamble  # type: ignore[attr-defined]
+latex.escape_text = escape_text  # type: ignore[attr-defined]
