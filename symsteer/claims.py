@@ -39,7 +39,7 @@ VERDICTS = ("holds", "fails", "out_of_scope")
 
 _FIELDS = {
     "id": "a short stable id, equal to the file name: c01-homogeneity-bias-free",
-    "row": "the row of MATH.md's table (an integer)",
+    "row": "the row of docs/mathematics.md's table (an integer)",
     "title": "one line saying what the claim is",
     "quote": "the seed's words",
     "reading": "which reading of ambiguous words this file takes",

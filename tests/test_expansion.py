@@ -96,7 +96,7 @@ def test_symbolic_weights_single_layer_closed_form():
     assert e.coefficient(1, "self") == sympy.zeros(2, 1)
 
 
-# distinct formal terms after l layers (MATH.md)
+# distinct formal terms after l layers (docs/mathematics.md)
 RESIDUAL = [5, 20, 230, 26795, 359026205]
 PLAIN = [3, 6, 21, 231, 26796]
 RESIDUAL_ORDER1 = [4, 11, 56, 986, 201431]
