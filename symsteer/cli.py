@@ -207,10 +207,15 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
         "counts": {str(m): c for m, c in e.counts().items()},
     }
     if e.total_terms <= limit:
+        from symsteer.terms import listing
+
+        texts, defs = listing(e, [t for t, _ in e.terms])
         out["terms"] = [
-            {"order": t.order, "kind": t.kind, "multiplicity": m, "term": str(t), "layers": sorted(t.layers)}
-            for t, m in e.terms
+            {"order": t.order, "kind": t.kind, "multiplicity": m, "term": text, "layers": sorted(t.layers)}
+            for (t, m), text in zip(e.terms, texts)
         ]
+        if defs:
+            out["names"] = defs
     if show_coefficients:
         out["coefficients"] = {
             str(m): {k: [str(v) for v in e.coefficient(m, k)] for k in ("input", "cross", "self", "const")} for m in e.orders

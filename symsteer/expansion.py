@@ -19,7 +19,7 @@ from ._coefficients import KINDS, _layer_arrays, _linear, order_limit, split_coe
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
-from .terms import ONE, Term, apply, leaf
+from .terms import ONE, Term, apply, leaf, listing
 
 __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 
@@ -357,6 +357,12 @@ class Expansion:
         lines = []
         shown = 0
         listable = self._built <= self.budget
+        texts: dict[int, str] = {}
+        defs: list[str] = []
+        if listable:  # distinct terms print distinctly: too large ones name their input-only parts
+            listed = [t for t, _ in self.terms[:limit]]
+            strings, defs = listing(self, listed)
+            texts = {id(t): text for t, text in zip(listed, strings)}
         for m in self.orders:
             kinds = ", ".join(f"{k} {_count_text(counts[m][k])}" for k in KINDS if counts[m][k])
             lines.append(f"alpha^{m}: {kinds or 'no terms'}")
@@ -369,7 +375,7 @@ class Expansion:
                 for term, mult in items:
                     if shown >= limit:
                         break
-                    lines.append(f"    {'' if mult == 1 else f'{mult}*'}{'U ' if self.network.unembed is not None else ''}{term}")
+                    lines.append(f"    {'' if mult == 1 else f'{mult}*'}{'U ' if self.network.unembed is not None else ''}{texts[id(term)]}")
                     shown += 1
         if shown >= limit:
             lines.append(f"... {self.total_terms - limit} more terms (raise --limit to list them)")
@@ -377,6 +383,8 @@ class Expansion:
             lines.append(f"(terms not listed: {self._over_budget()})")
         if self.truncated:
             lines.append(f"+ O(alpha^{self.max_order + 1})")
+        if defs:
+            lines.append("where " + ";\n      ".join(defs))
         return "\n".join(head + lines)
 
 
