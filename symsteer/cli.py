@@ -134,14 +134,16 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--split-directions", is_flag=True, help="Residual only: leaves x_0 and d_l = B_l(x_l) instead of x_n.")
 @click.option("--s", "s_value", help="Steering vector: comma-separated numbers or a .npy file.")
 @click.option("--x", "x_value", help="Network input: comma-separated numbers or a .npy file.")
-@click.option("--exact/--float", default=True, show_default=True, help="Evaluate in exact rationals or float64.")
+@click.option("--exact/--float", default=None,
+              help="Evaluate --s/--x in exact rationals or float64 [default: exact, but float64 when the weights are "
+                   "floats (a float64 model file, --weights float): their exact values are 50-digit fractions].")
 @click.option("--coefficients", "show_coefficients", is_flag=True, help="Print each α-coefficient as a polynomial, by kind.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text", show_default=True)
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
 @click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
-           x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
+           x_value: str | None, exact: bool | None, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
     """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
     from symsteer import EXACT, FLOAT, expand as do_expand
@@ -156,6 +158,8 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     e = do_expand(network, steer_at=steer_at, max_order=max_order, split_directions=split_directions,
                   budget=DEFAULT_BUDGET if budget is None else budget)
     values = None
+    if exact is None:  # exact inputs stay exact; float weights give float values unless --exact
+        exact = network.field != "float"
     if s_value is not None:
         numbers = EXACT if exact else FLOAT
         values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)

@@ -345,6 +345,12 @@ class Expansion:
 
     # -- text ---------------------------------------------------------------------------
 
+    def __repr__(self) -> str:
+        """Short: what was expanded and how many terms; ``to_text()`` lists them."""
+        order = "" if self.max_order is None or not self.truncated else f", max_order={self.max_order}"
+        return (f"Expansion({self.network.describe()}; steer_at={self.steer_at}{order}, "
+                f"{_count_text(self.total_terms)} terms)")
+
     def to_text(self, *, limit: int = 200) -> str:
         """Terms grouped by order and kind, with counts; at most ``limit`` terms listed."""
         counts = self.counts()

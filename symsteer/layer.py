@@ -157,6 +157,11 @@ class Bilinear:
     def field(self) -> Field:
         return field_of(self.W, self.V, self.P, self.b, self.c)
 
+    def __repr__(self) -> str:
+        """Short: the widths and the kind of weights, not the weights."""
+        bias = ", biases" if self.has_bias else ""
+        return f"Bilinear(d_in={self.d_in}, hidden={self.hidden}, d_out={self.d_out}{bias}, {self.field} weights)"
+
     # -- constructors -----------------------------------------------------------------
 
     @classmethod

@@ -1,0 +1,65 @@
+"""What a new user meets in the first hour: defaults, help texts and messages of the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symsteer import Network, save_model
+from symsteer.cli import run
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def call(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    code = run(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# -- float inputs print as floats -------------------------------------------------------------
+
+
+def test_float_weights_give_float_values_unless_exact_is_asked(capsys, tmp_path) -> None:
+    args = ["expand", "--weights", "float", "--layers", "2", "--s", "1,2", "--x", "0.5,1"]
+    code, out, _ = call(args, capsys)
+    values = out[out.index("values"):]
+    assert code == 0 and "/" not in values and len(values) < 2000
+    code, exact, _ = call(args + ["--exact"], capsys)
+    assert code == 0 and "/" in exact[exact.index("values"):]
+    # a float64 model file: the same default
+    save_model(Network.random(layers=1, width=2, hidden=2, kind="float", seed=0), tmp_path / "m.npz")
+    code, out, _ = call(["expand", "--model", str(tmp_path / "m.npz"), "--s", "1,2", "--x", "1,1", "--format", "json"], capsys)
+    assert code == 0 and all(isinstance(v, float) for v in json.loads(out)["values"]["0"]["total"])
+
+
+def test_exact_weights_and_inputs_stay_exact(capsys) -> None:
+    code, out, _ = call(["expand", "--weights", "rational", "--layers", "1", "--s", "1/3,2", "--x", "1,1"], capsys)
+    assert code == 0 and "/" in out[out.index("values"):]
+    code, out, _ = call(["expand", "--help"], capsys)
+    assert "float64 when the weights are floats" in " ".join(out.split())
+
+
+# -- short reprs, honest labels ---------------------------------------------------------------
+
+
+def test_reprs_are_short_and_to_text_lists_the_terms() -> None:
+    from symsteer import expand, load_model
+
+    net = load_model(EXAMPLES / "digits.npz")  # 3504 float weights
+    e = expand(net, steer_at=0)
+    for text in (repr(net), str(net), repr(e), str(e), repr(net.layers[0])):
+        assert len(text) < 300, text[:100]
+    assert repr(e).startswith("Expansion(") and "5 terms" in repr(e)
+    assert "alpha^1" in e.to_text()
+
+
+def test_integer_weights_are_labelled_integer(capsys) -> None:
+    code, out, _ = call(["expand", "--layers", "1"], capsys)
+    assert code == 0 and "integer weights" in out.splitlines()[0]
+    code, out, _ = call(["expand", "--layers", "1", "--weights", "rational"], capsys)
+    assert code == 0 and "rational weights" in out.splitlines()[0]
