@@ -55,14 +55,32 @@ def _start_watchdog(seconds: float) -> None:
 # -- shared options ----------------------------------------------------------------------
 
 
+MODEL_HELP = ("Model file: .npz, .safetensors or a PyTorch state dict (.pt, .pth, .bin; needs torch), in the "
+              "symsteer, bilinear-mlp, bilinear-blocks or bilinear-toy key layout (detected), or any layout with --keys.")
+LAYOUT_NAMES = ["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]
+
+
+def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How to read a model file: a key map or a named layout (the same on every command)."""
+    options = [
+        click.option("--keys", "keys_path", type=click.Path(dir_okay=False),
+                     help="With --model: a key map (TOML) from roles (W, V, P, …) to the file's keys."),
+        click.option("--layout", type=click.Choice(LAYOUT_NAMES), help="With --model: force a known key layout [default: detected]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe a network: a model file, or a random / symbolic one."""
     options = [
-        click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz in symsteer's layout)."),
+        click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP),
         click.option("--layers", type=int, help="Number of bilinear layers [default: 2]."),
         click.option("--width", type=int, help="Stream width d [default: 2]."),
         click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
-        click.option("--residual/--plain", default=None, help="Residual blocks x + B(x), or a plain stack [default: plain]."),
+        click.option("--residual/--plain", default=None,
+                     help="Residual blocks x + B(x), or a plain stack [default: plain; with --model, what the file says]."),
         click.option("--bias", is_flag=True, default=None, help="Biases: (W x + b) ⊙ (V x + c)."),
         click.option("--embed", type=int, help="Add an embedding E from this input width."),
         click.option("--unembed", type=int, help="Add an unembedding U to this output width."),
@@ -72,21 +90,23 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return file_options(func)
 
 
 _SHAPE_OPTIONS = ("layers", "width", "hidden", "residual", "bias", "embed", "unembed", "weights", "seed")
 
 
-def build_network(model_path: str | None, **opts: Any) -> Any:
-    from symsteer import Network, load_model
+def build_network(model_path: str | None, keys_path: str | None = None, layout: str | None = None, **opts: Any) -> Any:
+    from symsteer import Network
 
     given = [k for k in _SHAPE_OPTIONS if opts.get(k) is not None]
     if model_path is not None:
         clash = [k for k in given if k != "residual"]
         if clash:
             raise click.UsageError(f"--model conflicts with --{clash[0]}: the model file fixes the weights and shapes")
-        return load_model(model_path, residual=opts.get("residual"))
+        return _load_file_model(model_path, opts.get("residual"), keys_path, layout)
+    if keys_path is not None or layout is not None:
+        raise click.UsageError(f"--{'keys' if keys_path is not None else 'layout'} needs --model: it says how to read a model file")
     layers = 2 if opts["layers"] is None else opts["layers"]
     width = 2 if opts["width"] is None else opts["width"]
     shape = dict(
@@ -238,16 +258,30 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 
 
 @main.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="Check this model file at every steering point instead of the grid of random models. " + MODEL_HELP)
+@file_options
+@click.option("--residual/--plain", default=None, help="With --model: residual blocks or a plain stack [default: what the file says].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random models and vectors.")
-@click.option("--width", type=int, default=3, show_default=True)
-@click.option("--hidden", type=int, default=3, show_default=True)
-@click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
+@click.option("--width", type=int, default=3, show_default=True, help="Stream width d of the grid's models.")
+@click.option("--hidden", type=int, default=3, show_default=True, help="Hidden width h of the grid's models.")
+@click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True,
+              help="Kind of random weights of the grid's models.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
-    """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
+def check(model_path: str | None, keys_path: str | None, layout: str | None, residual: bool | None, seed: int, width: int,
+          hidden: int, weights: str, fmt: str) -> None:
+    """Check expansions against numeric models (exit 1 on any failure): forward passes at several
+    α, propagated coefficients and the split by kind, in float64 (relative tolerance) and exact
+    rationals (zero difference). Default: a grid of random models of every shape; with --model,
+    that model at every steering point, on seeded random integer inputs and steering vectors."""
     from symsteer._check import RTOL, check_grid
 
-    rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
+    if model_path is None and (keys_path is not None or layout is not None or residual is not None):
+        raise click.UsageError("--keys, --layout and --residual/--plain need --model: they say how to read a model file")
+    if model_path is not None:
+        rows = _check_model(_load_file_model(model_path, residual, keys_path, layout), seed)
+    else:
+        rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
         click.echo(json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
@@ -261,6 +295,26 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
         click.echo(f"{len(rows) - failed} passed, {failed} failed (float tolerance {RTOL:.0e} relative; exact: zero difference)")
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _check_model(network: Any, seed: int) -> list[tuple[dict[str, Any], Any]]:
+    """Rows like ``check_grid``'s for one loaded model, one per steering point."""
+    import numpy as np
+
+    from symsteer import check as do_check, expand as do_expand
+
+    if isinstance(seed, bool) or seed < 0:
+        raise click.UsageError(f"--seed={seed}; expected a non-negative integer")
+    rows = []
+    for n in range(network.depth + 1):
+        rng = np.random.default_rng([seed, n])
+        x = rng.integers(-3, 4, size=network.d_in).tolist()
+        s = rng.integers(-3, 4, size=network.width_at(n)).tolist()
+        case = {"layers": network.depth, "residual": network.residual, "bias": network.has_bias, "steer_at": n,
+                "embed": None if network.embed is None else network.embed.shape[1],
+                "unembed": None if network.unembed is None else network.unembed.shape[0]}
+        rows.append((case, do_check(do_expand(network, steer_at=n), s=s, x=x)))
+    return rows
 
 
 # -- report ------------------------------------------------------------------------------
@@ -309,17 +363,9 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
 # -- effect and steer (real models) ------------------------------------------------------
 
 
-def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """How to read a weight file: residual or not, a key map or a named layout."""
-    options = [
-        click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
-        click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
-        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
-                     help="Force a known key layout [default: detected]."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _residual_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--residual/--plain", default=None,
+                        help="Residual blocks or a plain stack [default: what the file says].")(func)
 
 
 def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None) -> Any:
@@ -331,8 +377,9 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--steer-at", type=int, required=True, help="Layer n whose input x_n gets α s.")
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
+@click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
 @click.option("--s", "s_value", required=True, help="Steering vector: a .npy file or comma-separated numbers.")
 @click.option("--inputs", "inputs_value", help="Network inputs (N, d_in) as .npy (or one input, comma-separated).")
 @click.option("--alpha", "alpha_spec", default="-10:10:21", show_default=True, help="α values: start:stop:count or a,b,c.")
@@ -344,20 +391,26 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
-@_file_model_options
-def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
+@file_options
+@_residual_option
+def effect(model_arg: str | None, model_path: str | None, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
            keys_path: str | None, layout: str | None) -> None:
-    """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
+    """What steering the --model with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
     and top input directions. With --inputs: every output's exact polynomial in α against the
     model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
-    overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
-    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    overtakes the cross part, and where the argmax changes.
     """
     from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
+
+    if model_arg is not None and model_path is not None:
+        raise click.UsageError(f"MODEL {model_arg!r} and --model {model_path!r} both given; expected one model")
+    model_path = model_path or model_arg
+    if model_path is None:
+        raise click.UsageError("missing --model: the model file to steer (.npz, .safetensors or a PyTorch state dict)")
     from symsteer.io import load_vector
 
     for name, value in (("--top", top), ("--show", show)):
@@ -390,11 +443,12 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
 @main.command()
 @click.option("--h", "h_path", required=True, type=click.Path(dir_okay=False), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
 @click.option("--q", "q_path", required=True, type=click.Path(dir_okay=False), help="Activations (or inputs) without it: .npy (N, width).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first. " + MODEL_HELP)
 @click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
 @click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
-@_file_model_options
+@file_options
+@_residual_option
 def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
           residual: bool | None, keys_path: str | None, layout: str | None) -> None:
     """Build a steering vector s = mean(h) − mean(q) and save it as .npy.

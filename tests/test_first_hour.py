@@ -63,3 +63,41 @@ def test_integer_weights_are_labelled_integer(capsys) -> None:
     assert code == 0 and "integer weights" in out.splitlines()[0]
     code, out, _ = call(["expand", "--layers", "1", "--weights", "rational"], capsys)
     assert code == 0 and "rational weights" in out.splitlines()[0]
+
+
+# -- one convention for model files ------------------------------------------------------------
+
+MODEL_COMMANDS = ["expand", "report", "check", "effect", "steer"]
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+def test_every_model_command_reads_files_the_same_way(command: str, capsys) -> None:
+    code, out, _ = call([command, "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
+    for option in ("--model", "--keys", "--layout", "--residual / --plain", "--steer-at"):
+        if command == "check" and option == "--steer-at":
+            continue  # check runs every steering point
+        assert option in text, (command, option)
+    assert ".npz, .safetensors or a PyTorch state dict" in text and "bilinear-mlp" in text
+
+
+def test_effect_takes_model_and_defaults_to_steer_at_zero(capsys) -> None:
+    args = ["--s", str(EXAMPLES / "s_3_minus_8.npy"), "--format", "json"]
+    code, out, err = call(["effect", "--model", str(EXAMPLES / "digits.npz"), *args], capsys)
+    assert code == 0, err
+    assert json.loads(out)["steer_at"] == 0
+    code, _, err = call(["effect", *args], capsys)
+    assert code == 2 and "--model" in err
+
+
+def test_model_file_options_on_expand_check_and_report(tmp_path, capsys) -> None:
+    digits = str(EXAMPLES / "digits.npz")
+    code, out, _ = call(["expand", "--model", digits, "--layout", "symsteer", "--max-order", "1"], capsys)
+    assert code == 0 and "embed (24, 64)" in out
+    code, out, _ = call(["check", "--model", digits, "--layout", "symsteer"], capsys)
+    assert code == 0 and "2 passed, 0 failed" in out
+    code, _, err = call(["check", "--layout", "symsteer"], capsys)
+    assert code == 2 and "need --model" in err
+    code, _, err = call(["expand", "--keys", "k.toml"], capsys)
+    assert code == 2 and "--keys needs --model" in err
