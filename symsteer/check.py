@@ -103,8 +103,8 @@ def check(
         x_n = stream(net, x, numbers=numbers)[n]
         parts = expansion.evaluate(s, x=x, numbers=numbers)
         total = sum(parts.values())
-        propagated = coefficients(net, x_n, s, steer_at=n, max_order=top, numbers=numbers)
-        split = split_coefficients(net, x_n, s, steer_at=n, max_order=top, numbers=numbers)
+        propagated = coefficients(net, x_n=x_n, s=s, steer_at=n, max_order=top, numbers=numbers)
+        split = split_coefficients(net, x_n=x_n, s=s, steer_at=n, max_order=top, numbers=numbers)
         pairs = [("coefficients", total, propagated)] + [("split", parts[k], split[k]) for k in KINDS]
         if not expansion.truncated:
             for alpha in alphas:

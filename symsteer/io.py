@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import InputFileError, ShapeError, SymsteerError
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 
 __all__ = [

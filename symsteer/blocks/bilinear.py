@@ -12,7 +12,7 @@ import numpy as np
 import sympy
 
 from ..errors import ShapeError
-from ..numbers import Numbers
+from ..numbers import FLOAT, Numbers
 from .base import Block, Field, as_weight_array, cauchy, field_of, random_array
 
 __all__ = ["Bilinear"]
@@ -109,6 +109,37 @@ class Bilinear(Block):
 
     def degree(self, k: int) -> int:
         return 2 * k
+
+    def pair(self, u: np.ndarray | None, v: np.ndarray | None, *, numbers: Numbers, same: bool = False) -> np.ndarray:
+        """The structured expansion's node: ``B̂(u, v) = (B(u, v) + B(v, u)) / 2`` on operands
+        in ``numbers``, ``None`` standing for the bias leaf 1 (``W·1 = b``, ``V·1 = c``);
+        ``same``: ``B(u, u)``."""
+        a = self.weights(numbers)
+
+        def lin(key: str, bias: str, w: np.ndarray | None) -> np.ndarray:
+            return a[bias] if w is None else numbers.apply(a[key], w)
+
+        wl, vr = lin("W", "b", u), lin("V", "c", v)
+        if same:
+            return numbers.apply(a["P"], wl * vr)
+        wr, vl = lin("W", "b", v), lin("V", "c", u)
+        half = np.empty((), dtype=object)
+        half[()] = numbers.half()
+        return numbers.apply(a["P"], wl * vr + wr * vl) * (half if numbers.name != "float" else 0.5)
+
+    def cross_matrix(self, s: Any, *, numbers: Numbers = FLOAT) -> np.ndarray:
+        """``M_s = P (diag(V s) W + diag(W s) V)``, so that ``B(x, s) + B(s, x) = M_s x``."""
+        a = self.weights(numbers)
+        s = numbers.vector(s, "s", self.d_in)
+        return a["P"] @ ((a["V"] @ s)[:, None] * a["W"] + (a["W"] @ s)[:, None] * a["V"])
+
+    def interaction_matrix(self, u: Any, *, numbers: Numbers = FLOAT) -> np.ndarray:
+        """``Q = Σ_k u_k B̂[k] = sym(Wᵀ diag(Pᵀ u) V)``, so that ``u · B(x, x) = xᵀ Q x``, from
+        the factors (never the dense tensor)."""
+        a = self.weights(numbers)
+        u = numbers.vector(u, "u", self.d_out)
+        Q = a["W"].T @ ((a["P"].T @ u)[:, None] * a["V"])
+        return (Q + Q.T) * numbers.half()
 
     def describe(self) -> str:
         return f"bilinear {self.d_in} → {self.d_out}, hidden {self.hidden}" + (", biases" if self.has_bias else "")
