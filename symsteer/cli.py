@@ -305,8 +305,9 @@ def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
         click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
-        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
-                     help="Force a known key layout [default: detected]."),
+        click.option("--layout", metavar="NAME",
+                     help="Force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
+                          "tensor-sim-deep-mlp, …; README: weight files) [default: detected]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -345,7 +346,7 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     and top input directions. With --inputs: every output's exact polynomial in α against the
     model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
     overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
-    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    PyTorch state dict in a registered layout (README: weight files), or --keys.
     """
     from symsteer.check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas

@@ -85,6 +85,25 @@ class Bilinear(Block):
     def arrays(self) -> dict[str, np.ndarray | None]:
         return {"W": self.W, "V": self.V, "P": self.P, "b": self.b, "c": self.c}
 
+    def with_output_bias(self, t: Any) -> Bilinear:
+        """``P((W x + b) ⊙ (V x + c)) + t`` as a bilinear layer, exactly: one more hidden unit
+        with zero rows in W and V, biases 1 and 1, and the column t in P.
+
+        >>> from symsteer.numbers import EXACT
+        >>> Bilinear([[1]], [[1]], [[2]]).with_output_bias([5]).forward(EXACT.vector([3], "x", 1), numbers=EXACT).tolist()
+        [23]
+        """
+        t = as_weight_array(t, f"{self.name}.t", ndim=1)
+        if t.shape != (self.d_out,):
+            raise ShapeError(f"{self.name}: output bias of shape {t.shape}; expected ({self.d_out},), the output width")
+        zero_row = np.zeros((1, self.d_in), dtype=self.W.dtype if self.W.dtype != object else np.int64)
+        b = self.b if self.b is not None else np.zeros(self.hidden, dtype=np.int64)
+        c = self.c if self.c is not None else np.zeros(self.hidden, dtype=np.int64)
+        return Bilinear(
+            _stack([self.W, zero_row]), _stack([self.V, zero_row]), _stack([self.P, t.reshape(-1, 1)], axis=1),
+            b=_stack([b, np.ones(1, dtype=np.int64)]), c=_stack([c, np.ones(1, dtype=np.int64)]), name=self.name,
+        )
+
     # -- the block protocol -------------------------------------------------------------
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
@@ -246,3 +265,9 @@ class Bilinear(Block):
             raise ShapeError(f"{self.name}: vector of length {arr.shape[0]}; expected {self.d_in}, the layer's input width")
         return sympy.ImmutableMatrix([sympy.Float(v) if isinstance(v, float) else v for v in arr.tolist()])
 
+
+def _stack(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
+    """Concatenate weight arrays, keeping exact entries exact (object dtype when any part is)."""
+    if any(p.dtype == object for p in parts):
+        parts = [p.astype(object) for p in parts]
+    return np.concatenate(parts, axis=axis)
