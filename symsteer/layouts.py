@@ -18,6 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from weakref import WeakKeyDictionary
 from typing import Any, Literal, Mapping, Protocol
 
 import numpy as np
@@ -26,7 +27,7 @@ from .blocks import Bilinear, Block, Linear, Residual
 from .errors import InputFileError, ShapeError, SymsteerError
 from .network import Network
 
-__all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "ROLES"]
+__all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "file_dtypes", "ROLES"]
 
 
 class Layout(Protocol):
@@ -589,7 +590,18 @@ def load_model(
     arrays = read_arrays(path)
     if config == "beside":
         config = read_config(path)
-    return model_arrays(arrays, source=str(path), residual=residual, layout=chosen, config=config)
+    network = model_arrays(arrays, source=str(path), residual=residual, layout=chosen, config=config)
+    _DTYPES[network] = tuple(sorted({str(a.dtype) for a in arrays.values() if np.asarray(a).dtype.kind == "f"}))
+    return network
+
+
+def file_dtypes(network: Network) -> tuple[str, ...]:
+    """The float dtypes of the weight file a network was loaded from (empty if not loaded)."""
+    return _DTYPES.get(network, ())
+
+
+#: the dtypes each loaded network's file held (the reference gate's tolerance depends on them)
+_DTYPES: "WeakKeyDictionary[Network, tuple[str, ...]]" = WeakKeyDictionary()
 
 
 def _checked(arr: np.ndarray, key: str, role: str, source: str) -> np.ndarray:
