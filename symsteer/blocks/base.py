@@ -323,6 +323,10 @@ class Residual(Block):
         inner = self.inner.degree(k)
         return None if inner is None else max(k, inner)
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def describe(self) -> str:
         how = {"add": "x + B(x)", "lerp": f"(1 − λ) x + λ B(x), λ = {self.scale}", "scaled": f"x + a B(x), a = {self.scale}"}
         return f"residual {how[self.kind]} around {self.inner.describe()}"

@@ -81,5 +81,9 @@ class Linear(Block):
     def degree(self, k: int) -> int:
         return k
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def describe(self) -> str:
         return f"linear {self.d_in} → {self.d_out}" + (", bias" if self.has_bias else "")
