@@ -82,7 +82,8 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--width", type=int, help="Stream width d [default: 2]."),
         click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
         click.option("--residual/--plain", default=None,
-                     help="Residual blocks x + B(x), or a plain stack [default: plain; with --model, what the file says]."),
+                     help="Residual blocks x + B(x), or a plain stack [default: plain (report: residual); with --model, "
+                          "what the file says]."),
         click.option("--bias", is_flag=True, default=None, help="Biases: (W x + b) ⊙ (V x + c)."),
         click.option("--embed", type=int, help="Add an embedding E from this input width."),
         click.option("--unembed", type=int, help="Add an unembedding U to this output width."),
@@ -200,7 +201,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     if fmt == "json":
         emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
         return
-    parts = [e.to_text(limit=limit)]
+    parts = [_as_flags(e.to_text(limit=limit))]
     if show_coefficients:
         parts.append(_coefficients_text(e))
     if values is not None:
@@ -365,6 +366,9 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
     emit(tex, output)
     if pdf:
         compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    if output is not None:  # stdout carries the document itself otherwise
+        wrote = [output] + ([str(Path(output).with_suffix(".pdf"))] if pdf else [])
+        click.echo(f"wrote {' and '.join(wrote)}", err=True)
     if any(not getattr(v, "ok", True) for v in verdicts):
         sys.exit(EXIT_FAILED)
 
@@ -483,6 +487,11 @@ def effect(model_arg: str | None, model_path: str | None, steer_at: int, s_value
             raise click.UsageError(f"--image-shape={image_shape!r}; expected RxC (e.g. 8x8), auto or off") from None
     if reference_path is not None and (inputs_value is None or not inputs_value.endswith(".npy")):
         raise click.UsageError("--reference OUT.npy goes with --inputs IN.npy: the outputs the model's own code gave for those inputs")
+    if plot_path is not None:  # before the work: a missing plotter should not cost the whole report
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise click.UsageError("--plot needs matplotlib: pip install matplotlib (or symsteer[plot]), or leave out --plot")
     network = _load_file_model(model_path, residual, keys_path, layout, reference_path, inputs_value if reference_path else None)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
@@ -558,7 +567,7 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
             if wanted not in known:
                 close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
                 hint = f"; closest matches: {', '.join(close)}" if close else ""
-                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}")
+                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}; `symsteer claims` lists the ids")
         claims = [known[w] for w in dict.fromkeys(only)]
     return claims
 
@@ -592,7 +601,10 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
         emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
                          "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
-        emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+        text = verdicts_text(verdicts, verbose=verbose, seconds=elapsed)
+        if verbose:  # proofs and counterexamples run long: wrap them, keeping each line's indent
+            text = "\n".join(w for line in text.splitlines() for w in _wrap(line))
+        emit(text, output)
     if not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 
@@ -612,11 +624,39 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
     models = [c.family for c in selected]
     mwidth = max([len(m) for m in models] + [5])
     lines = [f"{'claim':<{width}}  {'expected':<12} {'model':<{mwidth}}  statement"]
+    pad = " " * (width + 2)
     for c, model in zip(selected, models):
         assume = f"  [assuming {', '.join(c.assumptions)}]" if c.assumptions else ""
         lines.append(f"{c.id:<{width}}  {c.expected:<12} {model:<{mwidth}}  {c.statement}{assume}")
+        # what the claim says in words, and the seed's words it comes from
+        for label, text in (("title", getattr(c, "title", None)), ("seed", getattr(c, "quote", None))):
+            if text:
+                lines += _wrap(f"{label}: " + (f"“{text}”" if label == "seed" else text), indent=pad)
     lines.append(f"{len(selected)} claim(s)")
     emit("\n".join(lines), output)
+
+
+def _wrap(line: str, *, indent: str | None = None, width: int = 100) -> list[str]:
+    """A long line as lines of at most ``width`` characters (words longer than that stay whole),
+    continuation lines indented four more than the line itself."""
+    import textwrap
+
+    lead = indent if indent is not None else line[:len(line) - len(line.lstrip())]
+    if len(lead + line.lstrip()) <= width:
+        return [lead + line.lstrip()]
+    return textwrap.wrap(line.lstrip(), width=width, initial_indent=lead, subsequent_indent=lead + "    ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+_FLAGS = {"max_order": "--max-order", "steer_at": "--steer-at", "budget": "--budget"}
+
+
+def _as_flags(message: str) -> str:
+    """A library message in the CLI's words: ``max_order=3`` reads ``--max-order=3``."""
+    import re
+
+    message = re.sub(r"(?<![\w-])budget=", "--budget=", message)
+    return re.sub(r"(?<![\w-])(max_order|steer_at)\b", lambda m: _FLAGS[m.group(1)], message)
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -649,7 +689,7 @@ def run(argv: list[str] | None = None) -> int:
         from symsteer.errors import SymsteerError
 
         if isinstance(exc, SymsteerError):
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_as_flags(str(exc))}", err=True)
             return exc.exit_code
         if os.environ.get("SYMSTEER_DEBUG"):
             raise

@@ -330,7 +330,7 @@ class Effect:
         n = self.steer_at
         lines = [
             f"steering effect on a {self.network.describe()}",
-            f"steer at n={n}: x_{n} -> x_{n} + alpha s, |s| = {np.linalg.norm(self.s):.6g}; "
+            f"steer at n={n}: x_{n} → x_{n} + alpha s, |s| = {np.linalg.norm(self.s):.6g}; "
             f"every output is a polynomial in alpha of degree <= {self.degree_bound}",
             "",
             "from the weights alone",
@@ -345,7 +345,7 @@ class Effect:
             lines.append(f"  no layer after x_{n}: steering adds alpha U s and nothing depends on the input")
         else:
             c = self.cross
-            lines.append(f"  cross map {c.formula} ({c.cols} {c.matrix.shape[1]} -> {c.rows} {c.matrix.shape[0]}), "
+            lines.append(f"  cross map {c.formula} ({c.cols} {c.matrix.shape[1]} → {c.rows} {c.matrix.shape[0]}), "
                          f"M_s = P (diag(V s) W + diag(W s) V) of layer {n}:")
             lines.append("    singular values: " + " ".join(f"{v:.4g}" for v in c.singular_values))
             lines.extend(_directions_text(c, top, self.image_shape))
@@ -430,7 +430,7 @@ def _directions_text(c: CrossMap, top: int, image_shape: tuple[int, int] | None)
     for i in range(k):
         out = c.outputs[i]
         big = np.argsort(-np.abs(out))[:2]
-        heads.append(f"direction {i + 1} (sigma {c.singular_values[i]:.4g}) -> "
+        heads.append(f"direction {i + 1} (sigma {c.singular_values[i]:.4g}) → "
                      + ", ".join(f"{c.rows if c.rows != 'logits' else 'class'} {j} {out[j]:+.2f}" for j in big))
     if image_shape is not None:
         lines.append("    top input directions as images (## strongly +, ++ +, == strongly -, -- -):")
@@ -489,7 +489,7 @@ def _sweep_text(sw: Sweep, show: int) -> list[str]:
         f"alpha={a:g}: " + ", ".join(f"{c} x{n}" for c, n in zip(*np.unique(w, return_counts=True))) for a, w in ends))
     for i in range(min(show, count)):
         at0 = int(np.argmax(total[0, i]))
-        path = " ".join(f"-> {c.after} at alpha={c.alpha:+.6g}{'' if c.verified else ' (UNVERIFIED)'}" for c in sw.changes[i])
+        path = " ".join(f"→ {c.after} at alpha={c.alpha:+.6g}{'' if c.verified else ' (UNVERIFIED)'}" for c in sw.changes[i])
         lines.append(f"    input {i}: argmax {at0} at alpha=0; from alpha={lo:g}: "
                      f"{sw.changes[i][0].before if sw.changes[i] else at0} {path}".rstrip())
     for i in range(min(show, count)):

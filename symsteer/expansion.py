@@ -360,7 +360,7 @@ class Expansion:
         counts = self.counts()
         head = [
             f"steered output of a {self.network.describe()}",
-            f"steer at n={self.steer_at}: x_{self.steer_at} -> x_{self.steer_at} + alpha s; "
+            f"steer at n={self.steer_at}: x_{self.steer_at} → x_{self.steer_at} + alpha s; "
             f"degree <= {_power_text(self.network.depth - self.steer_at)}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
             f"{_count_text(self.total_terms)} distinct terms",
         ]

@@ -101,3 +101,70 @@ def test_model_file_options_on_expand_check_and_report(tmp_path, capsys) -> None
     assert code == 2 and "need --model" in err
     code, _, err = call(["expand", "--keys", "k.toml"], capsys)
     assert code == 2 and "--keys needs --model" in err
+
+
+# -- small things ------------------------------------------------------------------------------
+
+
+def test_report_help_gives_its_residual_default_and_report_says_where_it_wrote(tmp_path, capsys) -> None:
+    code, out, _ = call(["report", "--help"], capsys)
+    assert code == 0 and "report: residual" in " ".join(out.split())
+    code, _, err = call(["report", "--no-claims", "--max-order", "1", "-o", str(tmp_path / "r.tex")], capsys)
+    assert code == 0 and f"wrote {tmp_path / 'r.tex'}" in err
+
+
+def test_claims_text_shows_title_and_the_seeds_words(capsys) -> None:
+    code, out, _ = call(["claims", "--only", "c01-homogeneity-biases"], capsys)
+    assert code == 0 and "title: With biases a bilinear layer is not homogeneous" in out and "seed: “Bilinear(ax)" in out
+
+
+def test_verbose_verify_lines_are_wrapped(capsys) -> None:
+    code, out, _ = call(["verify", "-v", "--only", "c05-share-residual", "--only", "c10-direction-changes"], capsys)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_messages_use_the_flags_and_point_to_claims(capsys) -> None:
+    code, _, err = call(["expand", "--layers", "12", "--residual"], capsys)
+    assert code == 2 and "--max-order=512" in err and "max_order" not in err
+    code, _, err = call(["expand", "--steer-at", "7"], capsys)
+    assert code == 2 and err.startswith("error: --steer-at=7")
+    code, _, err = call(["verify", "--only", "c01-homogenity"], capsys)
+    assert code == 2 and "`symsteer claims` lists the ids" in err
+
+
+def test_power_written_with_a_caret_says_use_double_star(tmp_path, capsys) -> None:
+    claim = tmp_path / "c.toml"
+    claim.write_text('id = "c"\ntitle = "t"\nquote = "q"\nstatement = "B(a*x) == a^2 * B(x)"\nexpected = "holds"\n'
+                     '[model]\nlayers = [1]\nsizes = [[1, 1]]\n', encoding="utf-8")
+    code, _, err = call(["verify", str(claim)], capsys)
+    assert code == 3 and "use ** (a**2)" in err and "BitXor" not in err
+
+
+def test_arrows_are_one_kind(capsys) -> None:
+    code, out, _ = call(["expand", "--layers", "1"], capsys)
+    assert code == 0 and "->" not in out and "x_0 → x_0 + alpha s" in out
+
+
+def test_plot_without_matplotlib_fails_before_the_work(monkeypatch, capsys) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    code, out, err = call(["effect", "--model", str(EXAMPLES / "digits.npz"), "--s", str(EXAMPLES / "s_3_minus_8.npy"),
+                           "--plot", "p.png"], capsys)
+    assert code == 2 and "--plot needs matplotlib" in err and out == ""
+
+
+def test_an_empty_selection_names_the_option(tmp_path, capsys) -> None:
+    np.save(tmp_path / "none.npy", np.zeros((0, 64)))
+    code, _, err = call(["steer", "--model", str(EXAMPLES / "digits.npz"), "--h", str(tmp_path / "none.npy"),
+                         "--q", str(EXAMPLES / "test_inputs.npy"), "-o", str(tmp_path / "s.npy")], capsys)
+    assert code == 2 and "--h" in err
+
+
+def test_licence_file_matches_pyproject() -> None:
+    import tomllib
+
+    root = EXAMPLES.parent
+    assert tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"] == "MIT"
+    assert (root / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
