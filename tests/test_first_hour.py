@@ -168,3 +168,20 @@ def test_licence_file_matches_pyproject() -> None:
     root = EXAMPLES.parent
     assert tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"] == "MIT"
     assert (root / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+
+
+def test_effect_plot_is_labelled() -> None:
+    pytest.importorskip("matplotlib")
+    from symsteer import load_model
+    from symsteer.effect import _figure, effect
+
+    net = load_model(EXAMPLES / "digits.npz")
+    report = effect(net, np.load(EXAMPLES / "s_3_minus_8.npy"), steer_at=0, inputs=np.load(EXAMPLES / "test_inputs.npy")[:3])
+    fig = _figure(report, sample=0, top=3)
+    logits, parts = fig.axes[:2]
+    assert "alpha" in logits.get_xlabel() and logits.get_ylabel() == "logit"
+    assert logits.get_legend().get_title().get_text() == "class"
+    assert "alpha" in parts.get_xlabel() and parts.get_ylabel()
+    assert any(t.get_text().startswith("self > cross") for t in parts.texts)  # where self overtakes cross
+    colorbars = [ax for ax in fig.axes if ax.get_ylabel() == "input weight"]
+    assert len(colorbars) == 3
