@@ -185,3 +185,33 @@ def test_effect_plot_is_labelled() -> None:
     assert any(t.get_text().startswith("self > cross") for t in parts.texts)  # where self overtakes cross
     colorbars = [ax for ax in fig.axes if ax.get_ylabel() == "input weight"]
     assert len(colorbars) == 3
+
+
+def test_examples_readme_commands_run_from_shipped_files(tmp_path, monkeypatch, capsys) -> None:
+    import re
+    import shlex
+
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip().startswith("symsteer ")]
+    assert any(c.startswith("symsteer steer ") for c in commands)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(EXAMPLES)
+    for command in commands:
+        code, out, err = call(shlex.split(command)[1:], capsys)
+        assert code == 0, (command, err)
+    assert (tmp_path / "s.npy").exists()
+
+
+def test_training_script_uses_one_blas_thread_and_states_its_time() -> None:
+    script = (EXAMPLES / "train_digits.py").read_text(encoding="utf-8")
+    assert 'os.environ.setdefault(_var, "1")' in script and script.index("setdefault") < script.index("import numpy")
+    assert "about 3 s" not in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_documents_every_command(capsys) -> None:
+    from symsteer.cli import main
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    for name in ("expand", "check", "report", "verify", "claims", "effect", "steer"):
+        assert name in main.commands and f"symsteer {name}" in readme, name
