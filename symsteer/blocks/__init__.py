@@ -4,5 +4,6 @@ everything about its kind once (see :mod:`symsteer.blocks.base` for the protocol
 from .base import Block, Residual, cauchy
 from .bilinear import Bilinear
 from .linear import Linear
+from .norm import NormedBilinear
 
-__all__ = ["Block", "Residual", "Bilinear", "Linear", "cauchy"]
+__all__ = ["Block", "Residual", "Bilinear", "Linear", "NormedBilinear", "cauchy"]
