@@ -164,6 +164,16 @@ def cauchy(a: np.ndarray, b: np.ndarray, *, top: int, numbers: Numbers) -> np.nd
     return out
 
 
+def scalar(value: Any) -> Any:
+    """A number to multiply arrays by: a 0-d object array for exact and polynomial entries
+    (numpy would unpack a flint polynomial, a sequence of terms, into a new axis)."""
+    if isinstance(value, (float, np.floating)):
+        return value
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
+
+
 def poly_add(a: np.ndarray, b: np.ndarray, numbers: Numbers) -> np.ndarray:
     """The sum of two polynomials in α stored as coefficient arrays (orders on axis 0)."""
     if len(a) < len(b):
@@ -323,7 +333,7 @@ class Residual(Block):
         return {"keep": self.keep, "scale": self.scale, **{f"inner.{k}": v for k, v in self.inner.arrays().items()}}
 
     def _scalars(self, numbers: Numbers) -> tuple[Any, Any]:
-        return numbers.entry(self.keep), numbers.entry(self.scale)
+        return scalar(numbers.entry(self.keep)), scalar(numbers.entry(self.scale))
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         y = self.inner.forward(x, numbers=numbers)
