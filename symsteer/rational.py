@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .coefficients import _stream_at
+from ._coefficients import _stream_at
 from .errors import ShapeError
 from .network import Network
 from .numbers import EXACT, exact_number
