@@ -125,8 +125,10 @@ class Verdict:
     """What verification found for one claim, and how."""
 
     claim: Claim
-    found: str  # 'holds' | 'fails' | 'undecided' | 'out_of_scope'
-    method: str  # 'proof' | 'counterexample' | 'numeric' | 'none'
+    #: 'holds' | 'fails' | 'undecided' | 'out_of_scope'; 'error' when the claim cannot be decided
+    #: (the reason is in detail); 'bug' when two methods disagree or symsteer failed (exit 4)
+    found: str
+    method: str  # 'proof' | 'counterexample' | 'numeric' | 'disagreement' | 'none'
     seconds: float
     scope: str
     detail: str
@@ -152,26 +154,42 @@ class Verdict:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load_claims(paths: Sequence[str | Path] | None = None) -> list[Claim]:
-    """Claims from files and directories (``*.toml`` inside), sorted by id; None: the built-in ``proofs/``."""
+def load_claims(paths: Sequence[str | Path] | None = None, *, errors: list[ClaimFileError] | None = None) -> list[Claim]:
+    """Claims from files and directories (``*.toml`` inside), sorted by id; None: the built-in ``proofs/``.
+    A bad file raises :class:`ClaimFileError`; with ``errors`` given, it is appended there instead
+    and the other files still load."""
+
+    def bad(exc: ClaimFileError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
     files: list[Path] = []
     for p in [PROOFS] if paths is None else [Path(p) for p in paths]:
         if p.is_dir():
             found = sorted(p.glob("*.toml"))
             if not found:  # verifying nothing would pass silently
-                raise ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it")
+                bad(ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it"))
             files += found
         elif p.is_file():
             files.append(p)
         else:
-            raise ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them")
-    claims = [load_claim(f) for f in files]
+            bad(ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them"))
+    claims = []
+    for f in files:
+        try:
+            claims.append(load_claim(f))
+        except ClaimFileError as exc:
+            bad(exc)
     seen: dict[str, Path] = {}
+    unique = []
     for c in claims:
         if c.id in seen and seen[c.id] != c.path:
-            raise ClaimFileError(f"{c.path}: id '{c.id}' is used by {seen[c.id]} too; expected unique ids")
+            bad(ClaimFileError(f"{c.path}: id '{c.id}' is used by {seen[c.id]} too; expected unique ids"))
+            continue
         seen[c.id] = c.path
-    return sorted({c.id: c for c in claims}.values(), key=lambda c: c.id)
+        unique.append(c)
+    return sorted({c.id: c for c in unique}.values(), key=lambda c: c.id)
 
 
 def load_claim(path: str | Path) -> Claim:
@@ -226,6 +244,10 @@ def load_claim(path: str | Path) -> Claim:
             nodes.append(parse_statement(a))
         except StatementError as exc:
             raise fail("assumptions", f"assumption {a!r}: {exc}") from None
+    try:  # substitutions that form a cycle, generic(...) inside an assumption: the file is wrong
+        Problem(node, tuple(nodes), [], 0.0)
+    except StatementError as exc:
+        raise fail("assumptions", f"assumptions: {exc}") from None
     if model["bias"] == (False,) and ({"b", "c"} & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream"}):
@@ -309,14 +331,20 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
     except DeadlineError:
         decision = Decision("undecided", "none", "time limit", f"not decided within the time limit of {limit:g} s",
                             {"timeout": limit})
-    except StatementError as exc:
-        raise ClaimFileError(f"{claim.path}: statement: {exc}") from None
-    except SymsteerError as exc:  # e.g. a ShapeError: vectors that do not fit the model of the claim file
-        raise ClaimFileError(f"{claim.path}: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError, RecursionError, MemoryError) as exc:
-        # a statement the evaluator cannot handle is reported, not crashed on: the claim is not decided
-        decision = Decision("undecided", "none", "evaluation error",
-                            f"the statement could not be evaluated: {type(exc).__name__}: {exc}", {"error": str(exc)})
+    except SymsteerError as exc:
+        # a statement outside what the evaluators can give a meaning to on this model (a layer
+        # beyond the depth, vectors that do not fit, a size refused before flint starts): this
+        # claim cannot be decided, and the others still are
+        decision = Decision("error", "none", "cannot be decided", str(exc), {"error": str(exc)})
+    except (MemoryError, RecursionError) as exc:
+        what = "ran out of memory" if isinstance(exc, MemoryError) else "nested too deeply"
+        decision = Decision("error", "none", "cannot be decided", f"the statement {what}", {"error": what})
+    except Exception as exc:  # noqa: BLE001 - a bug is reported as one (exit 4), after the other claims
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        text = f"internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+        decision = Decision("bug", "none", "internal error", text, {"error": text})
     return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
                    decision.detail, decision.evidence)
 
@@ -331,7 +359,7 @@ def verdicts_text(verdicts: Sequence[Verdict], *, verbose: bool = False, seconds
     width = max([len(v.claim.id) for v in verdicts] + [5])
     lines = [f"{'claim':<{width}}  {'expected':<12} {'found':<12} {'method':<14} {'time':>7}"]
     for v in verdicts:
-        mark = "" if v.ok else "   <-- differs"
+        mark = "" if v.ok else "   <-- internal error" if v.found == "bug" else "   <-- differs"
         lines.append(f"{v.claim.id:<{width}}  {v.claim.expected:<12} {v.found:<12} {v.method:<14} {v.seconds:6.2f}s{mark}")
         if verbose or not v.ok:
             lines.append(f"    statement: {v.claim.statement}" + (f"  [assuming {', '.join(v.claim.assumptions)}]" if v.claim.assumptions else ""))
@@ -342,12 +370,18 @@ def verdicts_text(verdicts: Sequence[Verdict], *, verbose: bool = False, seconds
     passed = sum(v.ok for v in verdicts)
     failed = len(verdicts) - passed
     undecided = sum(v.found == "undecided" for v in verdicts)
+    errors = sum(v.found == "error" for v in verdicts)
+    bugs = sum(v.found == "bug" for v in verdicts)
     scope = sum(v.found == "out_of_scope" and v.ok for v in verdicts)
     extra = []
     if scope:
         extra.append(f"{scope} out of scope (reported, not proved)")
     if undecided:
         extra.append(f"{undecided} undecided")
+    if errors:
+        extra.append(f"{errors} not decidable (error)")
+    if bugs:
+        extra.append(f"{bugs} internal error{'s' * (bugs > 1)}")
     summary = f"{passed} passed, {failed} failed" + (f" ({', '.join(extra)})" if extra else "")
     if seconds is not None:
         summary += f" in {seconds:.1f} s"

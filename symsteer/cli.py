@@ -422,12 +422,12 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
 # -- claims ------------------------------------------------------------------------------
 
 
-def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
+def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list | None = None) -> list[Any]:
     import difflib
 
     from symsteer.claims import load_claims
 
-    claims = load_claims(list(paths) or None)
+    claims = load_claims(list(paths) or None, errors=errors)
     if only:
         known = {c.id: c for c in claims}
         for wanted in only:
@@ -450,8 +450,10 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
            output: str | None) -> None:
     """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
 
-    Exit 0 when every found verdict is the expected one, 1 when one differs or is undecided,
-    3 for a bad claim file.
+    Exit 0 when every found verdict is the expected one, 1 when one differs, is undecided or
+    cannot be decided (error), 3 for a bad claim file (the other files are still verified),
+    4 when two methods disagree or symsteer failed on a claim (after deciding the rest). The
+    output is written in every case.
     """
     import time
 
@@ -459,7 +461,8 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
 
     if timeout is not None and not timeout > 0:
         raise click.UsageError(f"--timeout={timeout}; expected a positive number of seconds")
-    claims = _select_claims(paths, only)
+    bad_files: list[Any] = []
+    claims = _select_claims(paths, only, bad_files)
     start = time.perf_counter()
     verdicts = verify_all(claims, timeout=timeout)
     elapsed = time.perf_counter() - start
@@ -469,6 +472,15 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
                          "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    for exc in bad_files:
+        click.echo(f"error: {exc}", err=True)
+    for v in verdicts:
+        if v.found == "bug":
+            click.echo(f"internal error in claim {v.claim.id}: {v.detail}\n(a bug in symsteer; please report it)", err=True)
+    if any(v.found == "bug" for v in verdicts):
+        sys.exit(EXIT_INTERNAL)
+    if bad_files:
+        sys.exit(EXIT_BAD_FILE)
     if not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 

@@ -1417,9 +1417,7 @@ class Formal:
         if op == "not":
             inner = node.args[0]
             if inner.op == "call" and inner.value == "depends_on":
-                e = self.value_of(inner.args[0])
-                if isinstance(e, FVec) and inner.args[1].value not in self.leaves(e):
-                    return Truth(True, f"no term of the expansion of '{inner.args[0].text}' has a leaf {inner.args[1].value}")
+                return self._independent(inner.args[0], inner.args[1].value)
             raise NotFormal("not")
         if op == "==":
             return self._equal(node)
@@ -1438,6 +1436,30 @@ class Formal:
                 raise NotFormal(node.value)
             return method(node, *node.args)
         raise NotFormal(op)
+
+    def _independent(self, expr: Node, name: str) -> Truth:
+        """``not depends_on(expr, name)``. Sound only for a name that is still free: a name bound
+        by a substitution is made generic again by the evaluator (the other values stay as they
+        were), which the formal values (already substituted) cannot follow.
+        A free vector: the expansion is a sum of terms with nonzero coefficients; a term without
+        the leaf does not involve the vector, so neither does their sum. A free scalar: it lives
+        in the coefficients, never in the leaves; the value is independent of it when no
+        coefficient has a positive degree in it."""
+        if name in self.values:
+            raise NotFormal("depends_on of a substituted name")
+        e = self.value_of(expr)
+        if not isinstance(e, FVec):
+            raise NotFormal("depends_on")
+        if name in self.syms:
+            index = list(self.syms).index(name)
+            if any(int(c.degrees()[index]) > 0 for c in e.terms.values() if hasattr(c, "degrees")):
+                raise NotFormal("depends_on")
+            return Truth(True, f"no coefficient of the expansion of '{expr.text}' involves the scalar {name}")
+        if name not in VECTOR_NAMES:
+            raise NotFormal("depends_on")
+        if name in self.leaves(e):
+            raise NotFormal("depends_on")
+        return Truth(True, f"no term of the expansion of '{expr.text}' has a leaf {name}")
 
     def _scalar(self, v: Any) -> Any:
         if isinstance(v, Fraction):
@@ -1534,7 +1556,13 @@ class Formal:
         if steer.op != "*":
             raise NotFormal("part")
         _, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
-        if x_node.op != "name" or s_node.op != "name":
+        # the parts are defined by the leaves x and s of the steered form (as the evaluators
+        # split them): sound only when x and s are two distinct free leaves. A substituted name
+        # (s == t*x) has no leaf of its own here, and f(x + a*x) has one leaf for both roles.
+        if x_node.op != "name" or s_node.op != "name" or x_node.value == s_node.value:
+            raise NotFormal("part")
+        if x_node.value not in VECTOR_NAMES or s_node.value not in VECTOR_NAMES or \
+                x_node.value in self.values or s_node.value in self.values:
             raise NotFormal("part")
         total = self.value_of(arg)
         x, s = x_node.value, s_node.value
