@@ -263,6 +263,20 @@ def _check_product(p: Any, q: Any, *, limit: int, what: str) -> None:
                           "list smaller sizes in [model]")
 
 
+def _check_matmul(left: np.ndarray, right: np.ndarray, *, what: str) -> None:
+    """Refuse ``left @ right`` over a polynomial ring when an entry Σ_k l_ik r_kj could exceed
+    SYMBOLIC_TERMS terms, or all entries together 25 times that: flint multiplies in C, where the
+    time limit cannot interrupt it (cross_map(s) @ cross_map(s) @ cross_map(s) at d = h = 6
+    would run past any --timeout and exhaust the memory)."""
+    size = np.vectorize(lambda p: len(p) if hasattr(p, "monoms") else 1, otypes=[object])
+    a, b = size(left).astype(float), size(right).astype(float)
+    entries = a @ b  # bound per entry: the sum over k of the products' term counts
+    biggest, total = float(np.max(entries, initial=0)), float(np.sum(entries))
+    if biggest > SYMBOLIC_TERMS or total > 25 * SYMBOLIC_TERMS:
+        raise Unsupported(f"the matrix product {what} with generic weights would have up to {max(biggest, total):.1e} "
+                          f"terms (limit {SYMBOLIC_TERMS:.0e} per entry); list smaller sizes in [model]")
+
+
 class Relu:
     """``rest + Σ coef · relu(arg)`` over a polynomial ring, each arg a non-constant polynomial:
     relu of generic values, with sums and polynomial multiples of it. Equations between such
@@ -654,6 +668,8 @@ class Evaluator:
             return self._trans_binary(op, left, right, node)
         left, right = self.lift(left), self.lift(right)
         if op == "@":
+            if isinstance(self.numbers, PolyRing):
+                _check_matmul(left, right, what=f"'{node.text}'")
             return np.matmul(left, right)
         if op == "/":
             return self._divide(left, right, node)

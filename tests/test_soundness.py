@@ -207,3 +207,29 @@ def test_a_proof_contradicted_by_an_exact_point_is_a_bug(tmp_path, monkeypatch):
     verdict = verify(claim)
     assert verdict.found == "bug" and verdict.method == "disagreement"
     assert "broken rule" in verdict.detail
+
+
+
+def test_matrix_products_are_size_guarded_and_the_timeout_holds(tmp_path):
+    # issue 16: cross_map(s) @ cross_map(s) @ cross_map(s) @ x at d = h = 6 multiplied out in flint's
+    # C code (uninterruptible), ignored --timeout 5 and aborted at 3.8 GB; now refused before it starts
+    import json
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "mm.toml"
+    path.write_text('id = "mm"\ntitle = "t"\nquote = "q"\nstatement = "cross_map(s) @ cross_map(s) @ cross_map(s) @ x == x"\n'
+                    'expected = "fails"\n[model]\nlayers = [1]\nsizes = [[6, 6]]\n')
+    out = tmp_path / "out.json"
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    root = Path(__file__).resolve().parent.parent
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))",
+                           "verify", str(path), "--timeout", "5", "--format", "json", "-o", str(out)], cwd=root,
+                          preexec_fn=cap, capture_output=True, timeout=60, check=False).returncode
+    assert code in (0, 1)
+    (verdict,) = json.loads(out.read_text())["verdicts"]
+    assert verdict["found"] in ("fails", "undecided") and verdict["seconds"] < 10
