@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .errors import ClaimFileError
+from ..errors import ClaimFileError
 
 __all__ = [
     "FUNCTIONS",
