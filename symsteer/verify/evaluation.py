@@ -423,13 +423,14 @@ class Evaluator:
         return v
 
     def _layer_fn(self, l: int, node: Node, args: tuple[Node, ...]) -> np.ndarray:
+        # the layer's algebra is its block's: B(z) its forward pass, B(u, v) = P((W u) ⊙ (V v))
+        # its pair of two operands (the biases belong to B(z) only)
         layer = self._layer(l)
-        a = self._weights(l)
         if len(args) == 1:
             z = self._vector(self.value_of(args[0]), node.text, layer.d_in)
             return forward(self._single_layer(l), z, numbers=self.numbers)
         u, v = (self._vector(self.value_of(x), node.text, layer.d_in) for x in args)
-        return (u @ a["W"].T * (v @ a["V"].T)) @ a["P"].T
+        return layer.pair(u, v, numbers=self.numbers, same=True)
 
     def _single_layer(self, l: int, *, residual: bool = False) -> Network:
         if (l, residual) not in self._single:
@@ -495,11 +496,8 @@ class Evaluator:
         return self._stream(z)[m]
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
-        layer, a = self._layer(0), self._weights(0)
-        s = self._vector(self.value_of(arg), node.text, layer.d_in)
-        ws, vs = s @ a["W"].T, s @ a["V"].T
-        inner = a["W"] * vs[:, None] + a["V"] * ws[:, None]
-        return a["P"] @ inner
+        layer = self._layer(0)
+        return layer.cross_matrix(self._vector(self.value_of(arg), node.text, layer.d_in), numbers=self.numbers)
 
     def _fn_share(self, node: Node, arg: Node, kind: Node | None = None) -> np.ndarray:
         how = "unit" if kind is None else kind.value
