@@ -16,7 +16,7 @@ from .problem import Decision, Problem
 from .proof import _closed, _is_number, _open_dense, _sign_atoms, prove
 from .propositions import All, NotZero, Prop, Sign, Truth, Undefined, Unsupported, Zero
 from .search import falsify, numeric_check, search
-from .signs import prove_nonnegative, scalar_facts
+from .signs import prove_nonnegative, prove_sign, scalar_facts
 
 def _strictly_false(node: Node) -> Node | None:
     """For an order ``A > B`` (``>=``), the condition ``not (A >= B)`` (some entry A_i < B_i),
@@ -63,6 +63,8 @@ def decide(problem: Problem) -> Decision:
                         "and inputs decides it", {"empirical": texts})
     if st.op == "call" and st.value == "generic":
         return _decide_generic(problem)
+    if not problem.model and not problem.vectors and not problem.scalars:
+        return _evaluate_ground(problem)
     proved: list[tuple[Case, str]] = []
     formal: list[Case] = []
     formal_why: list[str] = []
@@ -81,12 +83,14 @@ def decide(problem: Problem) -> Decision:
         try:
             env = problem.symbolic(case)
             hyps = [env.value_of(h) for h in problem.hypotheses]
-            prop = env.value_of(st)
             scalars = {sympy.Symbol(a) for a in problem.scalars}
+            # the assumptions first: a contradiction among them decides the claim (vacuously)
+            # even when the statement itself is too big to expand at this size
             never = _contradiction(hyps)
             if never is not None:  # no point satisfies the assumptions at this size: the claim holds vacuously
                 ok, why = True, f"vacuously: the assumptions never hold at this size ({never})"
             else:
+                prop = env.value_of(st)
                 ok, why = prove(prop, hyps, scalars)
         except (Unsupported, Undefined) as exc:
             ok, why = False, str(exc)
@@ -150,6 +154,31 @@ def decide(problem: Problem) -> Decision:
                     {"unproved": reasons, "numeric_checks": checked})
 
 
+def _evaluate_ground(problem: Problem) -> Decision:
+    """A statement with no model and no free vector or scalar: its exact value is its proof (or
+    its refutation), at each width it is listed for."""
+    values = []
+    for case in problem.cases:
+        problem.check_time()
+        env = problem.at(case, {})
+        if not all(env.value_of(h) for h in problem.hypotheses):
+            values.append((case, None))
+            continue
+        values.append((case, bool(env.value_of(problem.statement))))
+    false = [c for c, v in values if v is False]
+    where = ", ".join(c.describe(model=False) for c, _ in values)
+    if false:
+        text, evidence = describe_point(problem, false[0], {})
+        return Decision("fails", "counterexample", f"evaluated exactly at {false[0].describe(model=False)}",
+                        f"the statement has no free variable; evaluated exactly it is false: {text}", evidence)
+    if all(v is None for _, v in values):
+        return Decision("holds", "proof", f"vacuously at {where}",
+                        "the statement has no free variable and its assumptions are false: it holds vacuously", {})
+    return Decision("holds", "proof", f"evaluated exactly at {where}",
+                    "the statement has no free variable; evaluated exactly (exact rationals, interval bounds for "
+                    "softmax and entropy) it is true", {})
+
+
 def _contradiction(hyps: list[Prop], *, signs: bool = True) -> str | None:
     """Why some assumption is false everywhere (it reduces to constants), or why the strict signs
     assumed contradict each other (``signs``), or None."""
@@ -161,7 +190,7 @@ def _contradiction(hyps: list[Prop], *, signs: bool = True) -> str | None:
         elif isinstance(h, NotZero):
             why = "every polynomial in it is 0" if all(p == 0 for p in h.polys) else None
         elif isinstance(h, Zero):
-            why = "it sets a nonzero constant to 0" if any(p != 0 and _is_number(p) for p in h.polys) else None
+            why = "it sets a nonzero constant to 0" if any(p != 0 and _is_number(p) for p in h.polys) else _never_zero(h)
         elif isinstance(h, Sign) and _is_number(h.poly):
             value = h.ring.to_sympy(h.poly)
             why = f"it needs {value} {'>' if h.strict else '≥'} 0" if (value <= 0 if h.strict else value < 0) else None
@@ -170,6 +199,18 @@ def _contradiction(hyps: list[Prop], *, signs: bool = True) -> str | None:
         if why is not None:
             return f"'{h.text}': {why}" if h.text else why
     return _sign_contradiction(hyps) if signs else None
+
+
+def _never_zero(h: Zero) -> str | None:
+    """Why a polynomial assumed zero is never zero: it has a strict sign everywhere (a² + 1,
+    x₁² + x₂² + 1), shown by the sign prover without any facts. Small polynomials only."""
+    for p in h.polys:
+        if p == 0 or len(list(h.ring.terms(p))) > CONTRADICTION_TERMS:
+            continue
+        sign = prove_sign(h.ring.to_sympy(p), [])
+        if sign is not None:
+            return f"it sets {h.ring.to_sympy(p)} to 0, which is never 0 ({sign[1]})"
+    return None
 
 
 #: sign facts beyond this many terms are not tested against each other for a contradiction

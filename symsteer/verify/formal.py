@@ -169,6 +169,7 @@ class Formal:
                 raise NotFormal(str(exc)) from None
             return base ** int(e)
         if op == "and":
+            # sound: a conjunction of statements each proved at every point holds at every point
             items = [self.value_of(x) for x in node.args]
             if all(isinstance(i, Truth) and i.value for i in items):
                 return Truth(True, "; ".join(i.reason for i in items))
@@ -181,6 +182,8 @@ class Formal:
         if op == "==":
             return self._equal(node)
         if op in ("<=", "<") and node.args[0].op == "call" and node.args[0].value == "degree_in":
+            # sound for an upper bound only: the value is Σ c_k(scalars) T_k, so its degree in a
+            # free scalar is at most the largest degree of the c_k (terms may cancel, never add)
             top, bound = self._degree(node.args[0]), self.value_of(node.args[1])
             if isinstance(bound, Fraction) and (top <= bound if op == "<=" else top < bound):
                 return Truth(True, f"every coefficient of the expansion of '{node.args[0].args[0].text}' has degree "
@@ -377,12 +380,15 @@ class Formal:
         return max((int(c.degrees()[index]) if hasattr(c, "degrees") else 0 for c in v.terms.values()), default=0)
 
     def _fn_is_polynomial_in(self, node: Node, expr: Node, *_: Node) -> Truth:
+        # sound: a formal vector is only ever built with sums, products by polynomials in the
+        # scalars, division by nonzero constants and the layers (polynomial maps)
         v = self.value_of(expr)
         if not isinstance(v, FVec):
             raise NotFormal("is_polynomial_in")
         return Truth(True, f"'{expr.text}' expands to nested bilinear terms whose coefficients are polynomials in the scalars")
 
     def _fn_continuous_in(self, node: Node, expr: Node, *_: Node) -> Truth:
+        # sound: polynomial maps (see is_polynomial_in) are continuous
         if not isinstance(self.value_of(expr), FVec):
             raise NotFormal("continuous_in")
         return Truth(True, f"'{expr.text}' is a polynomial map, hence continuous")
@@ -421,6 +427,8 @@ class Formal:
         return c if all(u.terms.get(k, 0) == c * cv for k, cv in v.terms.items()) else None
 
     def _order(self, u: Any, v: Any, node: Node) -> Truth:
+        # sound: u = c·v term by term gives u = c·v at every point; with c > 0 proved from the
+        # assumptions (the sign prover's facts), multiplying by c keeps every order and argmax
         if not isinstance(u, FVec) or not isinstance(v, FVec) or self.facts is None:
             raise NotFormal("order")
         c = self._ratio(u, v)
@@ -449,6 +457,10 @@ class Formal:
         raise NotFormal("entropy")
 
     def _equal(self, node: Node) -> Truth:
+        # sound: equal formal expansions are equal at every point of every width (each term is a
+        # fixed function of the leaves and weights); softmax of equal logits is equal; argmax
+        # of positive multiples is equal (see _order). Never used to refute: unequal expansions
+        # can still agree as functions, so an inequality raises NotFormal
         a, b = (self.value_of(x) for x in node.args)
         if isinstance(a, _FArgmax) and isinstance(b, _FArgmax):
             return self._order(a.vec, b.vec, node)
