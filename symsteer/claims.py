@@ -248,7 +248,8 @@ def load_claim(path: str | Path) -> Claim:
         Problem(node, tuple(nodes), [], 0.0)
     except StatementError as exc:
         raise fail("assumptions", f"assumptions: {exc}") from None
-    if model["bias"] == (False,) and ({"b", "c"} & (node.names() | {n for a in nodes for n in a.names()})):
+    biases = {"b", "c"} | {f"{w}{l}" for w in "bc" for l in range(4)}
+    if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream"}):
         raise fail("layers", "layers includes 0 but the statement uses a layer; expected depths ≥ 1", "model")

@@ -19,8 +19,8 @@ from ..expansion import expand
 from ..layer import Bilinear
 from ..network import Network
 from ..numbers import EXACT, Numbers, PolyRing, object_array
-from .language import MAX_EXPONENT, Node, StatementError
-from .propositions import All, Empirical, EntropyLess, Generic, Opaque, Order, ReluSign, ReluZero, Sign, Truth, Undefined, Unsupported, Zero, negate
+from .language import MAX_EXPONENT, Node, StatementError, layer_of, steered_form
+from .propositions import All, Any_, Empirical, EntropyLess, Generic, Opaque, Order, ReluSign, ReluZero, Sign, Truth, Undefined, Unsupported, Zero, negate
 from .values import ArgmaxVal, DegreeVal, EntropyVal, Frac, Relu, SYMBOLIC_TERMS, SoftmaxVal, TransVec, _box, _changes_sign, _check_matmul, _check_power, _check_product, _constant_value, _drop_one, _fraction, _generator_index, _is_constant, _iv, _iv_compare, _iv_entropy, _largest, _minors_const, _mul, _numerator, _same_entropy
 
 VECTOR_NAMES = ("x", "s", "u", "v", "z")
@@ -179,6 +179,17 @@ class Evaluator:
         if op == "and":
             items = [self.value_of(a) for a in node.args]
             return all(items) if self.exact else All(tuple(items), text=node.text)
+        if op == "or":
+            items = [self.value_of(a) for a in node.args]
+            return any(items) if self.exact else Any_(tuple(items), text=node.text)
+        if op == "index":
+            v = self.value_of(node.args[0])
+            if not isinstance(v, np.ndarray) or v.ndim != 1:
+                raise StatementError(f"'{node.text}': only vectors can be indexed")
+            if node.value >= len(v):
+                raise StatementError(f"'{node.text}': index {node.value} is out of range for a vector of width {len(v)} "
+                                     f"(entries count from 0)")
+            return v[node.value]
         if op in ("+", "-", "*", "/", "**", "@"):
             return self._binary(node)
         if op in ("==", "!=", "<", "<=", ">", ">="):
@@ -197,11 +208,13 @@ class Evaluator:
             return Fraction(self.case.m)
         if name == "ones":
             return object_array([self.numbers.entry(1)] * self.case.d)
-        if name in ("W", "V", "P", "b", "c"):
-            arrays = self._weights(0)
-            if arrays[name] is None:
+        weight = layer_of(name)
+        if weight is not None:
+            letter, l = weight
+            arrays = self._weights(l)
+            if arrays[letter] is None:
                 raise StatementError(f"'{name}' is a bias and the model has none; set bias = true in [model]")
-            return arrays[name]
+            return arrays[letter]
         if name not in self.values:
             raise StatementError(f"'{name}' has no value here")  # pragma: no cover - every free name is bound
         return self.values[name]
@@ -293,6 +306,9 @@ class Evaluator:
             return self._degree_compare(op, left, right, node)
         if isinstance(left, EntropyVal):
             return self._entropy_compare(op, left, right, node)
+        if isinstance(right, EntropyVal):  # 1 >= entropy(...) is entropy(...) <= 1
+            flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}[op]
+            return self._entropy_compare(flipped, right, left, node)
         if isinstance(left, (frozenset, ArgmaxVal)):
             return self._argmax_compare(op, left, right, node)
         if isinstance(left, SoftmaxVal) and isinstance(right, SoftmaxVal) and op in ("==", "!="):
@@ -392,7 +408,12 @@ class Evaluator:
         same = all(both) if self.exact else All(tuple(both), text=node.text)
         return same if op == "==" else self._not(same)
 
-    def _entropy_compare(self, op: str, left: EntropyVal, right: EntropyVal, node: Node) -> Any:
+    def _entropy_compare(self, op: str, left: EntropyVal, right: Any, node: Node) -> Any:
+        if not isinstance(right, EntropyVal):  # an entropy against a number: intervals at exact points
+            if not self.exact or isinstance(self.numbers, PolyRing):
+                return _entropy_bound(op, len(left.logits), right, node)
+            bound = _iv(right)
+            return _iv_compare(_iv_entropy(left.logits), bound, op) if op not in ("==",) else False
         if self.exact:
             if _same_entropy(left.logits, right.logits):
                 return op in ("==", "<=", ">=")
@@ -447,6 +468,79 @@ class Evaluator:
 
     def _fn_B2(self, node: Node, *args: Node) -> np.ndarray:
         return self._layer_fn(2, node, args)
+
+    def _fn_B3(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(3, node, args)
+
+    # -- sums and products of entries ------------------------------------------------------
+
+    def _entries_of(self, node: Node, arg: Node) -> np.ndarray:
+        v = self.lift(self.value_of(arg))
+        if not isinstance(v, np.ndarray) or v.ndim != 1:
+            raise StatementError(f"'{node.text}' needs a vector")
+        return v
+
+    def _fn_dot(self, node: Node, left: Node, right: Node) -> Any:
+        u, v = self._entries_of(node, left), self._entries_of(node, right)
+        if len(u) != len(v):
+            raise StatementError(f"'{node.text}': vectors of widths {len(u)} and {len(v)}")
+        total = self.numbers.entry(0)
+        for p, q in zip(u, v):
+            if isinstance(self.numbers, PolyRing):  # flint multiplies in C: refuse a huge product first
+                _check_product(p, q, limit=SYMBOLIC_TERMS, what=f"the entries of '{node.text}'")
+            total = total + p * q
+        return total
+
+    def _fn_norm2(self, node: Node, arg: Node) -> Any:
+        return self._fn_dot(node, arg, arg)
+
+    def _fn_sum(self, node: Node, arg: Node) -> Any:
+        total = self.numbers.entry(0)
+        for e in self._entries_of(node, arg):
+            total = total + e
+        return total
+
+    def _exact_only(self, node: Node) -> None:
+        # |·|, max and min are piecewise: over generic values they have no polynomial form
+        if isinstance(self.numbers, PolyRing):
+            raise Unsupported(f"'{node.text}' (abs, max, min) is decided at exact points only")
+
+    def _fn_abs(self, node: Node, arg: Node) -> Any:
+        self._exact_only(node)
+        v = self.value_of(arg)
+        if isinstance(v, np.ndarray):
+            return object_array([e if e >= 0 else -e for e in v])
+        return v if v >= 0 else -v
+
+    def _extreme(self, node: Node, args: tuple[Node, ...], pick: Any) -> Any:
+        self._exact_only(node)
+        values = list(self._entries_of(node, args[0])) if len(args) == 1 else [self.value_of(a) for a in args]
+        return pick(values)
+
+    def _fn_max(self, node: Node, *args: Node) -> Any:
+        return self._extreme(node, args, max)
+
+    def _fn_min(self, node: Node, *args: Node) -> Any:
+        return self._extreme(node, args, min)
+
+    def _fn_coeff(self, node: Node, expr: Node, var: Node, power: Node) -> Any:
+        m = self.value_of(power)
+        if not isinstance(m, Fraction) or m.denominator != 1 or not 0 <= m <= MAX_EXPONENT:
+            raise StatementError(f"'{node.text}': the power must be an integer 0 … {MAX_EXPONENT}")
+        inner, value, gens = self._bound(expr, var)
+        out = []
+        values = list(value.ravel()) if isinstance(value, np.ndarray) else [value]
+        for e in values:
+            e = inner.lift(e)
+            if isinstance(e, (Frac, Relu)):
+                raise Unsupported(f"'{node.text}': the coefficient of a quotient or a relu has no polynomial form")
+            split = self._split(inner.numbers, e, gens)
+            c = split.get((int(m),), inner.numbers.entry(0))
+            # a ring of its own (at an exact point): the coefficient is a number
+            out.append(c if inner is self else self.numbers.entry(_constant_value(inner.numbers, c)))
+        if isinstance(value, np.ndarray):
+            return object_array(out, value.shape)
+        return out[0]
 
     def _fn_g(self, node: Node, arg: Node) -> np.ndarray:
         layer, a = self._layer(0), self._weights(0)
@@ -545,15 +639,16 @@ class Evaluator:
     # -- steered parts -------------------------------------------------------------------
 
     def _steered(self, node: Node, arg: Node) -> tuple[Network, Any, Any, Any]:
-        """``f(X + A*S)`` or ``B(X + A*S)``: the network, X, S and A."""
+        """``f(X + A*S)`` or ``B(X + A*S)`` (also ``A*S + X`` and ``X - A*S``): the network, X, S
+        and A (negated for a difference)."""
         fn = arg.value if arg.op == "call" else None
         inner = arg.args[0] if arg.op == "call" and len(arg.args) == 1 else None
-        if fn not in ("f", "B", "B0", "B1", "B2") or inner is None or inner.op != "+":
+        if fn not in ("f", "B", "B0", "B1", "B2", "B3") or inner is None:
             raise StatementError(f"{node.value} expects f(X + A*S) or B(X + A*S); got '{arg.text}'")
-        x_node, steer = inner.args
-        if steer.op != "*":
+        form = steered_form(inner)
+        if form is None:
             raise StatementError(f"{node.value} expects f(X + A*S) with a scalar A times a vector S; got '{inner.text}'")
-        a_node, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
+        x_node, a_node, s_node, sign = form
         if fn == "f":
             if self.case.depth == 0 or self.network is None:
                 raise StatementError(f"{node.value} needs at least one layer")
@@ -561,7 +656,9 @@ class Evaluator:
         else:
             net = self._single_layer(0 if fn in ("B", "B0") else int(fn[1]))
         width = net.d_in
-        return net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width), self.lift(self.value_of(a_node))
+        a = self.lift(self.value_of(a_node))
+        return (net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width),
+                a if sign > 0 else -a)
 
     def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
         net, x, s, a = self._steered(node, arg)
@@ -790,3 +887,25 @@ class Evaluator:
         if self.exact:
             raise Unsupported(f"empirical({arg.value!r}) cannot be evaluated")
         return Empirical(arg.value, text=node.text)
+
+
+def _entropy_bound(op: str, n: int, bound: Any, node: Node) -> Any:
+    """``H(softmax(z)) op r`` for every z of width n, or Opaque: 0 < H ≤ ln n (n ≥ 2), with
+    H = ln n exactly at constant z and H = 0 only when n = 1 (a distribution with full support)."""
+    if not isinstance(bound, Fraction):
+        return Opaque("an entropy compared with a symbolic value is decided at exact points only", text=node.text)
+    from mpmath import iv
+
+    top = iv.log(n)
+    r = iv.mpf(bound.numerator) / iv.mpf(bound.denominator)
+    if n == 1:
+        holds = {"<": bound > 0, "<=": bound >= 0, ">": bound < 0, ">=": bound <= 0, "==": bound == 0, "!=": bound != 0}[op]
+        return Truth(holds, f"softmax of one entry is 1, whose entropy is 0", text=node.text)
+    reason = f"0 < H(softmax(z)) ≤ ln {n} for z of width {n}, with H = ln {n} at constant z"
+    if op in ("<=", "<") and top.b < r.a:  # r above ln n: every entropy is below it
+        return Truth(True, reason, text=node.text)
+    if op in (">=", ">") and bound <= 0:
+        return Truth(True, reason, text=node.text)
+    if op == "<=" and r.b < 0 or op == "<" and bound <= 0:  # never below 0
+        return Truth(False, reason, text=node.text)
+    return Opaque("an entropy compared with a number between 0 and ln n is decided at exact points only", text=node.text)

@@ -14,7 +14,7 @@ import sympy
 
 from ..numbers import PolyRing
 from .evaluation import Case, VECTOR_NAMES
-from .language import MAX_EXPONENT, Node, StatementError
+from .language import MAX_EXPONENT, Node, StatementError, steered_form
 from .problem import Problem
 from .propositions import Truth, Unsupported
 from .signs import Fact, prove_sign
@@ -191,6 +191,8 @@ class Formal:
             raise NotFormal("degree")
         if op in ("<", ">") and isinstance(self.value_of(node.args[0]), _FEntropy):
             left, right = (self.value_of(x) for x in node.args)
+            if not isinstance(right, _FEntropy):  # an entropy against a number: not this lemma
+                raise NotFormal("entropy")
             return self._entropy(left.logits, right.logits) if op == "<" else self._entropy(right.logits, left.logits)
         if op == "call":
             method = getattr(self, f"_fn_{node.value}", None)
@@ -287,6 +289,9 @@ class Formal:
     def _fn_B2(self, node: Node, *args: Node) -> FVec:
         return self._apply(2, args)
 
+    def _fn_B3(self, node: Node, *args: Node) -> FVec:
+        return self._apply(3, args)
+
     def _fn_g(self, node: Node, arg: Node) -> FVec:
         z = self.value_of(arg)
         if not isinstance(z, FVec):
@@ -312,12 +317,10 @@ class Formal:
         return self._run(z, int(m))
 
     def _part(self, arg: Node, kind: str) -> FVec:
-        if arg.op != "call" or arg.value not in ("f", "B", "B0") or len(arg.args) != 1 or arg.args[0].op != "+":
+        form = steered_form(arg.args[0]) if arg.op == "call" and arg.value in ("f", "B", "B0") and len(arg.args) == 1 else None
+        if form is None:
             raise NotFormal("part")
-        x_node, steer = arg.args[0].args
-        if steer.op != "*":
-            raise NotFormal("part")
-        _, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
+        x_node, _, s_node, _ = form
         # the parts are defined by the leaves x and s of the steered form (as the evaluators
         # split them): sound only when x and s are two distinct free leaves. A substituted name
         # (s == t*x) has no leaf of its own here, and f(x + a*x) has one leaf for both roles.

@@ -10,7 +10,7 @@ from typing import Any
 import sympy
 
 from .formal import _ENTROPY_LEMMA
-from .propositions import All, Any_, EntropyLess, NotZero, Opaque, Order, Prop, ReluSign, ReluZero, Sign, Truth, Zero
+from .propositions import All, Any_, EntropyLess, NotZero, Opaque, Order, Prop, ReluSign, ReluZero, Sign, Truth, Zero, negate
 from .signs import Fact, prove_nonnegative, prove_sign, scalar_facts
 from .values import INEXACT
 
@@ -191,6 +191,9 @@ def prove(prop: Prop, hypotheses: list[Prop], scalars: set[sympy.Symbol]) -> tup
             if ok:
                 return True, why
             fails.append(why)
+        excluded = _cases_exhaust(prop, hypotheses)
+        if excluded is not None:
+            return True, excluded
         return False, "; ".join(fails)
     if isinstance(prop, Opaque):
         return False, prop.reason
@@ -433,3 +436,27 @@ def _sign_atoms(prop: Prop) -> bool:
     if isinstance(prop, All):
         return all(_sign_atoms(p) for p in prop.items)
     return isinstance(prop, (Sign, ReluSign))
+
+
+def _cases_exhaust(prop: Any_, hypotheses: list[Prop]) -> str | None:
+    """Why a disjunction of signs holds everywhere (a > 0 or a <= 0): the negations of its
+    cases, with the assumed sign facts, contradict each other (one strict p > 0 among them
+    while the rest show -p ≥ 0). Sound: a point where every case fails satisfies every negation."""
+    negations = [negate(item) for item in prop.items]
+    if not all(isinstance(n, Sign) for n in negations):
+        return None
+    if any(len(list(n.ring.terms(n.poly))) > SIGN_TERMS for n in negations):
+        return None
+    facts = scalar_facts(negations) + scalar_facts(hypotheses)
+    for i, (h, kind) in enumerate(facts):
+        others = facts[:i] + facts[i + 1:]
+        if kind == ">0":
+            why = prove_nonnegative(-h, others)
+        elif kind == ">=0":  # h ≥ 0 against -h > 0
+            sign = prove_sign(-h, others)
+            why = sign[1] if sign is not None and sign[0] > 0 else None
+        else:
+            continue
+        if why is not None:
+            return f"the cases cover every point: where all fail, {h} {'>' if kind == '>0' else '≥'} 0 and {sympy.expand(-h)} ≥ 0 ({why})"
+    return None
