@@ -350,6 +350,36 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
                    decision.detail, decision.evidence)
 
 
+def evidence_record(verdict: Verdict) -> dict[str, Any]:
+    """One claim's evidence as plain data (exact numbers as 'p/q' strings): for 'fails' the
+    counterexample (model shape, weights, inputs, both sides); for 'holds' the certificate
+    (the proof's reasons, the sizes and shapes it covers, a witness for 'generic'). An
+    independent checker (tools/replay.py) replays it without symsteer."""
+    c = verdict.claim
+    return {"id": c.id, "found": verdict.found, "method": verdict.method, "scope": verdict.scope,
+            "statement": c.statement, "assumptions": list(c.assumptions),
+            "model": {"layers": list(c.layers), "sizes": [list(s) for s in c.sizes], "residual": list(c.residual),
+                      "bias": list(c.bias), "unembed": c.unembed},
+            "detail": verdict.detail, "evidence": verdict.evidence}
+
+
+def write_evidence(verdicts: Sequence[Verdict], directory: str | Path) -> list[Path]:
+    """One small JSON file per claim, ``<id>.json``, in ``directory`` (created if missing)."""
+    import json
+    import os
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for v in verdicts:
+        path = folder / f"{v.claim.id}.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(evidence_record(v), ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)  # never a half-written file under the final name
+        written.append(path)
+    return written
+
+
 def verify_all(claims: Sequence[Claim], *, timeout: float | None = None) -> list[Verdict]:
     """Verify every claim, in order."""
     return [verify(c, timeout=timeout) for c in claims]

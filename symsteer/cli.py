@@ -501,8 +501,10 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list |
 @click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
 @click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--evidence", "evidence", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write one JSON file per claim here: the counterexample or the certificate (replay: tools/replay.py DIR).")
 def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
-           output: str | None) -> None:
+           output: str | None, evidence: str | None) -> None:
     """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
 
     Exit 0 when every found verdict is the expected one, 1 when one differs, is undecided or
@@ -527,6 +529,13 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
                          "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    if evidence is not None:
+        from symsteer.claims import write_evidence
+
+        try:
+            write_evidence(verdicts, evidence)
+        except OSError as exc:
+            raise click.UsageError(f"--evidence {evidence}: cannot write there ({exc.strerror})") from None
     for exc in bad_files:
         click.echo(f"error: {exc}", err=True)
     for v in verdicts:
