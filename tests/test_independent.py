@@ -744,7 +744,7 @@ def test_elementwise_product_is_size_guarded(tmp_path: Path) -> None:
 
 
 def test_formal_term_counts_match_math_md() -> None:
-    # distinct formal terms with leaves x and s, B̂ on unordered pairs (MATH.md)
+    # distinct formal terms with leaves x and s, B̂ on unordered pairs (docs/mathematics.md)
     from symsteer.verify.formal import Formal
     from symsteer.verify.language import parse_statement
 

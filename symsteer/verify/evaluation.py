@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..coefficients import forward, stream
+from .._coefficients import forward, stream
 from ..expansion import expand
 from ..layer import Bilinear
 from ..network import Network
