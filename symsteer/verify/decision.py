@@ -169,12 +169,12 @@ def _evaluate_ground(problem: Problem) -> Decision:
     where = ", ".join(c.describe(model=False) for c, _ in values)
     if false:
         text, evidence = describe_point(problem, false[0], {})
-        return Decision("fails", "counterexample", f"evaluated exactly at {false[0].describe(model=False)}",
+        return Decision("fails", "counterexample", f"counterexample at {false[0].describe(model=False)} (evaluated exactly)",
                         f"the statement has no free variable; evaluated exactly it is false: {text}", evidence)
     if all(v is None for _, v in values):
-        return Decision("holds", "proof", f"vacuously at {where}",
+        return Decision("holds", "proof", f"proved at {where} (vacuously)",
                         "the statement has no free variable and its assumptions are false: it holds vacuously", {})
-    return Decision("holds", "proof", f"evaluated exactly at {where}",
+    return Decision("holds", "proof", f"proved at {where} (evaluated exactly: no free variable)",
                     "the statement has no free variable; evaluated exactly (exact rationals, interval bounds for "
                     "softmax and entropy) it is true", {})
 

@@ -506,13 +506,19 @@ class Evaluator:
             raise Unsupported(f"'{node.text}' (abs, max, min) is decided at exact points only")
 
     def _fn_abs(self, node: Node, arg: Node) -> Any:
-        self._exact_only(node)
         v = self.value_of(arg)
+        if isinstance(self.numbers, PolyRing):  # |p| = 2 relu(p) - p, for the relu prover
+            one = lambda e: self._relu(self.lift(e)) * 2 - self.lift(e)
+            return object_array([one(e) for e in v]) if isinstance(v, np.ndarray) else one(v)
         if isinstance(v, np.ndarray):
             return object_array([e if e >= 0 else -e for e in v])
         return v if v >= 0 else -v
 
     def _extreme(self, node: Node, args: tuple[Node, ...], pick: Any) -> Any:
+        if isinstance(self.numbers, PolyRing) and len(args) == 2:
+            # max(p, q) = q + relu(p - q) and min(p, q) = p - relu(p - q), for the relu prover
+            p, r = (self.lift(self.value_of(a)) for a in args)
+            return r + self._relu(p - r) if pick is max else p - self._relu(p - r)
         self._exact_only(node)
         values = list(self._entries_of(node, args[0])) if len(args) == 1 else [self.value_of(a) for a in args]
         return pick(values)
@@ -772,6 +778,8 @@ class Evaluator:
 
     def _fn_constant(self, node: Node, arg: Node) -> Any:
         v = self.value_of(arg)
+        if isinstance(v, SoftmaxVal):  # softmax(z) is constant exactly when z is
+            v = v.logits
         if not isinstance(v, np.ndarray):
             raise StatementError(f"{node.text}: constant needs a vector")
         return self._zero(_minors_const(v), node, why="all entries equal")

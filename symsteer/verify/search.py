@@ -218,7 +218,7 @@ def _residuals(problem: Problem, case: Case, point: dict[str, Any], equations: l
                 else np.asarray(left, dtype=object) - np.asarray(right, dtype=object)
             out += [_fraction(v) for v in np.ravel(diff)]
         return out
-    except (Undefined, Unsupported, ZeroDivisionError, TypeError):
+    except (Undefined, Unsupported, ZeroDivisionError):
         return None
 
 
