@@ -75,7 +75,7 @@ class Attention(Block):
     >>> from symsteer.numbers import EXACT
     >>> att = Attention(q1=[[1]], k1=[[1]], q2=[[1]], k2=[[1]], v=[[1]], o=[[1]], heads=1)
     >>> [str(v) for v in att.forward(EXACT.vector([[1], [2]], "x", 1), numbers=EXACT).ravel()]
-    ['1', '34']
+    ['1', '36']
     """
 
     q1: np.ndarray = field(kw_only=True)
