@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from symsteer import __version__
+from symsteer.sequence_cli import sequence_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -140,13 +141,24 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
 @click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@sequence_options
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
            x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
-    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
+    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order.
+
+    Sequence models (a tensor_language file, or --tokens/--positions): the per-position
+    α-coefficients by kind, orders up to --max-order [default: 4]."""
     from symsteer import EXACT, FLOAT, expand as do_expand
     from symsteer.expansion import DEFAULT_BUDGET
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, expand_sequence, wants_sequence
+
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        emit(expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                             exact=exact, fmt=fmt, options=sequence), output)
+        return
 
     if (s_value is None) != (x_value is None):
         raise click.UsageError("--s and --x go together: evaluating needs both the steering vector and the input")
@@ -234,9 +246,19 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--hidden", type=int, default=3, show_default=True)
 @click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
+@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
     from symsteer.check import RTOL, check_grid
+
+    if sequence:
+        from symsteer.sequence_cli import check_sequences
+
+        text, failed = check_sequences(seed=seed, fmt=fmt)
+        click.echo(text)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
 
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
