@@ -338,7 +338,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
     z = ref.x_n(x_in, n)
     want = ref.alpha_coefficients(z, s, n)
     # the α-propagation, from the stream x_n
-    assert _fr_array(coefficients(net, z, s, steer_at=n)) == want
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n)) == want
     # the listed terms summed, from the network input
     parts = expand(net, steer_at=n).evaluate(s, x=x_in)
     total = [[sum((_fr(parts[k][m][i]) for k in parts), Fr(0)) for i in range(len(want[0]))] for m in range(len(want))]
@@ -359,7 +359,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
         for m in range(len(want)):
             assert [Fr(str(v)) for v in e.coefficient(m, kind, x=z, s=s)] == expect[m], (kind, m)
     # truncation keeps the low orders exactly
-    assert _fr_array(coefficients(net, z, s, steer_at=n, max_order=1)) == want[:2]
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n, max_order=1)) == want[:2]
     low = expand(net, steer_at=n, max_order=1).evaluate(s, x_n=z)
     assert [[sum((_fr(low[k][m][i]) for k in low), Fr(0)) for i in range(width)] for m in range(2)] == want[:2]
     # residual: leaves x_0 and d_l = B_l(x_l) instead of x_n; the same sums by kind
@@ -680,8 +680,8 @@ def test_parallel_at_three_by_three_does_not_crash(tmp_path: Path) -> None:
     def cap() -> None:  # 2 GB of address space: the bug then aborts in seconds instead of eating the machine
         resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent, preexec_fn=cap,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1], preexec_fn=cap,
                           capture_output=True, timeout=300).returncode
     # a formal proof covers every width: 'holds'; at worst 'undecided' (exit 1), never a crash
     assert code in (0, 1)
@@ -861,8 +861,8 @@ def test_power_of_a_power_is_size_guarded(tmp_path: Path) -> None:
     path = write_claim(tmp_path, "power-power", "((a + t + k + alpha + 1)**64)**64 >= 0", expected="holds",
                        model={"layers": [1], "sizes": [[1, 1]]}, timeout=5)
     out = tmp_path / "out.json"
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1],
                           capture_output=True, timeout=120).returncode
     assert code in (0, 1)
     assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] in ("holds", "undecided")
