@@ -87,8 +87,11 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
             f"{model_path}: not a tensor_language state dict (keys {keys}…); expected embed.weight, layers.{{i}}.q1.weight … "
             "and head.weight"
         )
+    from .layouts import read_config
+
+    base = read_config(model_path) or {}  # config.json beside the weights, as load_model reads it
     config = TensorLanguageConfig.of(
-        _config(options.get("config_path")), n_head=options.get("heads"), residual=options.get("attn_residual"),
+        base | _config(options.get("config_path")), n_head=options.get("heads"), residual=options.get("attn_residual"),
         mlp_residual=options.get("mlp_residual"), scale=options.get("lerp_scale"),
     )
     model = load_tensor_language(arrays, config, source=model_path)

@@ -16,7 +16,7 @@ from symsteer import cli
 _CAPSYS: Any = None
 
 DATA = Path(__file__).parent / "data"
-MODEL = str(DATA / "tensor_language_block2.npz")
+MODEL = str(DATA / "tensor_language_block2/model.npz")
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +85,7 @@ def test_expand_config_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], 2, "number of heads"),
+    (["--heads", "3", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], 2, "n_head=3 with d_model=8"),
     (["--heads", "2", "--tokens", "1,9", "--s", "1,0,0,0,0,0,0,0"], 2, "outside the vocabulary 0 … 6"),
     (["--heads", "2", "--tokens", "1,x", "--s", "1,0,0,0,0,0,0,0"], 2, "entry 1 is 'x'"),
     (["--heads", "2", "--tokens", "1,2", "--s", "1,0"], 2, "--s has shape (2,)"),
