@@ -295,19 +295,36 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: 
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--s", "s_value", help="Sequence models: the steering vector (d values) or a (T, d) .npy array.")
+@click.option("--x", "x_value", help="Sequence models: the stream entering block 0, a (T, d) .npy array (instead of --tokens).")
+@sequence_options
 def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
-           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+           output: str | None, paths: tuple[str, ...], s_value: str | None, x_value: str | None, **shape: Any) -> None:
     """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
     first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
-    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    their verdicts. Exit 1 when a verdict differs from the expected one.
+
+    Sequence models (a tensor_language file, or --tokens/--positions, with --s): the per-position
+    table of α-coefficients and the attention block's terms with their positions."""
     from pathlib import Path
 
     from symsteer.report import compile_pdf, document
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, report_sequence, wants_sequence
 
     if pdf and output is None:
         raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
     if output is not None and output.endswith(".pdf"):
         raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                              options=sequence)
+        emit(tex, output)
+        if pdf:
+            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        return
+    if s_value is not None or x_value is not None:
+        raise click.UsageError("--s and --x are for sequence models (a tensor_language --model)")
     if paths and not with_claims:
         raise click.UsageError("claim PATHs conflict with --no-claims")
     if model_path is None and shape["residual"] is None:

@@ -144,8 +144,6 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
     from .numbers import EXACT, FLOAT
     from .positions import SteerSet, steer_direction
 
-    if fmt == "latex":
-        raise click.UsageError("--format latex is not available for sequence models yet; use text or json")
     model, config = load_sequence_model(model_path, options)
     tokens = _tokens(options.get("tokens"))
     if (tokens is None) == (x_value is None):
@@ -181,6 +179,10 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         "truncated": degree is None or top < degree,
         "numbers": "exact" if exact else "float64",
     }
+    if fmt == "latex":
+        from .sequence_latex import sequence_latex
+
+        return sequence_latex(model, parts, x_n, D, steer_at=n, positions=str(positions), steered=steered, numbers=numbers)
     if fmt == "json":
         values = {
             str(m): {**{k: [[_number(v, exact) for v in row] for row in parts[k][m]] for k in parts},
@@ -221,3 +223,19 @@ def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
                      f"{'yes' if r.passed else 'NO'}")
     lines.append(f"{len(rows) - failed} passed, {failed} failed (float tolerance {RTOL:.0e} relative; exact: zero difference)")
     return "\n".join(lines), failed
+
+
+def report_sequence(model_path: str | None, *, steer_at: int, max_order: int | None, s_value: str | None,
+                    x_value: str | None, options: dict[str, Any]) -> str:
+    """``symsteer report`` for a sequence model: a LaTeX document (float64 numbers)."""
+    from .sequence_latex import sequence_document
+
+    model, _ = load_sequence_model(model_path, options)
+    body = expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                           exact=False, fmt="latex", options=options)
+    import textwrap
+
+    plain = model.describe().replace("λ", "lambda").replace("→", "->").replace("·", ".").replace("−", "-")
+    lines = [part for line in plain.splitlines() for part in textwrap.wrap(line, 90, subsequent_indent="      ")]
+    verbatim = "\n".join([r"\begin{verbatim}", *lines, r"\end{verbatim}"])
+    return sequence_document(verbatim + "\n\n" + body)

@@ -106,3 +106,22 @@ def test_check_sequence() -> None:
     code, out = run("check", "--sequence")
     assert code == 0, out
     assert "32 passed, 0 failed" in out
+
+
+def test_latex_and_report(tmp_path: Path) -> None:
+    code, out = run("expand", "--model", MODEL, "--tokens", "3,1", "--s", "1,0,0,0,0,0,0,-1", "--positions", "last",
+                    "--max-order", "6", "--float", "--format", "latex")
+    assert code == 0, out
+    assert r"\mathcal{A}^{(1)}_{0}(s_{1}, s_{1};\, s_{1}, s_{1}, s_{1}) \tag*{self}" in out
+    assert r"\mathcal{A}^{(0)}_{0}(x_{1}, x_{1};\, x_{0}, x_{0}, x_{0}) \tag*{input}" in out
+    assert "1$^\\ast$ &" in out  # the steered position is marked in the per-position table
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    tex = tmp_path / "report.tex"
+    code, out = run("report", "--model", MODEL, "--tokens", "3,1,4", "--s", "1,0,0,0,0,0,0,-1", "--positions", "from:1",
+                    "--max-order", "8", "-o", str(tex), "--pdf")
+    assert code == 0, out
+    assert tex.with_suffix(".pdf").stat().st_size > 0
+    assert r"\begin{tabular}" in tex.read_text()
