@@ -426,9 +426,12 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @_file_model_options
+@sequence_options
+@click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
-           keys_path: str | None, layout: str | None, reference_path: str | None = None) -> None:
+           keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
+           **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
@@ -440,7 +443,15 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     from symsteer.check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import effect_sequence, wants_sequence
 
+    if wants_sequence(model_path, sequence):
+        text, failed = effect_sequence(model_path, steer_at=steer_at, s_value=s_value, alphas=parse_alphas(alpha_spec),
+                                       max_order=max_order, fmt=fmt, options=sequence)
+        emit(text, output)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
     for name, value in (("--top", top), ("--show", show)):
         if value < 0:
             raise click.UsageError(f"{name}={value}; expected a non-negative integer")

@@ -239,3 +239,65 @@ def report_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
     lines = [part for line in plain.splitlines() for part in textwrap.wrap(line, 90, subsequent_indent="      ")]
     verbatim = "\n".join([r"\begin{verbatim}", *lines, r"\end{verbatim}"])
     return sequence_document(verbatim + "\n\n" + body)
+
+
+def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alphas: tuple[float, ...],
+                    max_order: int | None, fmt: str, options: dict[str, Any]) -> tuple[str, bool]:
+    """``symsteer effect`` for a sequence model (float64): the self part per position from the
+    weights alone, then on the tokens the polynomial against forward passes at each α and the
+    argmax of the last position. Returns the text and whether polynomial and model disagree."""
+    from .check import RTOL, relative_error
+    from .numbers import FLOAT
+    from .positions import SteerSet, steer_direction
+
+    model, _ = load_sequence_model(model_path, options)
+    tokens = _tokens(options.get("tokens"))
+    if tokens is None:
+        raise click.UsageError("a sequence model needs --tokens: the token ids to steer")
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    T = x0.shape[0]
+    n = model.check_steer_at(steer_at)
+    positions = SteerSet.parse(options.get("positions") or "all")
+    width = model.width_at(n)
+    D = steer_direction(positions, _steering(s_value, length=T, width=width), length=T, width=width).astype(np.float64)
+    degree = model.degree(n)
+    top = model.order_limit(n, 8 if max_order is None else max_order)
+    x_n = model.stream(x0, numbers=FLOAT)[n]
+    parts = model.split(x_n, D, steer_at=n, max_order=top, numbers=FLOAT)
+    total = sum(parts.values())
+    full = degree is not None and top == degree
+    steered = positions.resolve(T)
+    rows = []
+    for a in alphas:
+        poly = sum(total[m] * a**m for m in range(len(total)))
+        direct = model.forward(x0, numbers=FLOAT, steer_at=n, direction=D, alpha=a)
+        rows.append({"alpha": float(a), "difference": relative_error(poly, direct),
+                     "argmax_last": int(np.argmax(direct[-1]))})
+    failed = full and any(r["difference"] > RTOL for r in rows)
+    self_norms = {m: [float(np.linalg.norm(parts["self"][m, t])) for t in range(T)] for m in range(1, len(total))}
+    changes = [(rows[i]["alpha"], rows[i + 1]["alpha"], rows[i]["argmax_last"], rows[i + 1]["argmax_last"])
+               for i in range(len(rows) - 1) if rows[i]["argmax_last"] != rows[i + 1]["argmax_last"]]
+    if fmt == "json":
+        return json.dumps({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
+                           "degree_bound": degree, "max_order": top, "truncated": not full,
+                           "self_norms": {str(m): v for m, v in self_norms.items()}, "alphas": rows,
+                           "argmax_changes": [dict(zip(("from_alpha", "to_alpha", "before", "after"), c)) for c in changes]},
+                          indent=1), failed
+    lines = [model.describe(),
+             f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; |s| = {np.linalg.norm(D[steered[0]]):.6g}",
+             f"every output is a polynomial in alpha of degree <= {degree}; orders 0 … {top} kept"
+             + ("" if full else " (truncated: the polynomial below is a truncation, valid for small |alpha|)"),
+             "",
+             "from the weights alone: the self part (x_n := 0 at every position), norm per position:"]
+    for m, norms in self_norms.items():
+        if any(norms):
+            lines.append(f"  alpha^{m}: " + "  ".join(f"{t}: {v:.4g}" for t, v in enumerate(norms)))
+    lines += ["", f"on the tokens {','.join(map(str, tokens))}: polynomial vs the model's forward passes "
+              f"({'must agree' if full else 'truncation error'}), argmax at the last position:"]
+    for r in rows:
+        lines.append(f"  alpha={r['alpha']:+.4g}: relative difference {r['difference']:.2e}  argmax {r['argmax_last']}")
+    lines.append("  argmax changes: " + ("; ".join(f"{b} -> {c} between alpha={lo:+.4g} and {hi:+.4g}" for lo, hi, b, c in changes)
+                                        if changes else "none on this grid"))
+    if failed:
+        lines.append(f"error: polynomial and forward passes differ beyond {RTOL:.0e}")
+    return "\n".join(lines), failed

@@ -125,3 +125,19 @@ def test_latex_and_report(tmp_path: Path) -> None:
     assert code == 0, out
     assert tex.with_suffix(".pdf").stat().st_size > 0
     assert r"\begin{tabular}" in tex.read_text()
+
+
+def test_effect_on_a_sequence_model() -> None:
+    # the whole polynomial (degree 100): it must reproduce the forward passes at every α
+    code, out = run("effect", MODEL, "--steer-at", "0", "--s", "4,0,0,0,0,0,0,-4", "--tokens", "3,1,4,1",
+                    "--positions", "last", "--alpha", "-2:2:5", "--max-order", "100", "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert not data["truncated"] and data["degree_bound"] == 100
+    assert all(r["difference"] <= 1e-9 for r in data["alphas"])
+    assert all(v == 0 for v in data["self_norms"]["1"][:3]) and data["self_norms"]["1"][3] > 0
+    # truncated: reported as a truncation error, not a failure
+    code, out = run("effect", MODEL, "--steer-at", "0", "--s", "4,0,0,0,0,0,0,-4", "--tokens", "3,1,4,1",
+                    "--positions", "last", "--alpha", "-2:2:9")
+    assert code == 0, out
+    assert "truncation error" in out and "argmax changes:" in out
