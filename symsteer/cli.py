@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from symsteer import __version__
+from symsteer.sequence_cli import sequence_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -147,13 +148,24 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
 @click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@sequence_options
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
            x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
-    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
+    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order.
+
+    Sequence models (a tensor_language file, or --tokens/--positions): the per-position
+    α-coefficients by kind, orders up to --max-order [default: 4]."""
     from symsteer import EXACT, FLOAT, expand as do_expand
     from symsteer.expansion import DEFAULT_BUDGET
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, expand_sequence, wants_sequence
+
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        emit(expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                             exact=exact, fmt=fmt, options=sequence), output)
+        return
 
     if (s_value is None) != (x_value is None):
         raise click.UsageError("--s and --x go together: evaluating needs both the steering vector and the input")
@@ -241,9 +253,19 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--hidden", type=int, default=3, show_default=True)
 @click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
+@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
     from symsteer._check import RTOL, check_grid
+
+    if sequence:
+        from symsteer.sequence_cli import check_sequences
+
+        text, failed = check_sequences(seed=seed, fmt=fmt)
+        click.echo(text)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
 
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
@@ -273,19 +295,36 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--s", "s_value", help="Sequence models: the steering vector (d values) or a (T, d) .npy array.")
+@click.option("--x", "x_value", help="Sequence models: the stream entering block 0, a (T, d) .npy array (instead of --tokens).")
+@sequence_options
 def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
-           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+           output: str | None, paths: tuple[str, ...], s_value: str | None, x_value: str | None, **shape: Any) -> None:
     """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
     first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
-    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    their verdicts. Exit 1 when a verdict differs from the expected one.
+
+    Sequence models (a tensor_language file, or --tokens/--positions, with --s): the per-position
+    table of α-coefficients and the attention block's terms with their positions."""
     from pathlib import Path
 
     from symsteer.report import compile_pdf, document
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, report_sequence, wants_sequence
 
     if pdf and output is None:
         raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
     if output is not None and output.endswith(".pdf"):
         raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                              options=sequence)
+        emit(tex, output)
+        if pdf:
+            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        return
+    if s_value is not None or x_value is not None:
+        raise click.UsageError("--s and --x are for sequence models (a tensor_language --model)")
     if paths and not with_claims:
         raise click.UsageError("claim PATHs conflict with --no-claims")
     if model_path is None and shape["residual"] is None:
@@ -387,9 +426,12 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @_file_model_options
+@sequence_options
+@click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
-           keys_path: str | None, layout: str | None, reference_path: str | None = None) -> None:
+           keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
+           **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
@@ -401,7 +443,15 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import effect_sequence, wants_sequence
 
+    if wants_sequence(model_path, sequence):
+        text, failed = effect_sequence(model_path, steer_at=steer_at, s_value=s_value, alphas=parse_alphas(alpha_spec),
+                                       max_order=max_order, fmt=fmt, options=sequence)
+        emit(text, output)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
     for name, value in (("--top", top), ("--show", show)):
         if value < 0:
             raise click.UsageError(f"{name}={value}; expected a non-negative integer")
