@@ -335,9 +335,16 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--calibrate", is_flag=True,
+              help="How strongly to steer (needs --inputs): KL(α), the iso-KL α for --kl-budget, the target logit's "
+                   "turning points, where self overtakes cross, argmax and top-k flips, within the --alpha range.")
+@click.option("--kl-budget", type=float, default=0.1, show_default=True, help="With --calibrate: the KL budget (nats).")
+@click.option("--target", type=int, help="With --calibrate: the output to follow [default: the one α¹ raises most].")
+@click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
 @_file_model_options
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
-           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
+           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
+           kl_budget: float, target: int | None, top_k: int, residual: bool | None,
            keys_path: str | None, layout: str | None) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
@@ -366,6 +373,10 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     network = _load_file_model(model_path, residual, keys_path, layout)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
+    if calibrate:
+        _calibrate(network, s, inputs, steer_at=steer_at, alpha_spec=alpha_spec, kl_budget=kl_budget, target=target,
+                   top_k=top_k, show=show, fmt=fmt, plot_path=plot_path, output=output)
+        return
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
         emit(json.dumps(result.to_json(), indent=1), output)
@@ -375,6 +386,35 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
         result.plot(plot_path, top=top)
     sw = result.sweep
     if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
+        sys.exit(EXIT_FAILED)
+
+
+def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
+               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None) -> None:
+    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every check holds)."""
+    import math
+
+    from symsteer.calibrate import calibrate_network
+    from symsteer.effect import parse_alphas
+
+    if inputs is None:
+        raise click.UsageError("--calibrate needs --inputs (the rows whose logits are calibrated)")
+    if not (kl_budget > 0 and math.isfinite(kl_budget)):
+        raise click.UsageError(f"--kl-budget={kl_budget}; expected a positive number of nats")
+    if top_k < 1:
+        raise click.UsageError(f"--top-k={top_k}; expected a positive integer")
+    alphas = parse_alphas(alpha_spec)
+    lo, hi = min(alphas), max(alphas)
+    if not lo < 0 < hi:
+        raise click.UsageError(f"--alpha={alpha_spec!r} spans [{lo:g}, {hi:g}]; --calibrate needs a range with min < 0 < max")
+    rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
+    targets = None if target is None else [target] * rows
+    result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
+                               targets=targets)
+    emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
+    if plot_path is not None:
+        result.plot(plot_path, rows=max(1, min(show, 4)))
+    if not result.verified:
         sys.exit(EXIT_FAILED)
 
 

@@ -1,0 +1,122 @@
+"""effect --calibrate: iso-KL α, turning points, overtakes and flips against forward passes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from symsteer import Network, ShapeError, forward
+from symsteer import cli
+from symsteer.calibrate import calibrate, calibrate_network, kl_divergence
+from symsteer.io import load_model
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DIGITS = EXAMPLES / "digits.npz"
+S38 = EXAMPLES / "s_3_minus_8.npy"
+INPUTS = EXAMPLES / "test_inputs.npy"
+
+
+def _digits():
+    return load_model(str(DIGITS)), np.load(S38), np.load(INPUTS)[:6]
+
+
+def test_iso_kl_alpha_spends_the_budget_by_forward_passes():
+    net, s, xs = _digits()
+    budget = 0.3
+    cal = calibrate_network(net, s, xs, steer_at=0, budget=budget, lo=-8, hi=8)
+    assert cal.verified
+    base = forward(net, xs)
+    for i, row in enumerate(cal.rows):
+        for a in row.iso_kl:
+            assert a is not None  # the digits logits move a lot within |α| ≤ 8
+            kl = float(kl_divergence(base[i], forward(net, xs[i], steer_at=0, s=s, alpha=a)))
+            assert abs(kl - budget) < 1e-9
+            # the first crossing: every α strictly between 0 and it spends less
+            for t in np.linspace(0, a, 40)[1:-1]:
+                assert float(kl_divergence(base[i], forward(net, xs[i], steer_at=0, s=s, alpha=float(t)))) < budget
+
+
+def test_argmax_and_topk_flips_match_forward_passes_on_a_fine_grid():
+    net, s, xs = _digits()
+    lo, hi, k = -10.0, 10.0, 3
+    cal = calibrate_network(net, s, xs, steer_at=0, lo=lo, hi=hi, top_k=k)
+    grid = np.linspace(lo, hi, 4001)
+    for i, row in enumerate(cal.rows):
+        logits = np.stack([forward(net, xs[i], steer_at=0, s=s, alpha=float(a)) for a in grid])
+        winners = logits.argmax(axis=1)
+        tops = [tuple(sorted(np.argsort(-y)[:k].tolist())) for y in logits]
+        # between consecutive flips the forward passes agree with what the flips say
+        for flips, labels in ((row.argmax_flips, [(int(w),) for w in winners]), (row.topk_flips, tops)):
+            assert all(f.verified for f in flips)
+            edges = [lo, *(f.alpha for f in flips), hi]
+            states = [flips[0].before] + [f.after for f in flips] if flips else [labels[0]]
+            for (a, b), state in zip(zip(edges[:-1], edges[1:]), states):
+                inside = [lab for g, lab in zip(grid, labels) if a + 1e-6 < g < b - 1e-6]
+                assert all(lab == state for lab in inside), (row.label, a, b, state)
+            # and no change on the grid is missed
+            seen = sum(1 for u, v in zip(labels[:-1], labels[1:]) if u != v)
+            assert seen <= len(flips)
+
+
+def test_turning_points_are_where_the_target_logit_turns():
+    net = Network.random(layers=2, width=3, hidden=3, residual=True, unembed=4, kind="float", seed=3)
+    xs = np.random.default_rng(0).normal(size=(5, 3))
+    s = np.array([1.0, -0.5, 0.25])
+    cal = calibrate_network(net, s, xs, steer_at=0, lo=-4, hi=4, targets=[0] * 5)
+    turning = [(i, t) for i, r in enumerate(cal.rows) for t in r.target_turning_points]
+    assert turning, "a degree-4 polynomial in α on five inputs turns somewhere in [-4, 4]"
+    for i, t in turning:
+        h = 1e-4
+        left = forward(net, xs[i], steer_at=0, s=s, alpha=t - h)[0] - forward(net, xs[i], steer_at=0, s=s, alpha=t - 2 * h)[0]
+        right = forward(net, xs[i], steer_at=0, s=s, alpha=t + 2 * h)[0] - forward(net, xs[i], steer_at=0, s=s, alpha=t + h)[0]
+        assert left * right < 0  # the slope changes sign: a maximum or a minimum of the logit
+    monotone = [r for r in cal.rows if not r.non_monotone]
+    for r in monotone:
+        i = int(r.label.split()[-1])
+        ys = np.array([forward(net, xs[i], steer_at=0, s=s, alpha=float(a))[0] for a in np.linspace(-4, 4, 400)])
+        assert np.all(np.diff(ys) >= 0) or np.all(np.diff(ys) <= 0)
+
+
+def test_a_wrong_forward_pass_is_caught():
+    """Flips and iso-KL are checked against the forward pass handed in: a model that disagrees
+    with the polynomial leaves the calibration unverified."""
+    c = np.array([[[0.0, 0.0, -1.0]], [[1.0, -1.0, 0.0]]])  # y = (α, −α, −1)
+    ok = calibrate(c, lambda a: np.array([[a, -a, -1.0]]), lo=-3, hi=3, top_k=2)
+    assert ok.verified and [f.alpha for f in ok.rows[0].argmax_flips] == [0.0]
+    bad = calibrate(c, lambda a: np.array([[a + 0.5, -a, -1.0]]), lo=-3, hi=3, top_k=2)
+    assert not bad.verified
+
+
+def test_bad_arguments_are_refused():
+    c = np.zeros((2, 1, 3))
+    for kwargs in ({"budget": 0.0}, {"budget": math.inf}, {"lo": 1.0}, {"top_k": 0}, {"targets": [5]}):
+        with pytest.raises(ShapeError):
+            calibrate(c, lambda a: np.zeros((1, 3)), **kwargs)
+    with pytest.raises(ShapeError):
+        calibrate(np.zeros((2, 3)), lambda a: np.zeros(3))
+
+
+def test_cli_calibrate_json_and_plot(tmp_path, capsys):
+    plot = tmp_path / "cal.png"
+    code = cli.run(["effect", str(DIGITS), "--steer-at", "0", "--s", str(S38), "--inputs", str(INPUTS),
+                    "--calibrate", "--kl-budget", "0.25", "--alpha", "-6:6:13", "--top-k", "2", "--format", "json",
+                    "--plot", str(plot)])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["verified"] and data["kl_budget"] == 0.25 and data["range"] == [-6.0, 6.0]
+    assert len(data["rows"]) == 20 and plot.stat().st_size > 0
+    net, s, xs = load_model(str(DIGITS)), np.load(S38), np.load(INPUTS)
+    row = data["rows"][0]
+    a = row["iso_kl_alpha"][1]
+    assert abs(float(kl_divergence(forward(net, xs[0]), forward(net, xs[0], steer_at=0, s=s, alpha=a))) - 0.25) < 1e-9
+
+
+@pytest.mark.parametrize("args", [["--kl-budget", "-1"], ["--top-k", "0"], ["--alpha", "1:2:3"], []])
+def test_cli_calibrate_usage_errors(args, capsys):
+    extra = [] if args == [] else ["--inputs", str(INPUTS)]
+    code = cli.run(["effect", str(DIGITS), "--steer-at", "0", "--s", str(S38), "--calibrate", *extra, *args])
+    assert code == 2
+    assert "Traceback" not in capsys.readouterr().err
