@@ -29,7 +29,10 @@ from .check import RTOL, relative_error
 from .effect import _overtake, _real_roots, _vector
 from .errors import ShapeError
 
-__all__ = ["Flip", "RowCalibration", "Calibration", "kl_divergence", "calibrate", "calibrate_network", "DEFAULT_BUDGET"]
+__all__ = [
+    "Flip", "RowCalibration", "Calibration", "kl_divergence", "calibrate", "calibrate_network", "calibrate_sequence",
+    "DEFAULT_BUDGET",
+]
 
 #: the KL budget (nats) unless told otherwise
 DEFAULT_BUDGET = 0.1
@@ -69,12 +72,15 @@ class Flip:
     """The argmax (or the top-k set) changes at ``alpha``, a real root of ``y_i − y_j``.
 
     ``before``/``after``: the winner (argmax) or the sorted top-k set on either side;
-    ``verified``: forward passes just before and after agree with the polynomial."""
+    ``verified``: forward passes just before and after agree with the polynomial;
+    ``interval``: with exact coefficients, a certified enclosure ``[lo, hi]`` of the root of the
+    exact polynomial ``y_i − y_j`` (python-flint's ball arithmetic), ``alpha`` its midpoint."""
 
     alpha: float
     before: tuple[int, ...]
     after: tuple[int, ...]
     verified: bool
+    interval: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +122,8 @@ class Calibration:
     rows: tuple[RowCalibration, ...]
     #: largest relative error of the polynomial against forward passes over the grid checks
     forward_error: float
+    #: whether exact coefficients were given (flips then carry certified intervals)
+    exact: bool = False
 
     @property
     def verified(self) -> bool:
@@ -126,6 +134,13 @@ class Calibration:
                   for r in self.rows for v in r.iso_kl_forward)
         return flips and iso and self.forward_error <= _FORWARD_RTOL
 
+    @property
+    def certified(self) -> bool | None:
+        """Every flip's root enclosed by certified ball arithmetic (None: no exact coefficients given)."""
+        if not self.exact:
+            return None
+        return all(f.interval is not None for r in self.rows for f in r.argmax_flips + r.topk_flips)
+
     def to_json(self) -> dict[str, Any]:
         def num(v: float | None) -> float | str | None:
             if v is None:
@@ -133,11 +148,12 @@ class Calibration:
             return v if math.isfinite(v) else ("inf" if v > 0 else "-inf" if v < 0 else "nan")
 
         def flips(fs: tuple[Flip, ...]) -> list[dict[str, Any]]:
-            return [{"alpha": f.alpha, "before": list(f.before), "after": list(f.after), "verified": f.verified} for f in fs]
+            return [{"alpha": f.alpha, "before": list(f.before), "after": list(f.after), "verified": f.verified,
+                     "certified_interval": None if f.interval is None else list(f.interval)} for f in fs]
 
         return {
             "kl_budget": self.budget, "top_k": self.top_k, "range": [self.lo, self.hi],
-            "forward_error": self.forward_error, "verified": self.verified,
+            "forward_error": self.forward_error, "verified": self.verified, "certified": self.certified,
             "rows": [{
                 "label": r.label, "target": r.target,
                 "target_coefficients": [float(c) for c in r.target_coefficients],
@@ -153,6 +169,8 @@ class Calibration:
         lines = [f"calibration: KL budget {self.budget:g} nats, top-{self.top_k}, α in [{self.lo:g}, {self.hi:g}]",
                  f"polynomial vs forward passes: largest relative error {self.forward_error:.2e}",
                  f"all flips and iso-KL α checked by forward passes: {'yes' if self.verified else 'NO'}"]
+        if self.certified is not None:
+            lines.append(f"every flip's root enclosed by certified ball arithmetic: {'yes' if self.certified else 'NO'}")
         for r in self.rows[:show]:
             neg, pos = (("—" if v is None else f"{v:.6g}") for v in r.iso_kl)
             lines.append(f"{r.label}: iso-KL α = {neg} / {pos}; target {r.target} "
@@ -161,7 +179,8 @@ class Calibration:
             if r.overtake is not None:
                 lines.append(f"  self overtakes cross beyond α < {r.overtake[0]:.4g} and α > {r.overtake[1]:.4g}")
             for name, fs in (("argmax", r.argmax_flips), (f"top-{self.top_k}", r.topk_flips)):
-                shown = ", ".join(f"{f.alpha:.6g} ({_set(f.before)}→{_set(f.after)}{'' if f.verified else ' UNVERIFIED'})"
+                shown = ", ".join(f"{f.alpha:.6g}{'' if f.interval is None else ' (certified)'} "
+                                  f"({_set(f.before)}→{_set(f.after)}{'' if f.verified else ' UNVERIFIED'})"
                                   for f in fs[:8])
                 lines.append(f"  {name} flips: {shown or 'none'}" + (f" (+{len(fs) - 8} more)" if len(fs) > 8 else ""))
         if len(self.rows) > show:
@@ -234,15 +253,43 @@ def _iso(kl_of: Callable[[float], float], grid_side: np.ndarray, kl_side: np.nda
     return b
 
 
-def _rank_flips(poly: np.ndarray, lo: float, hi: float, k: int,
-                forward: Callable[[float], np.ndarray]) -> tuple[tuple[Flip, ...], tuple[Flip, ...]]:
-    """Argmax and top-k changes in (lo, hi) for one row's logit polynomial (K+1, V)."""
+def _certify(exact: np.ndarray | None, pairs: list[tuple[int, int]], r: float) -> tuple[float, float] | None:
+    """A certified enclosure of the real root near ``r`` of ``y_i − y_j`` for one of ``pairs``,
+    from exact (rational) coefficients (K+1, V); None when none isolates a real root there."""
+    if exact is None:
+        return None
+    import flint
+
+    for i, j in pairs:
+        p = flint.fmpq_poly([flint.fmpq(int(u.p), int(u.q)) if not isinstance(u, flint.fmpq) else u
+                             for u in (exact[:, i] - exact[:, j])])
+        if p.degree() < 1:
+            continue
+        for root, mult in p.complex_roots():
+            if mult != 1 or not root.imag.is_zero():
+                continue
+            lo_, hi_ = float(root.real.lower()), float(root.real.upper())
+            lo_, hi_ = float(np.nextafter(lo_, -np.inf)), float(np.nextafter(hi_, np.inf))  # outward past float rounding
+            if lo_ - 1e-6 * max(1.0, abs(r)) <= r <= hi_ + 1e-6 * max(1.0, abs(r)):
+                return lo_, hi_
+    return None
+
+
+def _rank_flips(poly: np.ndarray, lo: float, hi: float, k: int, forward: Callable[[float], np.ndarray],
+                exact: np.ndarray | None = None) -> tuple[tuple[Flip, ...], tuple[Flip, ...]]:
+    """Argmax and top-k changes in (lo, hi) for one row's logit polynomial (K+1, V); with exact
+    coefficients each change's root is also enclosed by certified ball arithmetic."""
     v = poly.shape[-1]
     if v < 2:
         return (), ()
     diffs = poly[:, :, None] - poly[:, None, :]
     iu = np.triu_indices(v, 1)
-    points = sorted({float(r) for i, j in zip(*iu) for r in _real_roots(diffs[:, i, j]) if lo < r < hi})
+    owners: dict[float, list[tuple[int, int]]] = {}
+    for i, j in zip(*iu):
+        for r in _real_roots(diffs[:, i, j]):
+            if lo < r < hi:
+                owners.setdefault(float(r), []).append((int(i), int(j)))
+    points = sorted(owners)
     edges = np.array([lo, *points, hi])
     mids = (edges[:-1] + edges[1:]) / 2
     vals = _polyval(poly, mids)  # (len(mids), V)
@@ -255,15 +302,18 @@ def _rank_flips(poly: np.ndarray, lo: float, hi: float, k: int,
         changed_top = k < v and tops[i] != tops[i + 1]
         if not (changed_arg or changed_top):
             continue
+        interval = _certify(exact, owners[r], r)
+        if interval is not None:
+            r = (interval[0] + interval[1]) / 2
         step = min(1e-6 * max(1.0, abs(r)), (r - edges[i]) / 2, (edges[i + 2] - r) / 2)
         left, right = forward(r - step), forward(r + step)
         if changed_arg:
             ok = int(np.argmax(left)) == winners[i][0] and int(np.argmax(right)) == winners[i + 1][0]
-            out_arg.append(Flip(r, winners[i], winners[i + 1], ok))
+            out_arg.append(Flip(r, winners[i], winners[i + 1], ok, interval))
         if changed_top:
             ok = (tuple(sorted(np.argsort(-left, kind="stable")[:k].tolist())) == tops[i]
                   and tuple(sorted(np.argsort(-right, kind="stable")[:k].tolist())) == tops[i + 1])
-            out_top.append(Flip(r, tops[i], tops[i + 1], ok))
+            out_top.append(Flip(r, tops[i], tops[i + 1], ok, interval))
     return tuple(out_arg), tuple(out_top)
 
 
@@ -280,12 +330,15 @@ def calibrate(
     cross_part: Any = None,
     labels: Sequence[str] | None = None,
     points: int = 401,
+    exact: Any = None,
 ) -> Calibration:
     """Calibrate rows of logits given their α-coefficients ``total`` (K+1, R, V).
 
     ``forward(α)`` is the model's own steered forward pass, (R, V). ``targets``: the output
     followed in each row (default: the one the α¹ coefficient raises most). ``self_part`` and
-    ``cross_part`` (same shape as ``total``) give where self overtakes cross.
+    ``cross_part`` (same shape as ``total``) give where self overtakes cross. ``exact``: the
+    same coefficients as exact rationals (an object array of ``flint.fmpq``), to enclose each
+    flip's root in a certified interval.
 
     >>> c = np.array([[[0.0, 0.0]], [[1.0, -1.0]]])    # y(α) = (α, −α): KL(α) = log cosh α
     >>> cal = calibrate(c, lambda a: np.array([[a, -a]]), budget=0.1, lo=-2, hi=2)
@@ -327,18 +380,21 @@ def calibrate(
         coeffs = total[:, r, targets[r]]
         deriv = coeffs[1:] * np.arange(1, len(coeffs))
         turning = tuple(float(t) for t in _real_roots(deriv) if lo < t < hi) if len(deriv) else ()
-        arg, top = _rank_flips(total[:, r], lo, hi, top_k, lambda a, r=r: forward(a)[r])
+        arg, top = _rank_flips(total[:, r], lo, hi, top_k, lambda a, r=r: forward(a)[r],
+                               None if exact is None else np.asarray(exact)[:, r])
         rows.append(RowCalibration(labels[r], targets[r], coeffs.copy(), turning, iso, iso_fwd,
                                    None if overtake is None else (float(overtake[r, 0]), float(overtake[r, 1])),
                                    arg, top, kl[:, r].copy()))
-    return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err))
+    return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err), exact is not None)
 
 
-def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, **options: Any) -> Calibration:
+def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact: bool = False,
+                      **options: Any) -> Calibration:
     """:func:`calibrate` for a per-position network on inputs (N, d_in): the coefficients and
-    the self/cross split come from the core, the forward passes from the model."""
-    from .coefficients import forward, split_coefficients, stream
-    from .numbers import FLOAT
+    the self/cross split come from the core, the forward passes from the model. ``exact``:
+    also the coefficients in exact rationals, to certify each flip's root."""
+    from .coefficients import coefficients, forward, split_coefficients, stream
+    from .numbers import EXACT, FLOAT
 
     n = network.check_steer_at(steer_at)
     s = _vector(s, network.width_at(n))
@@ -351,5 +407,46 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, **opt
     parts["self"][0] = 0.0
     total = sum(parts.values())
     options.setdefault("labels", [f"input {i}" for i in range(xs.shape[0])])
+    rational = coefficients(network, stream(network, xs, numbers=EXACT)[n], s, steer_at=n, numbers=EXACT) if exact else None
     return calibrate(total, lambda a: forward(network, xs, steer_at=n, s=s, alpha=float(a)),
-                     self_part=parts["self"], cross_part=parts["cross"], **options)
+                     self_part=parts["self"], cross_part=parts["cross"], exact=rational, **options)
+
+
+def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positions: Any = "last",
+                       rows: Sequence[int] | None = None, max_order: int | None = None,
+                       token_names: Sequence[str] | None = None, exact: bool = False, **options: Any) -> Calibration:
+    """:func:`calibrate` for a :class:`~symsteer.sequence.SequenceModel` on one token sequence:
+    ``α s`` enters block ``steer_at`` at ``positions`` ("last", "all", "from:t" or a list);
+    ``rows`` are the output positions calibrated (default: from the first steered one to the
+    end). Coefficients and the self/cross split come from the model's blocks, in float64;
+    ``exact`` also computes them in exact rationals, to certify each flip's root (the model
+    must be a polynomial: no truncation)."""
+    from .numbers import EXACT, FLOAT
+    from .positions import SteerSet
+    from .sequence import direction
+
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    length = x0.shape[0]
+    n = model.check_steer_at(steer_at)
+    steered = SteerSet.of(positions)
+    d = direction(model, steered, s, length=length, steer_at=n)
+    rows = list(range(steered.first(length), length)) if rows is None else [int(r) for r in rows]
+    if not rows or not all(0 <= r < length for r in rows):
+        raise ShapeError(f"rows {rows}; expected output positions in 0…{length - 1}")
+    x_n = model.stream(x0, numbers=FLOAT)[n]
+    parts = model.split(x_n, d, steer_at=n, max_order=max_order, numbers=FLOAT)
+    parts["cross"][0] = 0.0  # no α⁰ term by definition; the split leaves round-off there
+    parts["self"][0] = 0.0
+    pick = {k: v[:, rows] for k, v in parts.items()}
+    total = sum(pick.values())
+    toks = np.asarray(tokens).ravel()
+    names = (lambda t: str(token_names[t])) if token_names is not None else (lambda t: str(t))
+    options.setdefault("labels", [f"position {r} ({names(int(toks[r]))})" for r in rows])
+    rational = None
+    if exact:
+        if max_order is not None:
+            raise ShapeError("exact certification needs the whole polynomial: leave max_order unset")
+        xe = model.stream(model.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)[n]
+        rational = model.coefficients(xe, EXACT.vector(d, "direction", model.width_at(n)), steer_at=n, numbers=EXACT)[:, rows]
+    return calibrate(total, lambda a: model.forward(x0, numbers=FLOAT, steer_at=n, direction=d, alpha=float(a))[rows],
+                     self_part=pick["self"], cross_part=pick["cross"], exact=rational, **options)

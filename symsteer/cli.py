@@ -375,7 +375,7 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
     if calibrate:
         _calibrate(network, s, inputs, steer_at=steer_at, alpha_spec=alpha_spec, kl_budget=kl_budget, target=target,
-                   top_k=top_k, show=show, fmt=fmt, plot_path=plot_path, output=output)
+                   top_k=top_k, show=show, fmt=fmt, plot_path=plot_path, output=output, exact=exact)
         return
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
@@ -390,8 +390,10 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
 
 
 def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
-               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None) -> None:
-    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every check holds)."""
+               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None,
+               exact: bool) -> None:
+    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every
+    check holds); with --exact every flip's root is also enclosed by certified ball arithmetic."""
     import math
 
     from symsteer.calibrate import calibrate_network
@@ -410,11 +412,11 @@ def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: 
     rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
     targets = None if target is None else [target] * rows
     result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
-                               targets=targets)
+                               targets=targets, exact=exact)
     emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
     if plot_path is not None:
         result.plot(plot_path, rows=max(1, min(show, 4)))
-    if not result.verified:
+    if not result.verified or result.certified is False:
         sys.exit(EXIT_FAILED)
 
 

@@ -120,3 +120,32 @@ def test_cli_calibrate_usage_errors(args, capsys):
     code = cli.run(["effect", str(DIGITS), "--steer-at", "0", "--s", str(S38), "--calibrate", *extra, *args])
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_exact_flips_are_enclosed_by_certified_intervals_where_the_exact_difference_changes_sign():
+    from symsteer.coefficients import coefficients, stream
+    from symsteer.numbers import EXACT
+
+    net, s, xs = _digits()
+    xs = xs[:3]
+    cal = calibrate_network(net, s, xs, steer_at=0, lo=-10, hi=10, top_k=3, exact=True)
+    assert cal.verified and cal.certified
+    exact = coefficients(net, stream(net, xs, numbers=EXACT)[0], s, steer_at=0, numbers=EXACT)
+    flips = 0
+    for i, row in enumerate(cal.rows):
+        for f in row.argmax_flips:
+            lo, hi = f.interval
+            assert lo <= f.alpha <= hi and hi - lo < 1e-9 * max(1.0, abs(f.alpha))
+            diff = exact[:, i, f.before[0]] - exact[:, i, f.after[0]]
+            at = [sum(diff[m] * EXACT.entry(x) ** m for m in range(len(diff))) for x in (lo, hi)]
+            assert at[0] > 0 > at[1]  # `before` wins just left of the interval, `after` just right
+            flips += 1
+    assert flips >= 3
+
+
+def test_cli_calibrate_exact_certifies(capsys):
+    code = cli.run(["effect", str(DIGITS), "--steer-at", "0", "--s", str(S38), "--inputs", str(INPUTS),
+                    "--calibrate", "--exact", "--alpha", "-5:5:11", "--show", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "every flip's root enclosed by certified ball arithmetic: yes" in out and "(certified)" in out
