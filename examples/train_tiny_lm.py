@@ -24,7 +24,8 @@ The synthetic language (generated here from the seed; nothing is downloaded) has
   then three query tokens Q_j later, each followed by the answer A_{(3i + 5j) mod 8}: the answer
   needs both the (distant) key and the (current) query. Scored at the query positions.
 
-The loss is the cross-entropy at the scored positions only. Training is deterministic:
+The loss is the cross-entropy at the scored positions only, with label smoothing 0.1 (it keeps
+the logits bounded). Training is deterministic:
 ``torch.manual_seed``, ``torch.use_deterministic_algorithms(True)``, one thread, float32, and the
 batches come from ``numpy.random.default_rng(seed)``. The run records the SHA-256 of the weights
 after a short prefix of steps and at the end, so a retrain can be compared bit for bit.
@@ -221,8 +222,8 @@ def deterministic() -> None:
     torch.set_num_threads(1)
 
 
-def train(*, seed: int, steps: int, batch_size: int, lr: float, wd: float, stop_after: int | None = None,
-          log_every: int = 0):
+def train(*, seed: int, steps: int, batch_size: int, lr: float, wd: float, smoothing: float,
+          stop_after: int | None = None, log_every: int = 0):
     """Train from the seed; ``stop_after`` stops early on the same schedule (the prefix check)."""
     import torch
 
@@ -237,8 +238,9 @@ def train(*, seed: int, steps: int, batch_size: int, lr: float, wd: float, stop_
             group["lr"] = lr * scale
         tokens, targets, _ = batch(rng, batch_size)
         logits = model(torch.from_numpy(tokens))
+        # label smoothing bounds the logits (a polynomial model otherwise grows them without end)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), torch.from_numpy(targets).reshape(-1),
-                                                 ignore_index=-1)
+                                                 ignore_index=-1, label_smoothing=smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -328,11 +330,12 @@ def head_report(model, *, seed: int, n: int = 500) -> dict[str, dict[str, list[f
 
 
 def steering_vector(model, *, seed: int, layer: int, n: int = 1000) -> tuple[np.ndarray, dict]:
-    """Mean difference of the stream entering ``layer`` at a query position: key K0 minus key K1.
+    """Mean difference of the stream entering ``layer`` at the key token's position: key K0
+    minus key K1.
 
-    Both contexts are skip-trigram prompts that end on query Q0; they differ only in which key
-    came earlier. Adding the vector at the last position should move the answer from
-    A_{5·0+3·1} to A_{0}.
+    Both contexts are skip-trigram prompts that end on query Q0 and differ only in the key.
+    Added at the key's position, the vector should move the answer at the query from
+    A_{3·1+5·0} = A3 to A_{0}: the second attention layer reads the key there.
     """
     import torch
 
@@ -344,14 +347,15 @@ def steering_vector(model, *, seed: int, layer: int, n: int = 1000) -> tuple[np.
             tok, scored = skip_trigram_sequence(rng)
             q = int(np.nonzero(scored)[0][0])
             tok = tok[: q + 1].copy()
-            tok[np.isin(tok, KEY)] = KEY[key]
+            at = int(np.nonzero(np.isin(tok, KEY))[0][0])
+            tok[at] = KEY[key]
             tok[q] = QUERY[0]
             with torch.no_grad():
-                rows.append(model.streams(torch.from_numpy(tok[None]))[layer][0, -1].numpy().astype(np.float64))
+                rows.append(model.streams(torch.from_numpy(tok[None]))[layer][0, at].numpy().astype(np.float64))
         means.append(np.mean(rows, axis=0))
     s = (means[0] - means[1]).astype(np.float32)
-    info = {"layer": layer, "position": "last (a query token Q0)", "contexts": ["key K0", "key K1"], "samples": n,
-            "targets": {"K0": token_names()[answer_of(0, 0)], "K1": token_names()[answer_of(1, 0)]}}
+    info = {"layer": layer, "position": "the key token's", "contexts": ["key K0", "key K1"], "query": "Q0",
+            "samples": n, "targets": {"K0": token_names()[answer_of(0, 0)], "K1": token_names()[answer_of(1, 0)]}}
     return s, info
 
 
@@ -363,14 +367,21 @@ REFERENCE_PROMPTS = {
 
 
 def reference_outputs(model) -> list[dict]:
-    """Logits of the torch float32 forward pass (every position) for a few prompts."""
+    """Logits at every position for a few prompts: ``logits`` from the same module in float64
+    (the float32 weights and RoPE tables, cast exactly), for a gate at float64 precision, and
+    ``logits_float32`` as the training code computes them."""
+    import copy
+
     import torch
 
+    wide = copy.deepcopy(model).double()
     out = []
     for name, prompt in REFERENCE_PROMPTS.items():
         with torch.no_grad():
-            logits = model(torch.tensor([prompt]))[0].numpy()
-        out.append({"name": name, "tokens": prompt, "logits": [[float(v) for v in row] for row in logits]})
+            logits = wide(torch.tensor([prompt]))[0].numpy()
+            narrow = model(torch.tensor([prompt]))[0].numpy()
+        out.append({"name": name, "tokens": prompt, "logits": [[float(v) for v in row] for row in logits],
+                    "logits_float32": [[float(v) for v in row] for row in narrow]})
     return out
 
 
@@ -383,12 +394,13 @@ def config_dict(args, *, prefix_hash: str, final_hash: str, seconds: float, acc:
         "d_model": D_MODEL, "n_head": N_HEAD, "d_head": D_MODEL // N_HEAD, "d_hidden": D_HIDDEN,
         "n_ctx": N_CTX, "vocab_size": VOCAB, "tokens": token_names(),
         "attention": "bilinear", "pattern": "(q1.k1)(q2.k2)/d_head^2, causal, no softmax",
-        "residual": {"attn": "lerp", "mlp": "add"}, "scale": LERP, "norm": False, "bias": False,
+        "residual": "lerp", "mlp_residual": "add", "scale": LERP, "norm": False, "bias": False,
+        "rope_base": ROPE_BASE,
         "rope": {"base": ROPE_BASE, "applied_to": ["q1", "k1", "q2", "k2"], "tables": "float32",
                  "rotate_half": "[a, b] -> [-b, a]", "heads": "(n_head d_head), head-major"},
         "dtype": "float32",
         "training": {"seed": args.seed, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-                     "weight_decay": args.wd, "optimizer": "AdamW(0.9, 0.98), warmup 5%, cosine, clip 1.0",
+                     "weight_decay": args.wd, "label_smoothing": args.smoothing, "optimizer": "AdamW(0.9, 0.98), warmup 5%, cosine, clip 1.0",
                      "torch": torch.__version__, "seconds": round(seconds, 1), "threads": 1,
                      "prefix_steps": args.prefix_steps, "prefix_sha256": prefix_hash, "sha256": final_hash},
         "accuracy": acc,
@@ -404,13 +416,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--wd", type=float, default=0.01)
+    parser.add_argument("--smoothing", type=float, default=0.1)
     parser.add_argument("--prefix-steps", type=int, default=20)
     parser.add_argument("--prefix-only", action="store_true")
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args()
 
     if args.prefix_only:
-        model = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd,
+        model = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd, smoothing=args.smoothing,
                       stop_after=args.prefix_steps)
         print(weights_hash(weights_of(model)))
         return
@@ -418,12 +431,12 @@ def main() -> None:
     if not args.analyse_only:
         from safetensors.numpy import save_file
 
-        prefix = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd,
+        prefix = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd, smoothing=args.smoothing,
                        stop_after=args.prefix_steps)
         prefix_hash = weights_hash(weights_of(prefix))
         start = time.process_time()
         wall = time.perf_counter()
-        model = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd,
+        model = train(seed=args.seed, steps=args.steps, batch_size=args.batch_size, lr=args.lr, wd=args.wd, smoothing=args.smoothing,
                       log_every=250)
         seconds = time.process_time() - start
         print(f"trained in {seconds:.1f} s CPU ({time.perf_counter() - wall:.1f} s wall)")
@@ -435,6 +448,8 @@ def main() -> None:
         (args.out / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
     model = load_model(args.out)
     cfg = json.loads((args.out / "config.json").read_text())
+    cfg["reference"] = reference_outputs(model)
+    (args.out / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
     print("accuracy", json.dumps(cfg["accuracy"]))
     heads = head_report(model, seed=args.seed + 1)
     for layer_name, rows in heads.items():

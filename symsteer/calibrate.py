@@ -177,7 +177,9 @@ class Calibration:
                          + (f"non-monotone (turns at {', '.join(f'{t:.4g}' for t in r.target_turning_points)})"
                             if r.non_monotone else "monotone in range"))
             if r.overtake is not None:
-                lines.append(f"  self overtakes cross beyond α < {r.overtake[0]:.4g} and α > {r.overtake[1]:.4g}")
+                neg, pos = (("never" if math.isinf(v) else "undefined (both zero)" if math.isnan(v) else f"{v:.4g}")
+                            for v in r.overtake)
+                lines.append(f"  self overtakes cross for α < {neg} and for α > {pos}")
             for name, fs in (("argmax", r.argmax_flips), (f"top-{self.top_k}", r.topk_flips)):
                 shown = ", ".join(f"{f.alpha:.6g}{'' if f.interval is None else ' (certified)'} "
                                   f"({_set(f.before)}→{_set(f.after)}{'' if f.verified else ' UNVERIFIED'})"

@@ -98,7 +98,7 @@ def test_shipped_weights_hash_and_a_retrained_prefix_are_bit_for_bit():
     if torch.__version__ != tr["torch"]:
         pytest.skip(f"bit-for-bit holds for the torch that trained it ({tr['torch']}); this is {torch.__version__}")
     model = train_tiny_lm.train(seed=tr["seed"], steps=tr["steps"], batch_size=tr["batch_size"], lr=tr["lr"],
-                                wd=tr["weight_decay"], stop_after=tr["prefix_steps"])
+                                wd=tr["weight_decay"], smoothing=tr["label_smoothing"], stop_after=tr["prefix_steps"])
     assert train_tiny_lm.weights_hash(train_tiny_lm.weights_of(model)) == tr["prefix_sha256"]
 
 
