@@ -168,7 +168,7 @@ def test_table_is_large_enough():
 
 
 def _symsteer(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(Path(cli.__file__)), *args], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-m", "symsteer", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -680,8 +680,8 @@ def test_parallel_at_three_by_three_does_not_crash(tmp_path: Path) -> None:
     def cap() -> None:  # 2 GB of address space: the bug then aborts in seconds instead of eating the machine
         resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent, preexec_fn=cap,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1], preexec_fn=cap,
                           capture_output=True, timeout=300).returncode
     # a formal proof covers every width: 'holds'; at worst 'undecided' (exit 1), never a crash
     assert code in (0, 1)
@@ -861,8 +861,8 @@ def test_power_of_a_power_is_size_guarded(tmp_path: Path) -> None:
     path = write_claim(tmp_path, "power-power", "((a + t + k + alpha + 1)**64)**64 >= 0", expected="holds",
                        model={"layers": [1], "sizes": [[1, 1]]}, timeout=5)
     out = tmp_path / "out.json"
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1],
                           capture_output=True, timeout=120).returncode
     assert code in (0, 1)
     assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] in ("holds", "undecided")
