@@ -1,7 +1,7 @@
 """symsteer: exact steering expansions for networks of bilinear layers."""
 
 from .errors import BudgetError, ClaimFileError, DeadlineError, InputFileError, ShapeError, SymsteerError
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 from .numbers import EXACT, FLOAT, PolyRing
 from .coefficients import KINDS, coefficients, forward, split_coefficients, stream

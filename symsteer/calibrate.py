@@ -124,6 +124,8 @@ class Calibration:
     forward_error: float
     #: whether exact coefficients were given (flips then carry certified intervals)
     exact: bool = False
+    #: names of the outputs (token names), for the text
+    names: tuple[str, ...] | None = None
 
     @property
     def verified(self) -> bool:
@@ -173,16 +175,18 @@ class Calibration:
             lines.append(f"every flip's root enclosed by certified ball arithmetic: {'yes' if self.certified else 'NO'}")
         for r in self.rows[:show]:
             neg, pos = (("—" if v is None else f"{v:.6g}") for v in r.iso_kl)
-            lines.append(f"{r.label}: iso-KL α = {neg} / {pos}; target {r.target} "
+            lines.append(f"{r.label}: iso-KL α = {neg} / {pos}; target {_set((r.target,), self.names)} "
                          + (f"non-monotone (turns at {', '.join(f'{t:.4g}' for t in r.target_turning_points)})"
                             if r.non_monotone else "monotone in range"))
-            if r.overtake is not None:
+            if r.overtake is not None and all(math.isinf(v) for v in r.overtake):
+                lines.append("  self never overtakes cross")
+            elif r.overtake is not None:
                 neg, pos = (("never" if math.isinf(v) else "undefined (both zero)" if math.isnan(v) else f"{v:.4g}")
                             for v in r.overtake)
                 lines.append(f"  self overtakes cross for α < {neg} and for α > {pos}")
             for name, fs in (("argmax", r.argmax_flips), (f"top-{self.top_k}", r.topk_flips)):
                 shown = ", ".join(f"{f.alpha:.6g}{'' if f.interval is None else ' (certified)'} "
-                                  f"({_set(f.before)}→{_set(f.after)}{'' if f.verified else ' UNVERIFIED'})"
+                                  f"({_set(f.before, self.names)}→{_set(f.after, self.names)}{'' if f.verified else ' UNVERIFIED'})"
                                   for f in fs[:8])
                 lines.append(f"  {name} flips: {shown or 'none'}" + (f" (+{len(fs) - 8} more)" if len(fs) > 8 else ""))
         if len(self.rows) > show:
@@ -221,8 +225,9 @@ class Calibration:
         fig.savefig(path, dpi=110)
 
 
-def _set(v: tuple[int, ...]) -> str:
-    return str(v[0]) if len(v) == 1 else "{" + ",".join(map(str, v)) + "}"
+def _set(v: tuple[int, ...], names: tuple[str, ...] | None = None) -> str:
+    shown = [names[i] if names is not None else str(i) for i in v]
+    return shown[0] if len(shown) == 1 else "{" + ",".join(shown) + "}"
 
 
 #: KL from a forward pass may differ from the polynomial's by rounding only; it is compared
@@ -333,6 +338,7 @@ def calibrate(
     labels: Sequence[str] | None = None,
     points: int = 401,
     exact: Any = None,
+    names: Sequence[str] | None = None,
 ) -> Calibration:
     """Calibrate rows of logits given their α-coefficients ``total`` (K+1, R, V).
 
@@ -340,7 +346,7 @@ def calibrate(
     followed in each row (default: the one the α¹ coefficient raises most). ``self_part`` and
     ``cross_part`` (same shape as ``total``) give where self overtakes cross. ``exact``: the
     same coefficients as exact rationals (an object array of ``flint.fmpq``), to enclose each
-    flip's root in a certified interval.
+    flip's root in a certified interval. ``names``: the outputs' names (tokens), for the text.
 
     >>> c = np.array([[[0.0, 0.0]], [[1.0, -1.0]]])    # y(α) = (α, −α): KL(α) = log cosh α
     >>> cal = calibrate(c, lambda a: np.array([[a, -a]]), budget=0.1, lo=-2, hi=2)
@@ -387,7 +393,10 @@ def calibrate(
         rows.append(RowCalibration(labels[r], targets[r], coeffs.copy(), turning, iso, iso_fwd,
                                    None if overtake is None else (float(overtake[r, 0]), float(overtake[r, 1])),
                                    arg, top, kl[:, r].copy()))
-    return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err), exact is not None)
+    if names is not None and len(names) != v:
+        raise ShapeError(f"{len(names)} output names for {v} outputs")
+    return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err), exact is not None,
+                       None if names is None else tuple(str(x) for x in names))
 
 
 def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact: bool = False,
@@ -404,12 +413,12 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact
     xs = xs[None, :] if xs.ndim == 1 else xs
     if xs.ndim != 2 or xs.shape[0] == 0:
         raise ShapeError(f"inputs have shape {np.shape(inputs)}; expected a non-empty batch (N, {network.d_in})")
-    parts = split_coefficients(network, stream(network, xs, numbers=FLOAT)[n], s, steer_at=n, numbers=FLOAT)
+    parts = split_coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, numbers=FLOAT)
     parts["cross"][0] = 0.0  # no α⁰ term by definition; the split leaves round-off there
     parts["self"][0] = 0.0
     total = sum(parts.values())
     options.setdefault("labels", [f"input {i}" for i in range(xs.shape[0])])
-    rational = coefficients(network, stream(network, xs, numbers=EXACT)[n], s, steer_at=n, numbers=EXACT) if exact else None
+    rational = coefficients(network, x_n=stream(network, xs, numbers=EXACT)[n], s=s, steer_at=n, numbers=EXACT) if exact else None
     return calibrate(total, lambda a: forward(network, xs, steer_at=n, s=s, alpha=float(a)),
                      self_part=parts["self"], cross_part=parts["cross"], exact=rational, **options)
 
@@ -444,6 +453,8 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
     toks = np.asarray(tokens).ravel()
     names = (lambda t: str(token_names[t])) if token_names is not None else (lambda t: str(t))
     options.setdefault("labels", [f"position {r} ({names(int(toks[r]))})" for r in rows])
+    if token_names is not None:
+        options.setdefault("names", list(token_names))
     rational = None
     if exact:
         if max_order is not None:

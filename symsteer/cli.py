@@ -13,6 +13,7 @@ from typing import Any, Callable
 import click
 
 from symsteer import __version__
+from symsteer.sequence_cli import sequence_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -69,6 +70,10 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--weights", type=click.Choice(["symbolic", "int", "rational", "float"]),
                      help="Generic symbolic weights, or seeded random ones [default: int]."),
         click.option("--seed", type=int, help="Seed for random weights [default: 0]."),
+        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+                     help="With --model: outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
+        click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False),
+                     help="With --reference: the network inputs (.npy, N × d_in; trailing axes flattened)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -82,11 +87,14 @@ def build_network(model_path: str | None, **opts: Any) -> Any:
     from symsteer import Network, load_model
 
     given = [k for k in _SHAPE_OPTIONS if opts.get(k) is not None]
+    reference, inputs = opts.pop("reference_path", None), opts.pop("reference_inputs", None)
+    if (reference is not None or inputs is not None) and model_path is None:
+        raise click.UsageError("--reference and --inputs check a model file: they need --model")
     if model_path is not None:
         clash = [k for k in given if k != "residual"]
         if clash:
             raise click.UsageError(f"--model conflicts with --{clash[0]}: the model file fixes the weights and shapes")
-        return load_model(model_path, residual=opts.get("residual"))
+        return _gated(load_model(model_path, residual=opts.get("residual")), reference, inputs)
     layers = 2 if opts["layers"] is None else opts["layers"]
     width = 2 if opts["width"] is None else opts["width"]
     shape = dict(
@@ -140,13 +148,24 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
 @click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@sequence_options
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
            x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
-    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
+    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order.
+
+    Sequence models (a tensor_language file, or --tokens/--positions): the per-position
+    α-coefficients by kind, orders up to --max-order [default: 4]."""
     from symsteer import EXACT, FLOAT, expand as do_expand
     from symsteer.expansion import DEFAULT_BUDGET
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, expand_sequence, wants_sequence
+
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        emit(expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                             exact=exact, fmt=fmt, options=sequence), output)
+        return
 
     if (s_value is None) != (x_value is None):
         raise click.UsageError("--s and --x go together: evaluating needs both the steering vector and the input")
@@ -234,9 +253,19 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--hidden", type=int, default=3, show_default=True)
 @click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
+@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
     from symsteer.check import RTOL, check_grid
+
+    if sequence:
+        from symsteer.sequence_cli import check_sequences
+
+        text, failed = check_sequences(seed=seed, fmt=fmt)
+        click.echo(text)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
 
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
@@ -305,20 +334,64 @@ def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
         click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
-        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
-                     help="Force a known key layout [default: detected]."),
+        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+                     help="Outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
+        click.option("--layout", metavar="NAME",
+                     help="Force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
+                          "tensor-sim-deep-mlp, …; README: weight files) [default: detected]."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None) -> Any:
+def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None,
+                     reference: str | None = None, inputs: str | None = None) -> Any:
     from symsteer.io import load_model
 
     if keys_path is not None and layout is not None:
         raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
-    return load_model(path, residual=residual, keys=keys_path, layout=layout)
+    return _gated(load_model(path, residual=residual, keys=keys_path, layout=layout), reference, inputs)
+
+
+def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
+    """The reference gate, when asked for: the loaded model must reproduce the recorded outputs."""
+    if reference is None and inputs is None:
+        return network
+    if reference is None or inputs is None or not inputs.endswith(".npy"):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IN.npy: the outputs the model's own code gave for those inputs")
+    from symsteer.gate import reference_gate
+    from symsteer.layouts import file_dtypes
+
+    reference_gate(network, inputs=inputs, reference=reference, dtypes=file_dtypes(network))
+    return network
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
+@click.option("--reference", "reference_path", required=True, type=click.Path(dir_okay=False),
+              help="The outputs the model's own code gave for --inputs (.npy, N × d_out).")
+@click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file or its config.json says].")
+@click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys.")
+@click.option("--layout", metavar="NAME", help="Force a registered layout (README: weight files) [default: detected].")
+def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool | None, keys_path: str | None,
+         layout: str | None) -> None:
+    """Check only: does MODEL, as loaded, reproduce the outputs its own code recorded? Exit 0 with
+    the largest difference, or 1 naming it and where. Every command taking a model file accepts
+    the same --reference/--inputs and refuses to analyse a model that fails this check."""
+    from symsteer.gate import gate_arrays, read_array
+    from symsteer.io import load_model
+    from symsteer.layouts import file_dtypes
+
+    if keys_path is not None and layout is not None:
+        raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
+    network = load_model(model_path, residual=residual, keys=keys_path, layout=layout)
+    result = gate_arrays(network, read_array(inputs_path, name="--inputs"), read_array(reference_path, name="--reference"),
+                         dtypes=file_dtypes(network))
+    click.echo(("ok: " if result.passed else "error: ") + result.describe(), err=not result.passed)
+    if not result.passed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -342,22 +415,31 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
 @click.option("--target", type=int, help="With --calibrate: the output to follow [default: the one α¹ raises most].")
 @click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
 @_file_model_options
+@sequence_options
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
            kl_budget: float, target: int | None, top_k: int, residual: bool | None,
-           keys_path: str | None, layout: str | None) -> None:
+           keys_path: str | None, layout: str | None, reference_path: str | None = None, **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
     and top input directions. With --inputs: every output's exact polynomial in α against the
     model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
     overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
-    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    PyTorch state dict in a registered layout (README: weight files), or --keys.
     """
     from symsteer.check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import wants_sequence
 
+    if wants_sequence(model_path, sequence):
+        if not calibrate:
+            raise click.UsageError("symsteer effect on a sequence model: give --calibrate (per-position coefficients: symsteer expand)")
+        _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,
+                            kl_budget=kl_budget, target=target, top_k=top_k, show=show, fmt=fmt, plot_path=plot_path,
+                            output=output, exact=exact)
+        return
     for name, value in (("--top", top), ("--show", show)):
         if value < 0:
             raise click.UsageError(f"{name}={value}; expected a non-negative integer")
@@ -370,7 +452,9 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
             assert len(shape) == 2 and min(shape) > 0
         except (ValueError, AssertionError):
             raise click.UsageError(f"--image-shape={image_shape!r}; expected RxC (e.g. 8x8), auto or off") from None
-    network = _load_file_model(model_path, residual, keys_path, layout)
+    if reference_path is not None and (inputs_value is None or not inputs_value.endswith(".npy")):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IN.npy: the outputs the model's own code gave for those inputs")
+    network = _load_file_model(model_path, residual, keys_path, layout, reference_path, inputs_value if reference_path else None)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
     if calibrate:
@@ -389,18 +473,11 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
         sys.exit(EXIT_FAILED)
 
 
-def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
-               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None,
-               exact: bool) -> None:
-    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every
-    check holds); with --exact every flip's root is also enclosed by certified ball arithmetic."""
+def _calibration_range(alpha_spec: str, kl_budget: float, top_k: int) -> tuple[float, float]:
     import math
 
-    from symsteer.calibrate import calibrate_network
     from symsteer.effect import parse_alphas
 
-    if inputs is None:
-        raise click.UsageError("--calibrate needs --inputs (the rows whose logits are calibrated)")
     if not (kl_budget > 0 and math.isfinite(kl_budget)):
         raise click.UsageError(f"--kl-budget={kl_budget}; expected a positive number of nats")
     if top_k < 1:
@@ -409,15 +486,65 @@ def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: 
     lo, hi = min(alphas), max(alphas)
     if not lo < 0 < hi:
         raise click.UsageError(f"--alpha={alpha_spec!r} spans [{lo:g}, {hi:g}]; --calibrate needs a range with min < 0 < max")
-    rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
-    targets = None if target is None else [target] * rows
-    result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
-                               targets=targets, exact=exact)
+    return lo, hi
+
+
+def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None, output: str | None) -> None:
     emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
     if plot_path is not None:
         result.plot(plot_path, rows=max(1, min(show, 4)))
     if not result.verified or result.certified is False:
         sys.exit(EXIT_FAILED)
+
+
+def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: int, s_value: str, alpha_spec: str,
+                        kl_budget: float, target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None,
+                        output: str | None, exact: bool) -> None:
+    """effect --calibrate on a sequence model: rows are the output positions from the first
+    steered one to the end of --tokens."""
+    from symsteer.calibrate import calibrate_sequence
+    from symsteer.layouts import read_config
+    from symsteer.sequence_cli import _steering, _tokens, load_sequence_model
+
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    model, _ = load_sequence_model(model_path, options)
+    tokens = _tokens(options.get("tokens"))
+    if tokens is None:
+        raise click.UsageError("--calibrate on a sequence model needs --tokens (the prompt's token ids)")
+    n = model.check_steer_at(steer_at)
+    s = _steering(s_value, length=len(tokens), width=model.width_at(n))
+    names = (read_config(model_path) or {}).get("tokens")
+    names = names if isinstance(names, list) and len(names) == model.vocab and all(isinstance(v, str) for v in names) else None
+    result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=options.get("positions") or "all",
+                                budget=kl_budget, lo=lo, hi=hi, top_k=top_k, token_names=names, exact=exact,
+                                targets=None if target is None else _targets(target, model.vocab, len(tokens), options))
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
+
+
+def _targets(target: int, vocab: int | None, length: int, options: dict[str, Any]) -> list[int]:
+    from symsteer.positions import SteerSet
+
+    first = SteerSet.parse(options.get("positions") or "all").first(length)
+    if vocab is not None and not 0 <= target < vocab:
+        raise click.UsageError(f"--target={target}; expected a token id in 0…{vocab - 1}")
+    return [target] * (length - first)
+
+
+def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
+               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None,
+               exact: bool) -> None:
+    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every
+    check holds); with --exact every flip's root is also enclosed by certified ball arithmetic."""
+    from symsteer.calibrate import calibrate_network
+
+    if inputs is None:
+        raise click.UsageError("--calibrate needs --inputs (the rows whose logits are calibrated)")
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
+    targets = None if target is None else [target] * rows
+    result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
+                               targets=targets, exact=exact)
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
 
 
 @main.command()
@@ -427,9 +554,11 @@ def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: 
 @click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
 @click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
+@click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False), help="With --reference: network inputs (.npy) it was recorded for.")
 @_file_model_options
 def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
-          residual: bool | None, keys_path: str | None, layout: str | None) -> None:
+          residual: bool | None, keys_path: str | None, layout: str | None, reference_path: str | None = None,
+          reference_inputs: str | None = None) -> None:
     """Build a steering vector s = mean(h) − mean(q) and save it as .npy.
 
     Without --model, --h and --q are recorded activations x_n. With --model and --steer-at,
@@ -442,14 +571,14 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
 
     if (model_path is None) != (steer_at is None):
         raise click.UsageError("--model and --steer-at go together: inputs are run to layer --steer-at of the model")
-    if model_path is None and (residual is not None or keys_path or layout):
-        raise click.UsageError("--residual/--plain, --keys and --layout need --model")
+    if model_path is None and (residual is not None or keys_path or layout or reference_path or reference_inputs):
+        raise click.UsageError("--residual/--plain, --keys, --layout, --reference and --inputs need --model")
     for name, path in (("--h", h_path), ("--q", q_path)):
         if not path.endswith(".npy"):
             raise click.UsageError(f"{name}={path!r}; expected a .npy file of vectors (N, width)")
     h, q = (np.asarray(load_vector(path, name=name)) for name, path in (("--h", h_path), ("--q", q_path)))
     if model_path is not None:
-        network = _load_file_model(model_path, residual, keys_path, layout)
+        network = _load_file_model(model_path, residual, keys_path, layout, reference_path, reference_inputs)
         s = steering_from_inputs(network, h, q, steer_at=steer_at, normalize=normalize)
         where = f"x_{steer_at} of {model_path}"
     else:

@@ -9,6 +9,7 @@ __all__ = [
     "ClaimFileError",
     "BudgetError",
     "DeadlineError",
+    "ReferenceMismatch",
 ]
 
 
@@ -38,5 +39,11 @@ class BudgetError(SymsteerError):
 
 class DeadlineError(SymsteerError):
     """A computation that ran past its time limit."""
+
+    exit_code = 1
+
+
+class ReferenceMismatch(SymsteerError):
+    """A loaded model whose forward pass differs from the outputs recorded with its own code."""
 
     exit_code = 1

@@ -32,7 +32,7 @@ from sympy.printing.latex import LatexPrinter
 from .coefficients import KINDS
 from .errors import BudgetError, ShapeError
 from .expansion import Expansion
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, Term
 

@@ -251,3 +251,24 @@ def direction(model: SequenceModel, positions: SteerSet | str | Sequence[int], s
               steer_at: int = 0) -> np.ndarray:
     """The steering direction (T, d) for ``s`` (d,) or (T, d) at ``positions``."""
     return steer_direction(positions, s, length=length, width=model.width_at(steer_at))
+
+
+def gate_sequence(model: SequenceModel, inputs: Any, reference: Any, *, dtypes: Any = ()) -> Any:
+    """The reference gate for a sequence model: token ids (N, T) (or one sequence (T,)) and the
+    outputs its own code recorded, (N, T, d_out); see :func:`symsteer.gate.gate_arrays`."""
+    from .gate import ATOL, GateResult, tolerance_for
+
+    ids, ref = np.asarray(inputs), np.asarray(reference)
+    if ids.ndim == 1:
+        ids, ref = ids[None], ref[None] if ref.ndim == 2 else ref
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ShapeError(f"--inputs has shape {np.shape(inputs)} and dtype {np.asarray(inputs).dtype}; expected token ids (N, T)")
+    if ref.shape != (*ids.shape, model.d_out):
+        raise ShapeError(f"--reference has shape {np.shape(reference)}; expected {(*ids.shape, model.d_out)}, the outputs per position")
+    tolerance, dtype = tolerance_for([*dtypes, ref.dtype])
+    got = np.stack([model.forward(model.inputs(tokens=row, numbers=FLOAT), numbers=FLOAT) for row in ids])
+    want = ref.astype(np.float64)
+    diff = np.abs(got - want)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+    scale = max(float(np.max(np.abs(want))), ATOL)
+    return GateResult(float(diff[where]) / scale, where, float(got[where]), float(want[where]), tolerance, dtype, ids.shape[0])

@@ -259,3 +259,43 @@ def gate(model: SequenceModel, arrays: Mapping[str, Any], config: TensorLanguage
             f"(relative; limit {GATE_RTOL:.0e}): refused"
         )
     return worst
+
+
+# -- the registered layout --------------------------------------------------------------------
+
+
+class TensorLanguageLayout:
+    """The layout registered as ``tensor-language`` in :data:`symsteer.layouts.LAYOUTS`: the config
+    (``config.json`` beside the file) supplies ``n_head`` and the residuals; every model built
+    passes :func:`gate` before it is returned."""
+
+    name = "tensor-language"
+    follows = "loganriggs/tensor_language@89f5b4a model.py CycleModel, deep_model.py DeepModel"
+    #: the config names attention (n_head): this layout reads it instead of the bilinear checks
+    checks_config = True
+
+    def claims(self, keys: list[str]) -> bool:
+        return is_tensor_language(dict.fromkeys(keys))
+
+    def expected(self) -> str:
+        return ("embed.weight; layers.{l}.q1/k1/q2/k2/v/o.weight (bilinear attention) or layers.{l}.L/R/D.weight "
+                "(bilinear MLP); head.weight; n_head, residual, scale, mlp_residual from config.json")
+
+    def build(self, arrays: Mapping[str, Any], *, source: str, residual: bool | None = None,
+              config: Mapping[str, Any] | None = None) -> SequenceModel:
+        if residual is False:
+            raise InputFileError(f"{source}: tensor_language blocks are residual (lerp or add); --plain does not apply")
+        settings = TensorLanguageConfig.of(config)
+        model = load_tensor_language(arrays, settings, source=source)
+        gate(model, arrays, settings)
+        return model
+
+
+def _register() -> None:
+    from .layouts import LAYOUTS, register
+
+    if TensorLanguageLayout.name not in LAYOUTS:
+        register(TensorLanguageLayout())
+
+
+_register()

@@ -87,7 +87,7 @@ def _mlp_f(layer: dict[str, Any], x: np.ndarray) -> np.ndarray:
 def _residual(layer: dict[str, Any], x: Any, out: Any) -> Any:
     if layer["residual"] == "add":
         return x + out
-    return x + layer["scale"] * (out - x)
+    return x + float(layer["scale"]) * (out - x)
 
 
 def forward_float(model: dict[str, Any], x: np.ndarray, *, steer: tuple[int, np.ndarray, float] | None = None) -> list[np.ndarray]:

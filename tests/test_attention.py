@@ -252,3 +252,78 @@ def test_exact_work_counted_before_any_work() -> None:
     T = 64
     with pytest.raises(BudgetError, match="multiply-adds of exact numbers"):
         seq.coefficients(np.zeros((T, 16), dtype=np.int64), np.ones((T, 16), dtype=np.int64), steer_at=0, max_order=40)
+
+
+# -- closed forms ------------------------------------------------------------------------------
+
+from symsteer.blocks.attention import cross_map, last_position, self_pattern  # noqa: E402
+
+CLOSED = [
+    dict(pattern="bilinear", rope=None, heads=1),
+    dict(pattern="bilinear", rope=10_000, heads=2),
+    dict(pattern="squared", rope=10_000, heads=2),
+]
+
+
+@pytest.mark.parametrize("case", CLOSED)
+def test_cross_map_is_the_first_order(case: dict[str, Any]) -> None:
+    model = ref.random_model(["attn"], d=4, seed=21, residual="add", **case)
+    att = build(model).blocks[0].inner
+    seq = SequenceModel((att,))  # the block alone, no residual
+    T = 3
+    x = _inputs(model, np.random.default_rng(5), T)
+    for q in range(T):
+        for k in range(T):
+            J = cross_map(att, x, q, k, numbers=EXACT)
+            for j in range(4):
+                D = np.zeros((T, 4), dtype=np.int64)
+                D[k, j] = 1
+                c = seq.coefficients(x, D, steer_at=0, max_order=1, numbers=EXACT)
+                assert as_fractions(J[:, j]) == as_fractions(c[1, q])
+            if k > q:
+                assert all(v == 0 for v in J.ravel())
+
+
+@pytest.mark.parametrize("case", CLOSED)
+def test_self_term_by_position(case: dict[str, Any]) -> None:
+    model = ref.random_model(["attn"], d=4, seed=22, residual="lerp", **case)
+    block = build(model).blocks[0]
+    seq = SequenceModel((block,))
+    T = 4
+    D = steer_direction("all", [1, -1, 2, 1], length=T, width=4)
+    parts = seq.split(np.zeros((T, 4), dtype=np.int64), D, steer_at=0, numbers=EXACT)
+    c = self_pattern(block.inner, D, numbers=EXACT)
+    H, dv = block.inner.heads, block.inner.d_value
+    w = block.inner.weights(EXACT)
+    want = sum(EXACT.apply(w["o"][:, h * dv:(h + 1) * dv], c[h] @ EXACT.apply(w["v"][h * dv:(h + 1) * dv], EXACT.vector(D, "D", 4)))
+               for h in range(H))
+    assert as_fractions(parts["self"][5]) == as_fractions(want * EXACT.entry(block.scale))
+    if case["rope"] is None and H == 1:
+        # one s everywhere, no RoPE: one weight per head, the self term grows as (q + 1)
+        assert len({v for v in c[0][np.tril_indices(T)]}) == 1
+        first = as_fractions(parts["self"][5][0])
+        for q in range(T):
+            assert as_fractions(parts["self"][5][q]) == [(q + 1) * v for v in first]
+
+
+@pytest.mark.parametrize("case", CLOSED)
+def test_last_position_is_bilinear_in_the_last_row(case: dict[str, Any]) -> None:
+    model = ref.random_model(["attn"], d=4, seed=23, residual="add", **case)
+    att = build(model).blocks[0].inner
+    T = 3
+    x = np.array(_inputs(model, np.random.default_rng(6), T), dtype=object)
+    form = last_position(att, x, numbers=EXACT)
+    assert form.context.hidden == att.heads * (T - 1)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        u = np.vectorize(Fraction, otypes=[object])(rng.integers(-3, 4, size=4), 2)
+        y = x.copy()
+        y[-1] = u
+        want = att.forward(EXACT.vector(y, "x", 4), numbers=EXACT)[-1]
+        assert as_fractions(form(EXACT.vector(u, "u", 4), numbers=EXACT)) == as_fractions(want)
+    # float64 agrees
+    formf = last_position(att, x.astype(float), numbers=FLOAT)
+    u = rng.standard_normal(4)
+    y = x.astype(float)
+    y[-1] = u
+    assert relative_error(formf(u, numbers=FLOAT), att.forward(y, numbers=FLOAT)[-1]) <= RTOL

@@ -130,7 +130,7 @@ def test_exact_flips_are_enclosed_by_certified_intervals_where_the_exact_differe
     xs = xs[:3]
     cal = calibrate_network(net, s, xs, steer_at=0, lo=-10, hi=10, top_k=3, exact=True)
     assert cal.verified and cal.certified
-    exact = coefficients(net, stream(net, xs, numbers=EXACT)[0], s, steer_at=0, numbers=EXACT)
+    exact = coefficients(net, x_n=stream(net, xs, numbers=EXACT)[0], s=s, steer_at=0, numbers=EXACT)
     flips = 0
     for i, row in enumerate(cal.rows):
         for f in row.argmax_flips:
@@ -149,3 +149,76 @@ def test_cli_calibrate_exact_certifies(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "every flip's root enclosed by certified ball arithmetic: yes" in out and "(certified)" in out
+
+
+# -- the shipped tiny tensor transformer ----------------------------------------------------------
+
+TINY = EXAMPLES / "tiny_lm"
+
+
+def _tiny():
+    from symsteer.sequence_cli import load_sequence_model
+
+    model, _ = load_sequence_model(str(TINY / "model.safetensors"), {})
+    names = json.loads((TINY / "config.json").read_text())["tokens"]
+    return model, names
+
+
+def test_cli_calibrate_on_the_shipped_lm_against_forward_passes(capsys):
+    from symsteer.numbers import FLOAT
+    from symsteer.sequence import direction
+
+    model, names = _tiny()
+    prompt = ["BOS", "f4", "K1", "f10", "f3", "f16", "Q0"]
+    tokens = [names.index(t) for t in prompt]
+    code = cli.run(["effect", str(TINY / "model.safetensors"), "--steer-at", "2", "--s", str(TINY / "steer_K0_minus_K1.npy"),
+                    "--tokens", ",".join(map(str, tokens)), "--positions", "2", "--calibrate", "--exact",
+                    "--kl-budget", "1", "--alpha=-5:5:11", "--target", str(names.index("A0")), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["verified"] and data["certified"]
+    assert [r["label"] for r in data["rows"]] == [f"position {t} ({prompt[t]})" for t in range(2, 7)]
+    s = np.load(TINY / "steer_K0_minus_K1.npy").astype(np.float64)
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    D = direction(model, [2], s, length=len(tokens), steer_at=2)
+
+    def logits(a: float) -> np.ndarray:
+        return model.forward(x0, numbers=FLOAT, steer_at=2, direction=D, alpha=a)
+
+    base = logits(0.0)
+    last = data["rows"][-1]
+    # the vector does what it was built for: at the query the answer turns from A3 to A0, at an exact root
+    turn = [f for f in last["argmax_flips"] if names[f["before"][0]] == "A3" and names[f["after"][0]] == "A0"]
+    assert len(turn) == 1
+    lo, hi = turn[0]["certified_interval"]
+    assert names[int(logits(lo - 1e-9)[-1].argmax())] == "A3" and names[int(logits(hi + 1e-9)[-1].argmax())] == "A0"
+    for t, row in zip(range(2, 7), data["rows"]):
+        for a in row["iso_kl_alpha"]:
+            assert abs(float(kl_divergence(base[t], logits(a)[t])) - 1.0) < 1e-9
+        # every argmax flip is a change of the forward pass's argmax across its certified interval
+        for f in row["argmax_flips"]:
+            lo, hi = f["certified_interval"]
+            step = 1e-9 * max(1.0, abs(lo))
+            assert int(logits(lo - step)[t].argmax()) == f["before"][0] and int(logits(hi + step)[t].argmax()) == f["after"][0]
+
+
+def test_steering_only_the_last_position_never_gives_the_trained_answer():
+    """Which position is steered matters: the same vector at the query instead of the key."""
+    from symsteer.calibrate import calibrate_sequence
+
+    model, names = _tiny()
+    tokens = [names.index(t) for t in ["BOS", "f4", "K1", "f10", "f3", "f16", "Q0"]]
+    s = np.load(TINY / "steer_K0_minus_K1.npy").astype(np.float64)
+    at_key = calibrate_sequence(model, s, tokens=tokens, steer_at=2, positions=[2], rows=[6], lo=-5, hi=5, top_k=3)
+    at_last = calibrate_sequence(model, s, tokens=tokens, steer_at=2, positions="last", lo=-5, hi=5, top_k=3)
+    assert at_key.verified and at_last.verified and len(at_last.rows) == 1
+    a0 = names.index("A0")
+    assert any(f.after == (a0,) for f in at_key.rows[0].argmax_flips)
+    assert not any(f.after == (a0,) for f in at_last.rows[0].argmax_flips)
+
+
+def test_cli_effect_on_a_sequence_model_needs_calibrate_and_tokens(capsys):
+    args = ["effect", str(TINY / "model.safetensors"), "--steer-at", "2", "--s", str(TINY / "steer_K0_minus_K1.npy")]
+    assert cli.run(args + ["--tokens", "0,5"]) == 2
+    assert cli.run(args + ["--calibrate"]) == 2
+    assert cli.run(args + ["--calibrate", "--tokens", "0,5", "--target", "99"]) == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -338,7 +338,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
     z = ref.x_n(x_in, n)
     want = ref.alpha_coefficients(z, s, n)
     # the α-propagation, from the stream x_n
-    assert _fr_array(coefficients(net, z, s, steer_at=n)) == want
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n)) == want
     # the listed terms summed, from the network input
     parts = expand(net, steer_at=n).evaluate(s, x=x_in)
     total = [[sum((_fr(parts[k][m][i]) for k in parts), Fr(0)) for i in range(len(want[0]))] for m in range(len(want))]
@@ -359,7 +359,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
         for m in range(len(want)):
             assert [Fr(str(v)) for v in e.coefficient(m, kind, x=z, s=s)] == expect[m], (kind, m)
     # truncation keeps the low orders exactly
-    assert _fr_array(coefficients(net, z, s, steer_at=n, max_order=1)) == want[:2]
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n, max_order=1)) == want[:2]
     low = expand(net, steer_at=n, max_order=1).evaluate(s, x_n=z)
     assert [[sum((_fr(low[k][m][i]) for k in low), Fr(0)) for i in range(width)] for m in range(2)] == want[:2]
     # residual: leaves x_0 and d_l = B_l(x_l) instead of x_n; the same sums by kind

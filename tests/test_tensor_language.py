@@ -24,8 +24,8 @@ DATA = Path(__file__).parent / "data"
 def test_research_file_reproduces_its_own_forward() -> None:
     """A 2-block DeepModel (attn, mlp, attn, mlp; RoPE; lerp 0.5) saved by the research code,
     with the logits its own forward pass gave in float64: loaded, gated, reproduced."""
-    arrays = read_arrays(DATA / "tensor_language_block2.npz")
-    saved = np.load(DATA / "tensor_language_block2_logits.npz")
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
+    saved = np.load(DATA / "tensor_language_block2/logits.npz")
     assert is_tensor_language(arrays)
     config = TensorLanguageConfig.of({"n_head": "2", "scale": "0.5", "residual": "lerp", "norm": "False"})
     model = load_tensor_language(arrays, config, source="block2")
@@ -62,7 +62,7 @@ def test_state_dicts_against_reference(spec: list[str], residual: str, mlp_resid
 
 
 def test_gate_catches_a_wrong_config() -> None:
-    arrays = read_arrays(DATA / "tensor_language_block2.npz")
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
     right = TensorLanguageConfig.of(n_head=2)
     model = load_tensor_language(arrays, right)
     wrong = TensorLanguageConfig.of(n_head=2, residual="add")
@@ -88,7 +88,7 @@ def test_refused_config(config: dict, message: str) -> None:
 
 
 def test_refused_files() -> None:
-    arrays = read_arrays(DATA / "tensor_language_block2.npz")
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
     config = TensorLanguageConfig.of(n_head=2)
     cases = [
         ({k: v for k, v in arrays.items() if k != "layers.2.k2.weight"}, "lacks layers.2.k2.weight"),
@@ -105,3 +105,30 @@ def test_refused_files() -> None:
     with pytest.raises(ShapeError, match="even width"):
         load_tensor_language(arrays, TensorLanguageConfig.of(n_head=8))
     assert not is_tensor_language({"layers.0.W": np.ones((2, 2))})
+
+
+def test_registered_layout_and_gate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """load_model finds the tensor-language layout (n_head from config.json beside the file), and
+    `symsteer gate` checks a token batch against the logits the research code recorded."""
+    from symsteer import cli
+    from symsteer.io import load_model
+    from symsteer.layouts import LAYOUTS
+    from symsteer.sequence import SequenceModel
+
+    assert "tensor-language" in LAYOUTS
+    model = load_model(DATA / "tensor_language_block2" / "model.npz")
+    assert isinstance(model, SequenceModel) and model.depth == 4
+    saved = np.load(DATA / "tensor_language_block2" / "logits.npz")
+    np.save(tmp_path / "tokens.npy", saved["tokens"][None])
+    np.save(tmp_path / "logits.npy", saved["logits"][None])
+    np.save(tmp_path / "wrong.npy", saved["logits"][None] * 1.01)
+    path = str(DATA / "tensor_language_block2" / "model.npz")
+    assert cli.run(["gate", path, "--inputs", str(tmp_path / "tokens.npy"), "--reference", str(tmp_path / "logits.npy")]) == 0
+    out = capsys.readouterr()
+    assert "ok: the loaded model matches" in out.out + out.err
+    assert cli.run(["gate", path, "--inputs", str(tmp_path / "tokens.npy"), "--reference", str(tmp_path / "wrong.npy")]) == 1
+    assert "differs from the reference" in capsys.readouterr().err
+    # without config.json the heads are unknown: refused, not guessed
+    (tmp_path / "model.npz").write_bytes((DATA / "tensor_language_block2" / "model.npz").read_bytes())
+    with pytest.raises(ShapeError, match="number of heads"):
+        load_model(tmp_path / "model.npz")

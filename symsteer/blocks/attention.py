@@ -31,7 +31,7 @@ from ..numbers import Numbers, PolyRing
 from .base import Block, as_scalar, as_weight_array, cauchy, random_array
 from .rotary import Rotary, rotate
 
-__all__ = ["Attention", "FrozenAttention", "PATTERNS", "cauchy_matmul"]
+__all__ = ["Attention", "FrozenAttention", "LastPosition", "PATTERNS", "cauchy_matmul", "cross_map", "last_position", "self_pattern"]
 
 Pattern = Literal["bilinear", "squared", "squared-normalized"]
 PATTERNS: tuple[str, ...] = ("bilinear", "squared", "squared-normalized")
@@ -408,3 +408,158 @@ class FrozenAttention(Block):
         scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         return cls(scores / scores.sum(axis=-1, keepdims=True), v=v, o=o, name=name)
+
+
+# -- closed forms from the weights --------------------------------------------------------------
+
+
+def _rotation_matrices(block: Attention, T: int, numbers: Numbers) -> list[np.ndarray]:
+    """``R_t`` (d_h, d_h) for t < T in ``numbers``: ``R_t y = y cos_t + rotate_half(y) sin_t``
+    (the identity without RoPE)."""
+    dh = block.d_head
+    eye = numbers.array(np.eye(dh, dtype=np.int64))
+    if block.rotary is None:
+        return [eye] * T
+    cos, sin = block.rotary.converted(T, numbers)
+    return [rotate(eye, cos[t], sin[t]).T for t in range(T)]  # rotate acts on rows: transpose to act on columns
+
+
+@dataclass(frozen=True, eq=False)
+class LastPosition:
+    """Steering only position T − 1 of one attention block, as a function of ``u = x_{T−1}``:
+    ``out_{T−1}(u) = context(u) + diagonal(u)``.
+
+    ``context`` is a bilinear layer (hidden width H·(T−1)) whose weights come from the earlier
+    positions: unit (h, k) has ``W`` row ``Q1_hᵀ R_{T−1}ᵀ k1_{h,k}``, ``V`` row the same with
+    the second branch, and ``P`` column ``scale · O_h V_h x_k`` — the gates with the earlier keys
+    times their values. ``diagonal`` is the degree-5 term k = q = T − 1:
+    ``scale · O_h (uᵀ G1_h u)(uᵀ G2_h u) V_h u`` with ``G_i = Q_iᵀ R_{T−1}ᵀ R_{T−1} K_i``.
+    """
+
+    context: Any
+    gates: np.ndarray  # (2, H, d, d) object or float: G1_h, G2_h
+    block: Attention
+
+    def diagonal(self, u: Any, *, numbers: Numbers) -> np.ndarray:
+        """The k = q = T − 1 term for ``u`` (…, d)."""
+        b, w = self.block, self.block.weights(numbers)
+        out = None
+        dv = b.d_value
+        for h in range(b.heads):
+            g1 = np.sum(u * numbers.apply(self.gates[0, h], u), axis=-1, keepdims=True)
+            g2 = np.sum(u * numbers.apply(self.gates[1, h], u), axis=-1, keepdims=True)
+            vh = numbers.apply(w["v"][h * dv:(h + 1) * dv], u)
+            term = numbers.apply(w["o"][:, h * dv:(h + 1) * dv], g1 * g2 * numbers.entry(b.scale) * vh)
+            out = term if out is None else out + term
+        return out
+
+    def __call__(self, u: Any, *, numbers: Numbers) -> np.ndarray:
+        return self.context.forward(u, numbers=numbers) + self.diagonal(u, numbers=numbers)
+
+
+def _plain_number(v: Any) -> Any:
+    """fmpq → Fraction (what weight arrays take); floats and the rest unchanged."""
+    return Fraction(int(v.p), int(v.q)) if hasattr(v, "p") and hasattr(v, "q") and not isinstance(v, float) else v
+
+
+def _branches(block: Attention) -> tuple[tuple[str, str], tuple[str, str]]:
+    return (("q1", "k1"), ("q2", "k2")) if block.pattern == "bilinear" else (("q1", "k1"), ("q1", "k1"))
+
+
+def _closed_form_check(block: Attention, what: str) -> None:
+    if block.pattern == "squared-normalized":
+        raise ShapeError(f"{block.name}: the {what} is written for polynomial patterns; row normalisation is rational")
+    if block.biases:
+        raise ShapeError(f"{block.name}: the {what} is written for attention without QK biases")
+
+
+def _rotated(block: Attention, x: np.ndarray, numbers: Numbers) -> dict[str, np.ndarray]:
+    w = block.weights(numbers)
+    T = x.shape[-2]
+    keys = {k for pair in _branches(block) for k in pair} | {"v"}
+    return {k: block._branch(k, x, w, T, numbers, orders=False) for k in keys}
+
+
+def self_pattern(block: Attention, S: Any, *, numbers: Numbers) -> np.ndarray:
+    """The self term's weights (H, T, T): ``scale (R_q Q1 S_q · R_k K1 S_k)(R_q Q2 S_q · R_k K2 S_k)``
+    for k ≤ q. The self term at query q is ``O concat_h Σ_k c_h[q, k] V_h S_k`` (order 5 when
+    steering from x := 0): with one s at every position and no RoPE ``c_h[q, k]`` is one number
+    c_h, and the self term grows linearly with the position, ``(q + 1) c_h O_h V_h s``; with RoPE
+    ``R_qᵀ R_k`` makes it a sum over the relative offsets k − q (up to the float32 tables)."""
+    _closed_form_check(block, "self term")
+    S = numbers.vector(S, "S", block.d_in)
+    r = _rotated(block, S, numbers)
+    (a1, b1), (a2, b2) = _branches(block)
+    g = (r[a1] @ np.swapaxes(r[b1], -1, -2)) * (r[a2] @ np.swapaxes(r[b2], -1, -2))
+    return g * numbers.entry(block.scale) * block._mask(S.shape[-2])
+
+
+def cross_map(block: Attention, x: Any, q: int, k: int, *, numbers: Numbers) -> np.ndarray:
+    """``∂ out_q / ∂ x_k`` (d_out, d_in) at the stream ``x`` (T, d): the α¹ coefficient of output q
+    is ``Σ_k cross_map(x, q, k) s_k``. Zero for k > q (causality); through the value, the key's
+    gates, and (k = q) the query's gates with every earlier key."""
+    _closed_form_check(block, "cross map")
+    x = numbers.vector(x, "x", block.d_in)
+    T = x.shape[-2]
+    if not (0 <= k < T and 0 <= q < T):
+        raise ShapeError(f"positions q={q}, k={k}; expected 0 ≤ q, k < T = {T}")
+    w = block.weights(numbers)
+    out = numbers.zeros((block.d_out, block.d_in))
+    if k > q:
+        return out
+    R = _rotation_matrices(block, T, numbers)
+    r = _rotated(block, x, numbers)
+    (a1, b1), (a2, b2) = _branches(block)
+    sc = numbers.entry(block.scale)
+    dh, dv = block.d_head, block.d_value
+    for h in range(block.heads):
+        rows, vrows = slice(h * dh, (h + 1) * dh), slice(h * dv, (h + 1) * dv)
+        OV = w["o"][:, vrows] @ w["v"][vrows]
+        g1 = lambda kk: (r[a1][h, q] * r[b1][h, kk]).sum()  # noqa: E731
+        g2 = lambda kk: (r[a2][h, q] * r[b2][h, kk]).sum()  # noqa: E731
+        ov = lambda kk: numbers.apply(w["o"][:, vrows], r["v"][h, kk])  # noqa: E731
+        # through the value at k
+        out = out + OV * (g1(k) * g2(k) * sc)
+        # through the key's gates at k: d g_i(q, k) / d x_k = (rotated query)ᵀ R_k K_i
+        dk = (r[a1][h, q] @ R[k] @ w[b1][rows]) * g2(k) + (r[a2][h, q] @ R[k] @ w[b2][rows]) * g1(k)
+        out = out + np.outer(ov(k), dk) * sc
+        if k == q:  # through the query's gates, with every key k' ≤ q
+            for kk in range(q + 1):
+                dq = (r[b1][h, kk] @ R[q] @ w[a1][rows]) * g2(kk) + (r[b2][h, kk] @ R[q] @ w[a2][rows]) * g1(kk)
+                out = out + np.outer(ov(kk), dq) * sc
+    return out
+
+
+def last_position(block: Attention, x: Any, *, numbers: Numbers) -> LastPosition:
+    """Steering only the last position: :class:`LastPosition` from the context ``x`` (T, d) (its
+    last row is not used: it is the argument u)."""
+    from .bilinear import Bilinear
+
+    _closed_form_check(block, "last-position form")
+    x = numbers.vector(x, "x", block.d_in)
+    T = x.shape[-2]
+    if T < 2:
+        raise ShapeError(f"a sequence of T={T} position(s): the last position has no context; expected T ≥ 2")
+    w = block.weights(numbers)
+    R = _rotation_matrices(block, T, numbers)
+    r = _rotated(block, x, numbers)
+    (a1, b1), (a2, b2) = _branches(block)
+    sc = numbers.entry(block.scale)
+    dh, dv = block.d_head, block.d_value
+    W, V, P = [], [], []
+    gates = np.empty((2, block.heads, block.d_in, block.d_in), dtype=object)
+    last = R[T - 1]
+    for h in range(block.heads):
+        rows, vrows = slice(h * dh, (h + 1) * dh), slice(h * dv, (h + 1) * dv)
+        Q1, Q2 = last @ w[a1][rows], last @ w[a2][rows]
+        for k in range(T - 1):
+            W.append(r[b1][h, k] @ Q1)
+            V.append(r[b2][h, k] @ Q2)
+            P.append(numbers.apply(w["o"][:, vrows], r["v"][h, k]) * sc)
+        gates[0, h] = Q1.T @ (last @ w[b1][rows])
+        gates[1, h] = Q2.T @ (last @ w[b2][rows])
+    plain = lambda rows: np.vectorize(_plain_number, otypes=[object])(np.array(rows, dtype=object))  # noqa: E731
+    context = Bilinear(plain(W), plain(V), plain(P).T, name=f"{block.name}.context")
+    if numbers.name == "float":
+        gates = gates.astype(np.float64)
+    return LastPosition(context, gates, block)

@@ -12,7 +12,7 @@ import numpy as np
 import sympy
 
 from ..errors import ShapeError
-from ..numbers import Numbers
+from ..numbers import FLOAT, Numbers
 from .base import Block, Field, as_weight_array, cauchy, field_of, random_array
 
 __all__ = ["Bilinear"]
@@ -85,6 +85,25 @@ class Bilinear(Block):
     def arrays(self) -> dict[str, np.ndarray | None]:
         return {"W": self.W, "V": self.V, "P": self.P, "b": self.b, "c": self.c}
 
+    def with_output_bias(self, t: Any) -> Bilinear:
+        """``P((W x + b) ⊙ (V x + c)) + t`` as a bilinear layer, exactly: one more hidden unit
+        with zero rows in W and V, biases 1 and 1, and the column t in P.
+
+        >>> from symsteer.numbers import EXACT
+        >>> Bilinear([[1]], [[1]], [[2]]).with_output_bias([5]).forward(EXACT.vector([3], "x", 1), numbers=EXACT).tolist()
+        [23]
+        """
+        t = as_weight_array(t, f"{self.name}.t", ndim=1)
+        if t.shape != (self.d_out,):
+            raise ShapeError(f"{self.name}: output bias of shape {t.shape}; expected ({self.d_out},), the output width")
+        zero_row = np.zeros((1, self.d_in), dtype=self.W.dtype if self.W.dtype != object else np.int64)
+        b = self.b if self.b is not None else np.zeros(self.hidden, dtype=np.int64)
+        c = self.c if self.c is not None else np.zeros(self.hidden, dtype=np.int64)
+        return Bilinear(
+            _stack([self.W, zero_row]), _stack([self.V, zero_row]), _stack([self.P, t.reshape(-1, 1)], axis=1),
+            b=_stack([b, np.ones(1, dtype=np.int64)]), c=_stack([c, np.ones(1, dtype=np.int64)]), name=self.name,
+        )
+
     # -- the block protocol -------------------------------------------------------------
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
@@ -109,6 +128,37 @@ class Bilinear(Block):
 
     def degree(self, k: int) -> int:
         return 2 * k
+
+    def pair(self, u: np.ndarray | None, v: np.ndarray | None, *, numbers: Numbers, same: bool = False) -> np.ndarray:
+        """The structured expansion's node: ``B̂(u, v) = (B(u, v) + B(v, u)) / 2`` on operands
+        in ``numbers``, ``None`` standing for the bias leaf 1 (``W·1 = b``, ``V·1 = c``);
+        ``same``: ``B(u, u)``."""
+        a = self.weights(numbers)
+
+        def lin(key: str, bias: str, w: np.ndarray | None) -> np.ndarray:
+            return a[bias] if w is None else numbers.apply(a[key], w)
+
+        wl, vr = lin("W", "b", u), lin("V", "c", v)
+        if same:
+            return numbers.apply(a["P"], wl * vr)
+        wr, vl = lin("W", "b", v), lin("V", "c", u)
+        half = np.empty((), dtype=object)
+        half[()] = numbers.half()
+        return numbers.apply(a["P"], wl * vr + wr * vl) * (half if numbers.name != "float" else 0.5)
+
+    def cross_matrix(self, s: Any, *, numbers: Numbers = FLOAT) -> np.ndarray:
+        """``M_s = P (diag(V s) W + diag(W s) V)``, so that ``B(x, s) + B(s, x) = M_s x``."""
+        a = self.weights(numbers)
+        s = numbers.vector(s, "s", self.d_in)
+        return a["P"] @ ((a["V"] @ s)[:, None] * a["W"] + (a["W"] @ s)[:, None] * a["V"])
+
+    def interaction_matrix(self, u: Any, *, numbers: Numbers = FLOAT) -> np.ndarray:
+        """``Q = Σ_k u_k B̂[k] = sym(Wᵀ diag(Pᵀ u) V)``, so that ``u · B(x, x) = xᵀ Q x``, from
+        the factors (never the dense tensor)."""
+        a = self.weights(numbers)
+        u = numbers.vector(u, "u", self.d_out)
+        Q = a["W"].T @ ((a["P"].T @ u)[:, None] * a["V"])
+        return (Q + Q.T) * numbers.half()
 
     def describe(self) -> str:
         return f"bilinear {self.d_in} → {self.d_out}, hidden {self.hidden}" + (", biases" if self.has_bias else "")
@@ -215,3 +265,9 @@ class Bilinear(Block):
             raise ShapeError(f"{self.name}: vector of length {arr.shape[0]}; expected {self.d_in}, the layer's input width")
         return sympy.ImmutableMatrix([sympy.Float(v) if isinstance(v, float) else v for v in arr.tolist()])
 
+
+def _stack(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
+    """Concatenate weight arrays, keeping exact entries exact (object dtype when any part is)."""
+    if any(p.dtype == object for p in parts):
+        parts = [p.astype(object) for p in parts]
+    return np.concatenate(parts, axis=axis)
