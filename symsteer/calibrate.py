@@ -104,6 +104,8 @@ class RowCalibration:
     topk_flips: tuple[Flip, ...]
     #: KL(α) on the calibration's grid, from the polynomial
     kl: np.ndarray
+    #: softmax probability of the target on the grid, from the polynomial
+    target_probability: np.ndarray
 
     @property
     def non_monotone(self) -> bool:
@@ -163,7 +165,8 @@ class Calibration:
                 "iso_kl_alpha": [num(v) for v in r.iso_kl], "iso_kl_forward": [num(v) for v in r.iso_kl_forward],
                 "self_overtakes_cross": None if r.overtake is None else [num(v) for v in r.overtake],
                 "argmax_flips": flips(r.argmax_flips), "topk_flips": flips(r.topk_flips),
-                "kl_curve": {"alpha": [float(a) for a in self.grid], "kl": [float(v) for v in r.kl]},
+                "kl_curve": {"alpha": [float(a) for a in self.grid], "kl": [float(v) for v in r.kl],
+                             "target_probability": [float(v) for v in r.target_probability]},
             } for r in self.rows],
         }
 
@@ -210,14 +213,17 @@ class Calibration:
                 if a is not None:
                     ax.axvline(a, color="tab:red", lw=0.8)
             ax.set_yscale("symlog", linthresh=max(self.budget / 10, 1e-6))
-            ax.set_title(f"{r.label}: KL(base ‖ steered)", fontsize=9)
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{r.label}: KL(base ‖ steered), budget dashed", fontsize=9)
             bx = fig.add_subplot(len(picked), 2, 2 * i + 2)
-            bx.plot(self.grid, _polyval(r.target_coefficients, self.grid), color="tab:blue")
+            bx.plot(self.grid, r.target_probability, color="tab:blue")
             for f in r.argmax_flips:
                 bx.axvline(f.alpha, color="tab:orange", lw=0.8)
             for t in r.target_turning_points:
                 bx.axvline(t, color="tab:green", lw=0.8, ls=":")
-            bx.set_title(f"target logit {r.target} (orange: argmax flips, green: turning points)", fontsize=9)
+            name = self.names[r.target] if self.names is not None else str(r.target)
+            bx.set_ylim(-0.02, 1.02)
+            bx.set_title(f"P({name}) (orange: argmax flips, green: the logit turns)", fontsize=9)
             for a in (ax, bx):
                 a.set_xlabel("α", fontsize=8)
                 a.tick_params(labelsize=7)
@@ -371,6 +377,7 @@ def calibrate(
     values = _polyval(total, grid)  # (A, R, V)
     base = total[0]
     kl = kl_divergence(base[None], values)  # (A, R)
+    probs = np.exp(values - _logsumexp(values))  # (A, R, V)
     # the polynomial against forward passes at a handful of grid points (both ends and 0)
     checks = [grid[0], grid[len(grid) // 4], 0.0, grid[3 * len(grid) // 4], grid[-1]]
     err = max(relative_error(_polyval(total, a), forward(float(a))) for a in checks)
@@ -392,7 +399,7 @@ def calibrate(
                                None if exact is None else np.asarray(exact)[:, r])
         rows.append(RowCalibration(labels[r], targets[r], coeffs.copy(), turning, iso, iso_fwd,
                                    None if overtake is None else (float(overtake[r, 0]), float(overtake[r, 1])),
-                                   arg, top, kl[:, r].copy()))
+                                   arg, top, kl[:, r].copy(), probs[:, r, targets[r]].copy()))
     if names is not None and len(names) != v:
         raise ShapeError(f"{len(names)} output names for {v} outputs")
     return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err), exact is not None,
