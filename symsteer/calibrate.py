@@ -27,7 +27,7 @@ import numpy as np
 
 from .check import RTOL, relative_error
 from .effect import _overtake, _real_roots, _vector
-from .errors import ShapeError
+from .errors import BudgetError, ShapeError
 
 __all__ = [
     "Flip", "RowCalibration", "Calibration", "kl_divergence", "calibrate", "calibrate_network", "calibrate_sequence",
@@ -38,6 +38,8 @@ __all__ = [
 DEFAULT_BUDGET = 0.1
 #: bisection steps for the iso-KL α (each halves the bracket of one grid step)
 _BISECT = 80
+#: the most logit pairs whose differences' roots one row's flips may take (632 outputs)
+MAX_PAIRS = 200_000
 
 
 def kl_divergence(base: np.ndarray, steered: np.ndarray) -> np.ndarray:
@@ -295,6 +297,11 @@ def _rank_flips(poly: np.ndarray, lo: float, hi: float, k: int, forward: Callabl
     v = poly.shape[-1]
     if v < 2:
         return (), ()
+    if v * (v - 1) // 2 > MAX_PAIRS:
+        raise BudgetError(
+            f"flips among {v} outputs take the roots of {v * (v - 1) // 2} logit differences per row (limit {MAX_PAIRS}): "
+            "calibrate a model with at most 632 outputs"
+        )
     diffs = poly[:, :, None] - poly[:, None, :]
     iu = np.triu_indices(v, 1)
     owners: dict[float, list[tuple[int, int]]] = {}

@@ -222,3 +222,12 @@ def test_cli_effect_on_a_sequence_model_needs_calibrate_and_tokens(capsys):
     assert cli.run(args + ["--calibrate"]) == 2
     assert cli.run(args + ["--calibrate", "--tokens", "0,5", "--target", "99"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_too_many_outputs_for_pairwise_flips_is_refused_before_any_root():
+    from symsteer.errors import BudgetError
+
+    v = 700
+    c = np.zeros((2, 1, v))
+    with pytest.raises(BudgetError, match="700 outputs"):
+        calibrate(c, lambda a: np.zeros((1, v)))
