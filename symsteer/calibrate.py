@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .check import RTOL, relative_error
+from ._check import RTOL, relative_error
 from .effect import _overtake, _real_roots, _vector
 from .errors import BudgetError, ShapeError
 
@@ -418,7 +418,7 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact
     """:func:`calibrate` for a per-position network on inputs (N, d_in): the coefficients and
     the self/cross split come from the core, the forward passes from the model. ``exact``:
     also the coefficients in exact rationals, to certify each flip's root."""
-    from .coefficients import coefficients, forward, split_coefficients, stream
+    from ._coefficients import coefficients, forward, split_coefficients, stream
     from .numbers import EXACT, FLOAT
 
     n = network.check_steer_at(steer_at)

@@ -179,7 +179,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
         numbers = EXACT if exact else FLOAT
         values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)
     if fmt == "latex":
-        from symsteer.latex import latex
+        from symsteer._latex import latex
 
         emit(latex(e, coefficients=show_coefficients), output)
         return
@@ -195,7 +195,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
 
 
 def _coefficients_text(e: Any) -> str:
-    from symsteer.coefficients import KINDS
+    from symsteer._coefficients import KINDS
 
     lines = ["polynomial maps (α-coefficients by kind):"]
     for m in e.orders:
@@ -256,7 +256,7 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
 def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
-    from symsteer.check import RTOL, check_grid
+    from symsteer._check import RTOL, check_grid
 
     if sequence:
         from symsteer.sequence_cli import check_sequences
@@ -428,7 +428,7 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
     PyTorch state dict in a registered layout (README: weight files), or --keys.
     """
-    from symsteer.check import RTOL
+    from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
     from symsteer.sequence_cli import wants_sequence

@@ -20,8 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .check import RTOL, relative_error
-from .coefficients import coefficients, forward, split_coefficients, stream
+from ._check import RTOL, relative_error
+from ._coefficients import coefficients, forward, split_coefficients, stream
 from .errors import ShapeError, SymsteerError
 from .blocks import Bilinear
 from .network import Network

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .coefficients import KINDS, order_limit, split_coefficients, stream
+from ._coefficients import KINDS, order_limit, split_coefficients, stream
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
@@ -343,7 +343,7 @@ class Expansion:
 
     def _repr_latex_(self) -> str:
         """Jupyter renders the LaTeX printer's output: an align* environment of its own."""
-        from .latex import latex
+        from ._latex import latex
 
         return latex(self)
 

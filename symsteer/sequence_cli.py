@@ -207,7 +207,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
 
 def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
     """``symsteer check --sequence``: the table and how many rows failed."""
-    from .check import RTOL
+    from ._check import RTOL
     from .sequence_check import check_sequence_grid
 
     rows = check_sequence_grid(seed=seed)

@@ -123,7 +123,7 @@ def test_cli_calibrate_usage_errors(args, capsys):
 
 
 def test_exact_flips_are_enclosed_by_certified_intervals_where_the_exact_difference_changes_sign():
-    from symsteer.coefficients import coefficients, stream
+    from symsteer._coefficients import coefficients, stream
     from symsteer.numbers import EXACT
 
     net, s, xs = _digits()
