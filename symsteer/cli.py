@@ -295,19 +295,36 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: 
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--s", "s_value", help="Sequence models: the steering vector (d values) or a (T, d) .npy array.")
+@click.option("--x", "x_value", help="Sequence models: the stream entering block 0, a (T, d) .npy array (instead of --tokens).")
+@sequence_options
 def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
-           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+           output: str | None, paths: tuple[str, ...], s_value: str | None, x_value: str | None, **shape: Any) -> None:
     """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
     first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
-    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    their verdicts. Exit 1 when a verdict differs from the expected one.
+
+    Sequence models (a tensor_language file, or --tokens/--positions, with --s): the per-position
+    table of α-coefficients and the attention block's terms with their positions."""
     from pathlib import Path
 
     from symsteer.report import compile_pdf, document
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, report_sequence, wants_sequence
 
     if pdf and output is None:
         raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
     if output is not None and output.endswith(".pdf"):
         raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                              options=sequence)
+        emit(tex, output)
+        if pdf:
+            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        return
+    if s_value is not None or x_value is not None:
+        raise click.UsageError("--s and --x are for sequence models (a tensor_language --model)")
     if paths and not with_claims:
         raise click.UsageError("claim PATHs conflict with --no-claims")
     if model_path is None and shape["residual"] is None:
@@ -416,10 +433,12 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
 @_file_model_options
 @sequence_options
+@click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
            kl_budget: float, target: int | None, top_k: int, residual: bool | None,
-           keys_path: str | None, layout: str | None, reference_path: str | None = None, **sequence: Any) -> None:
+           keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
+           **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
@@ -431,14 +450,19 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
-    from symsteer.sequence_cli import wants_sequence
+    from symsteer.sequence_cli import effect_sequence, wants_sequence
 
     if wants_sequence(model_path, sequence):
-        if not calibrate:
-            raise click.UsageError("symsteer effect on a sequence model: give --calibrate (per-position coefficients: symsteer expand)")
-        _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,
-                            kl_budget=kl_budget, target=target, top_k=top_k, show=show, fmt=fmt, plot_path=plot_path,
-                            output=output, exact=exact)
+        if calibrate:
+            _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,
+                                kl_budget=kl_budget, target=target, top_k=top_k, show=show, fmt=fmt, plot_path=plot_path,
+                                output=output, exact=exact, max_order=max_order)
+            return
+        text, failed = effect_sequence(model_path, steer_at=steer_at, s_value=s_value, alphas=parse_alphas(alpha_spec),
+                                       max_order=max_order, fmt=fmt, options=sequence)
+        emit(text, output)
+        if failed:
+            sys.exit(EXIT_FAILED)
         return
     for name, value in (("--top", top), ("--show", show)):
         if value < 0:
@@ -499,9 +523,10 @@ def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None
 
 def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: int, s_value: str, alpha_spec: str,
                         kl_budget: float, target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None,
-                        output: str | None, exact: bool) -> None:
+                        output: str | None, exact: bool, max_order: int | None) -> None:
     """effect --calibrate on a sequence model: rows are the output positions from the first
-    steered one to the end of --tokens."""
+    steered one to the end of --tokens (with --max-order below the degree the series is
+    truncated, and the checks against forward passes say how far it is from the model)."""
     from symsteer.calibrate import calibrate_sequence
     from symsteer.layouts import read_config
     from symsteer.sequence_cli import _steering, _tokens, load_sequence_model
@@ -516,6 +541,7 @@ def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: i
     names = (read_config(model_path) or {}).get("tokens")
     names = names if isinstance(names, list) and len(names) == model.vocab and all(isinstance(v, str) for v in names) else None
     result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=options.get("positions") or "all",
+                                max_order=max_order,
                                 budget=kl_budget, lo=lo, hi=hi, top_k=top_k, token_names=names, exact=exact,
                                 targets=None if target is None else _targets(target, model.vocab, len(tokens), options))
     _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)

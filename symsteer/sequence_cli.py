@@ -144,8 +144,6 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
     from .numbers import EXACT, FLOAT
     from .positions import SteerSet, steer_direction
 
-    if fmt == "latex":
-        raise click.UsageError("--format latex is not available for sequence models yet; use text or json")
     model, config = load_sequence_model(model_path, options)
     tokens = _tokens(options.get("tokens"))
     if (tokens is None) == (x_value is None):
@@ -181,6 +179,10 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         "truncated": degree is None or top < degree,
         "numbers": "exact" if exact else "float64",
     }
+    if fmt == "latex":
+        from .sequence_latex import sequence_latex
+
+        return sequence_latex(model, parts, x_n, D, steer_at=n, positions=str(positions), steered=steered, numbers=numbers)
     if fmt == "json":
         values = {
             str(m): {**{k: [[_number(v, exact) for v in row] for row in parts[k][m]] for k in parts},
@@ -220,4 +222,82 @@ def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
                      f"{case['positions']:<9} {r.forward_error:9.1e} {r.exact_mismatches:>6} {r.causality_violations:>7}  "
                      f"{'yes' if r.passed else 'NO'}")
     lines.append(f"{len(rows) - failed} passed, {failed} failed (float tolerance {RTOL:.0e} relative; exact: zero difference)")
+    return "\n".join(lines), failed
+
+
+def report_sequence(model_path: str | None, *, steer_at: int, max_order: int | None, s_value: str | None,
+                    x_value: str | None, options: dict[str, Any]) -> str:
+    """``symsteer report`` for a sequence model: a LaTeX document (float64 numbers)."""
+    from .sequence_latex import sequence_document
+
+    model, _ = load_sequence_model(model_path, options)
+    body = expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                           exact=False, fmt="latex", options=options)
+    import textwrap
+
+    plain = model.describe().replace("λ", "lambda").replace("→", "->").replace("·", ".").replace("−", "-")
+    lines = [part for line in plain.splitlines() for part in textwrap.wrap(line, 90, subsequent_indent="      ")]
+    verbatim = "\n".join([r"\begin{verbatim}", *lines, r"\end{verbatim}"])
+    return sequence_document(verbatim + "\n\n" + body)
+
+
+def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alphas: tuple[float, ...],
+                    max_order: int | None, fmt: str, options: dict[str, Any]) -> tuple[str, bool]:
+    """``symsteer effect`` for a sequence model (float64): the self part per position from the
+    weights alone, then on the tokens the polynomial against forward passes at each α and the
+    argmax of the last position. Returns the text and whether polynomial and model disagree."""
+    from ._check import RTOL, relative_error
+    from .numbers import FLOAT
+    from .positions import SteerSet, steer_direction
+
+    model, _ = load_sequence_model(model_path, options)
+    tokens = _tokens(options.get("tokens"))
+    if tokens is None:
+        raise click.UsageError("a sequence model needs --tokens: the token ids to steer")
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    T = x0.shape[0]
+    n = model.check_steer_at(steer_at)
+    positions = SteerSet.parse(options.get("positions") or "all")
+    width = model.width_at(n)
+    D = steer_direction(positions, _steering(s_value, length=T, width=width), length=T, width=width).astype(np.float64)
+    degree = model.degree(n)
+    top = model.order_limit(n, 8 if max_order is None else max_order)
+    x_n = model.stream(x0, numbers=FLOAT)[n]
+    parts = model.split(x_n, D, steer_at=n, max_order=top, numbers=FLOAT)
+    total = sum(parts.values())
+    full = degree is not None and top == degree
+    steered = positions.resolve(T)
+    rows = []
+    for a in alphas:
+        poly = sum(total[m] * a**m for m in range(len(total)))
+        direct = model.forward(x0, numbers=FLOAT, steer_at=n, direction=D, alpha=a)
+        rows.append({"alpha": float(a), "difference": relative_error(poly, direct),
+                     "argmax_last": int(np.argmax(direct[-1]))})
+    failed = full and any(r["difference"] > RTOL for r in rows)
+    self_norms = {m: [float(np.linalg.norm(parts["self"][m, t])) for t in range(T)] for m in range(1, len(total))}
+    changes = [(rows[i]["alpha"], rows[i + 1]["alpha"], rows[i]["argmax_last"], rows[i + 1]["argmax_last"])
+               for i in range(len(rows) - 1) if rows[i]["argmax_last"] != rows[i + 1]["argmax_last"]]
+    if fmt == "json":
+        return json.dumps({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
+                           "degree_bound": degree, "max_order": top, "truncated": not full,
+                           "self_norms": {str(m): v for m, v in self_norms.items()}, "alphas": rows,
+                           "argmax_changes": [dict(zip(("from_alpha", "to_alpha", "before", "after"), c)) for c in changes]},
+                          indent=1), failed
+    lines = [model.describe(),
+             f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; |s| = {np.linalg.norm(D[steered[0]]):.6g}",
+             f"every output is a polynomial in alpha of degree <= {degree}; orders 0 … {top} kept"
+             + ("" if full else " (truncated: the polynomial below is a truncation, valid for small |alpha|)"),
+             "",
+             "from the weights alone: the self part (x_n := 0 at every position), norm per position:"]
+    for m, norms in self_norms.items():
+        if any(norms):
+            lines.append(f"  alpha^{m}: " + "  ".join(f"{t}: {v:.4g}" for t, v in enumerate(norms)))
+    lines += ["", f"on the tokens {','.join(map(str, tokens))}: polynomial vs the model's forward passes "
+              f"({'must agree' if full else 'truncation error'}), argmax at the last position:"]
+    for r in rows:
+        lines.append(f"  alpha={r['alpha']:+.4g}: relative difference {r['difference']:.2e}  argmax {r['argmax_last']}")
+    lines.append("  argmax changes: " + ("; ".join(f"{b} -> {c} between alpha={lo:+.4g} and {hi:+.4g}" for lo, hi, b, c in changes)
+                                        if changes else "none on this grid"))
+    if failed:
+        lines.append(f"error: polynomial and forward passes differ beyond {RTOL:.0e}")
     return "\n".join(lines), failed

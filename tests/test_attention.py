@@ -327,3 +327,27 @@ def test_last_position_is_bilinear_in_the_last_row(case: dict[str, Any]) -> None
     y = x.astype(float)
     y[-1] = u
     assert relative_error(formf(u, numbers=FLOAT), att.forward(y, numbers=FLOAT)[-1]) <= RTOL
+
+
+# -- terms ------------------------------------------------------------------------------------
+
+from symsteer.attention_terms import attention_terms, terms_by_order  # noqa: E402
+
+
+@pytest.mark.parametrize("case", CLOSED)
+@pytest.mark.parametrize("positions", ["all", "last", "0,2"])
+def test_terms_sum_to_the_coefficients(case: dict[str, Any], positions: str) -> None:
+    model = ref.random_model(["attn"], d=4, seed=24, residual="add", **case)
+    att = build(model).blocks[0].inner
+    T = 3
+    x = _inputs(model, np.random.default_rng(8), T)
+    D = steer_direction(positions, [1, 0, -1, Fraction(1, 3)], length=T, width=4)
+    terms = attention_terms(att, x, D, numbers=EXACT, index=0)
+    steered = set(steer_direction(positions, [1, 1, 1, 1], length=T, width=4).nonzero()[0].tolist())
+    for t in terms:  # every leaf s sits at a steered position; kinds follow the leaves
+        assert all(t.query in steered for leaf in t.leaves[:2] if leaf == "s")
+        assert all(t.key in steered for leaf in t.leaves[2:] if leaf == "s")
+        assert t.key <= t.query and t.kind == {0: "input", 5: "self"}.get(t.order, "cross")
+    c = SequenceModel((att,)).coefficients(x, D, steer_at=0, numbers=EXACT)
+    assert as_fractions(terms_by_order(terms, T, 4, EXACT)) == as_fractions(c)
+    assert terms[0].latex().startswith(r"\mathcal{A}")

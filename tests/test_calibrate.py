@@ -216,9 +216,8 @@ def test_steering_only_the_last_position_never_gives_the_trained_answer():
     assert not any(f.after == (a0,) for f in at_last.rows[0].argmax_flips)
 
 
-def test_cli_effect_on_a_sequence_model_needs_calibrate_and_tokens(capsys):
+def test_cli_calibrate_on_a_sequence_model_needs_tokens_and_a_token_target(capsys):
     args = ["effect", str(TINY / "model.safetensors"), "--steer-at", "2", "--s", str(TINY / "steer_K0_minus_K1.npy")]
-    assert cli.run(args + ["--tokens", "0,5"]) == 2
     assert cli.run(args + ["--calibrate"]) == 2
     assert cli.run(args + ["--calibrate", "--tokens", "0,5", "--target", "99"]) == 2
     assert "Traceback" not in capsys.readouterr().err

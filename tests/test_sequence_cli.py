@@ -106,3 +106,38 @@ def test_check_sequence() -> None:
     code, out = run("check", "--sequence")
     assert code == 0, out
     assert "32 passed, 0 failed" in out
+
+
+def test_latex_and_report(tmp_path: Path) -> None:
+    code, out = run("expand", "--model", MODEL, "--tokens", "3,1", "--s", "1,0,0,0,0,0,0,-1", "--positions", "last",
+                    "--max-order", "6", "--float", "--format", "latex")
+    assert code == 0, out
+    assert r"\mathcal{A}^{(1)}_{0}(s_{1}, s_{1};\, s_{1}, s_{1}, s_{1}) \tag*{self}" in out
+    assert r"\mathcal{A}^{(0)}_{0}(x_{1}, x_{1};\, x_{0}, x_{0}, x_{0}) \tag*{input}" in out
+    assert "1$^\\ast$ &" in out  # the steered position is marked in the per-position table
+    import shutil
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    tex = tmp_path / "report.tex"
+    code, out = run("report", "--model", MODEL, "--tokens", "3,1,4", "--s", "1,0,0,0,0,0,0,-1", "--positions", "from:1",
+                    "--max-order", "8", "-o", str(tex), "--pdf")
+    assert code == 0, out
+    assert tex.with_suffix(".pdf").stat().st_size > 0
+    assert r"\begin{tabular}" in tex.read_text()
+
+
+def test_effect_on_a_sequence_model() -> None:
+    # the whole polynomial (degree 100): it must reproduce the forward passes at every α
+    code, out = run("effect", MODEL, "--steer-at", "0", "--s", "4,0,0,0,0,0,0,-4", "--tokens", "3,1,4,1",
+                    "--positions", "last", "--alpha", "-2:2:5", "--max-order", "100", "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert not data["truncated"] and data["degree_bound"] == 100
+    assert all(r["difference"] <= 1e-9 for r in data["alphas"])
+    assert all(v == 0 for v in data["self_norms"]["1"][:3]) and data["self_norms"]["1"][3] > 0
+    # truncated: reported as a truncation error, not a failure
+    code, out = run("effect", MODEL, "--steer-at", "0", "--s", "4,0,0,0,0,0,0,-4", "--tokens", "3,1,4,1",
+                    "--positions", "last", "--alpha", "-2:2:9")
+    assert code == 0, out
+    assert "truncation error" in out and "argmax changes:" in out
