@@ -249,14 +249,14 @@ _FORWARD_RTOL = RTOL
 
 
 def _iso(kl_of: Callable[[float], float], grid_side: np.ndarray, kl_side: np.ndarray, budget: float) -> float | None:
-    """First grid point (walking away from 0) where KL ≥ budget, refined by bisection."""
+    """The first crossing of the budget walking away from 0 on the grid (KL(0) = 0), refined by
+    bisection between the grid points around it (a crossing and recrossing inside one grid step
+    is not seen: the grid has ``points`` values)."""
     hit = np.nonzero(kl_side >= budget)[0]
     if len(hit) == 0:
         return None
     j = int(hit[0])
-    if j == 0:
-        return float(grid_side[0])
-    a, b = float(grid_side[j - 1]), float(grid_side[j])
+    a, b = (0.0 if j == 0 else float(grid_side[j - 1])), float(grid_side[j])
     for _ in range(_BISECT):
         mid = (a + b) / 2
         if mid in (a, b):

@@ -230,3 +230,10 @@ def test_too_many_outputs_for_pairwise_flips_is_refused_before_any_root():
     c = np.zeros((2, 1, v))
     with pytest.raises(BudgetError, match="700 outputs"):
         calibrate(c, lambda a: np.zeros((1, v)))
+
+
+def test_iso_kl_inside_the_first_grid_step_is_bisected_from_zero():
+    c = np.array([[[0.0, 0.0]], [[100.0, -100.0]]])  # KL(α) = log cosh(100 α): the budget is spent at α ≈ 0.0045
+    cal = calibrate(c, lambda a: np.array([[100 * a, -100 * a]]), budget=0.1, lo=-2, hi=2, points=5)
+    want = math.acosh(math.exp(0.1)) / 100
+    assert abs(cal.rows[0].iso_kl[1] - want) < 1e-12 and abs(cal.rows[0].iso_kl[0] + want) < 1e-12
