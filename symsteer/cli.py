@@ -425,11 +425,18 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--calibrate", is_flag=True,
+              help="How strongly to steer (needs --inputs): KL(α), the iso-KL α for --kl-budget, the target logit's "
+                   "turning points, where self overtakes cross, argmax and top-k flips, within the --alpha range.")
+@click.option("--kl-budget", type=float, default=0.1, show_default=True, help="With --calibrate: the KL budget (nats).")
+@click.option("--target", type=int, help="With --calibrate: the output to follow [default: the one α¹ raises most].")
+@click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
 @_file_model_options
 @sequence_options
 @click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
-           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
+           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
+           kl_budget: float, target: int | None, top_k: int, residual: bool | None,
            keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
            **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
@@ -446,6 +453,11 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     from symsteer.sequence_cli import effect_sequence, wants_sequence
 
     if wants_sequence(model_path, sequence):
+        if calibrate:
+            _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,
+                                kl_budget=kl_budget, target=target, top_k=top_k, show=show, fmt=fmt, plot_path=plot_path,
+                                output=output, exact=exact, max_order=max_order)
+            return
         text, failed = effect_sequence(model_path, steer_at=steer_at, s_value=s_value, alphas=parse_alphas(alpha_spec),
                                        max_order=max_order, fmt=fmt, options=sequence)
         emit(text, output)
@@ -469,6 +481,10 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     network = _load_file_model(model_path, residual, keys_path, layout, reference_path, inputs_value if reference_path else None)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
+    if calibrate:
+        _calibrate(network, s, inputs, steer_at=steer_at, alpha_spec=alpha_spec, kl_budget=kl_budget, target=target,
+                   top_k=top_k, show=show, fmt=fmt, plot_path=plot_path, output=output, exact=exact)
+        return
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
         emit(json.dumps(result.to_json(), indent=1), output)
@@ -479,6 +495,82 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     sw = result.sweep
     if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
         sys.exit(EXIT_FAILED)
+
+
+def _calibration_range(alpha_spec: str, kl_budget: float, top_k: int) -> tuple[float, float]:
+    import math
+
+    from symsteer.effect import parse_alphas
+
+    if not (kl_budget > 0 and math.isfinite(kl_budget)):
+        raise click.UsageError(f"--kl-budget={kl_budget}; expected a positive number of nats")
+    if top_k < 1:
+        raise click.UsageError(f"--top-k={top_k}; expected a positive integer")
+    alphas = parse_alphas(alpha_spec)
+    lo, hi = min(alphas), max(alphas)
+    if not lo < 0 < hi:
+        raise click.UsageError(f"--alpha={alpha_spec!r} spans [{lo:g}, {hi:g}]; --calibrate needs a range with min < 0 < max")
+    return lo, hi
+
+
+def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None, output: str | None) -> None:
+    emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
+    if plot_path is not None:
+        result.plot(plot_path, rows=max(1, min(show, 4)))
+    if not result.verified or result.certified is False:
+        sys.exit(EXIT_FAILED)
+
+
+def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: int, s_value: str, alpha_spec: str,
+                        kl_budget: float, target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None,
+                        output: str | None, exact: bool, max_order: int | None) -> None:
+    """effect --calibrate on a sequence model: rows are the output positions from the first
+    steered one to the end of --tokens (with --max-order below the degree the series is
+    truncated, and the checks against forward passes say how far it is from the model)."""
+    from symsteer.calibrate import calibrate_sequence
+    from symsteer.layouts import read_config
+    from symsteer.sequence_cli import _steering, _tokens, load_sequence_model
+
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    model, _ = load_sequence_model(model_path, options)
+    tokens = _tokens(options.get("tokens"))
+    if tokens is None:
+        raise click.UsageError("--calibrate on a sequence model needs --tokens (the prompt's token ids)")
+    n = model.check_steer_at(steer_at)
+    s = _steering(s_value, length=len(tokens), width=model.width_at(n))
+    names = (read_config(model_path) or {}).get("tokens")
+    names = names if isinstance(names, list) and len(names) == model.vocab and all(isinstance(v, str) for v in names) else None
+    result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=options.get("positions") or "all",
+                                max_order=max_order,
+                                budget=kl_budget, lo=lo, hi=hi, top_k=top_k, token_names=names, exact=exact,
+                                targets=None if target is None else _targets(target, model.vocab, len(tokens), options))
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
+
+
+def _targets(target: int, vocab: int | None, length: int, options: dict[str, Any]) -> list[int]:
+    from symsteer.positions import SteerSet
+
+    first = SteerSet.parse(options.get("positions") or "all").first(length)
+    if vocab is not None and not 0 <= target < vocab:
+        raise click.UsageError(f"--target={target}; expected a token id in 0…{vocab - 1}")
+    return [target] * (length - first)
+
+
+def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
+               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None,
+               exact: bool) -> None:
+    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every
+    check holds); with --exact every flip's root is also enclosed by certified ball arithmetic."""
+    from symsteer.calibrate import calibrate_network
+
+    if inputs is None:
+        raise click.UsageError("--calibrate needs --inputs (the rows whose logits are calibrated)")
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
+    targets = None if target is None else [target] * rows
+    result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
+                               targets=targets, exact=exact)
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
 
 
 @main.command()
