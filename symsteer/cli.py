@@ -801,15 +801,39 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
 
 
 def _wrap(line: str, *, indent: str | None = None, width: int = 100) -> list[str]:
-    """A long line as lines of at most ``width`` characters (words longer than that stay whole),
-    continuation lines indented four more than the line itself."""
+    """A long line as lines of at most ``width`` characters, continuation lines indented four
+    more than the line itself. Breaks fall after "; " where they can, so a value such as
+    ``B(x + z) = [4]`` stays on one line; only a part longer than a line breaks at its spaces
+    (words longer than that stay whole)."""
+    import re
     import textwrap
 
     lead = indent if indent is not None else line[:len(line) - len(line.lstrip())]
-    if len(lead + line.lstrip()) <= width:
-        return [lead + line.lstrip()]
-    return textwrap.wrap(line.lstrip(), width=width, initial_indent=lead, subsequent_indent=lead + "    ",
-                         break_long_words=False, break_on_hyphens=False)
+    body = line.lstrip()
+    if len(lead + body) <= width:
+        return [lead + body]
+    more = lead + "    "
+    out: list[str] = []
+    ind, cur = lead, ""
+    for part in re.split(r"(?<=; )", body):
+        if len(ind) + len(cur) + len(part) <= width:
+            cur += part
+            continue
+        if cur:
+            out.append(ind + cur.rstrip())
+            ind, cur = more, ""
+        if len(ind) + len(part) <= width:
+            cur = part
+            continue
+        # a part longer than a line: break it at its spaces
+        pieces = textwrap.wrap(part, width=width, initial_indent=ind, subsequent_indent=more,
+                               break_long_words=False, break_on_hyphens=False)
+        out += pieces[:-1]
+        prefix = ind if len(pieces) == 1 else more
+        ind, cur = prefix, pieces[-1][len(prefix):] + (" " if part.endswith(" ") else "")
+    if cur.strip():
+        out.append(ind + cur.rstrip())
+    return out
 
 
 _FLAGS = {"max_order": "--max-order", "steer_at": "--steer-at", "budget": "--budget"}

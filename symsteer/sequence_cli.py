@@ -138,7 +138,7 @@ def _causality(total: np.ndarray, first: int) -> str:
 
 
 def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | None, s_value: str | None,
-                    x_value: str | None, exact: bool, fmt: str, options: dict[str, Any]) -> str:
+                    x_value: str | None, exact: bool | None, fmt: str, options: dict[str, Any]) -> str:
     """``symsteer expand`` for a sequence model: per-position α-coefficients by kind."""
     from .io import load_vector
     from .numbers import EXACT, FLOAT
@@ -150,6 +150,9 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         raise click.UsageError("a sequence model needs exactly one of --tokens (token ids) and --x (a (T, d) .npy stream)")
     if s_value is None:
         raise click.UsageError("a sequence model needs --s: the steering vector (d values) or a (T, d) .npy array")
+    if exact is None:  # as for every model: float weights give float values unless --exact
+        embed = getattr(model, "embed", None)
+        exact = not (embed is not None and np.asarray(embed).dtype.kind == "f")
     numbers = EXACT if exact else FLOAT
     if tokens is not None:
         x0 = model.inputs(tokens=tokens, numbers=numbers)
