@@ -449,21 +449,28 @@ def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
 @click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
 @click.option("--reference", "reference_path", required=True, type=click.Path(dir_okay=False),
               help="The outputs the model's own code gave for --inputs (.npy, N × d_out).")
 @click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file or its config.json says].")
 @click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys.")
 @click.option("--layout", metavar="NAME", help="Force a registered layout (README: weight files) [default: detected].")
-def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool | None, keys_path: str | None,
-         layout: str | None) -> None:
-    """Check only: does MODEL, as loaded, reproduce the outputs its own code recorded? Exit 0 with
-    the largest difference, or 1 naming it and where. Every command taking a model file accepts
+def gate(model_arg: str | None, model_path: str | None, inputs_path: str, reference_path: str, residual: bool | None,
+         keys_path: str | None, layout: str | None) -> None:
+    """Check only: does the --model, as loaded, reproduce the outputs its own code recorded? Exit 0
+    with the largest difference, or 1 naming it and where. Every command taking a model file accepts
     the same --reference/--inputs and refuses to analyse a model that fails this check."""
     from symsteer.gate import gate_arrays, read_array
     from symsteer.io import load_model
     from symsteer.layouts import file_dtypes
+
+    if model_arg is not None and model_path is not None:
+        raise click.UsageError(f"MODEL {model_arg!r} and --model {model_path!r} both given; expected one model")
+    model_path = model_path or model_arg
+    if model_path is None:
+        raise click.UsageError("missing --model: the model file to check")
 
     if keys_path is not None and layout is not None:
         raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
