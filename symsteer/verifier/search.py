@@ -213,7 +213,9 @@ def _residuals(problem: Problem, case: Case, point: dict[str, Any], equations: l
         env = problem.at(case, point)
         out: list[Fraction] = []
         for eq in equations:
-            left, right = (env.value_of(a) for a in eq.args)
+            # lift both sides into the point's number system: a literal is a Fraction, a
+            # scalar variable may already be an fmpq
+            left, right = (env.lift(env.value_of(a)) for a in eq.args)
             diff = np.asarray(left - right, dtype=object) if not isinstance(left, np.ndarray) or not isinstance(right, np.ndarray) \
                 else np.asarray(left, dtype=object) - np.asarray(right, dtype=object)
             out += [_fraction(v) for v in np.ravel(diff)]
