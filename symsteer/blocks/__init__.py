@@ -5,5 +5,7 @@ from .base import Block, Residual, cauchy
 from .bilinear import Bilinear
 from .linear import Linear
 from .norm import NormedBilinear
+from .attention import Attention, FrozenAttention
+from .rotary import Rotary
 
-__all__ = ["Block", "Residual", "Bilinear", "Linear", "NormedBilinear", "cauchy"]
+__all__ = ["Block", "Residual", "Bilinear", "Linear", "NormedBilinear", "Attention", "FrozenAttention", "Rotary", "cauchy"]
