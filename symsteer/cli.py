@@ -59,7 +59,7 @@ def _start_watchdog(seconds: float) -> None:
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe a network: a model file, or a random / symbolic one."""
     options = [
-        click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz in symsteer's layout)."),
+        click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz, .safetensors, .pt) in a registered layout (README: weight files); config.json beside it is read."),
         click.option("--layers", type=int, help="Number of bilinear layers [default: 2]."),
         click.option("--width", type=int, help="Stream width d [default: 2]."),
         click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
