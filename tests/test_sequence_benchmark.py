@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import sequence as bench  # noqa: E402
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 def test_quick_run_agrees(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main(["--quick", "--jvp-budget", "0"]) == 0
     out = capsys.readouterr().out
