@@ -35,7 +35,7 @@ if __package__ in (None, ""):
 import numpy as np
 
 from symsteer.blocks import Attention, Bilinear, Residual
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.numbers import EXACT, FLOAT
 from symsteer.positions import steer_direction
 from symsteer.sequence import SequenceModel

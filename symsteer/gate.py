@@ -5,7 +5,7 @@ Record the outputs in the research code (``np.save("out.npy", model(x).detach().
 with ``np.save("in.npy", x.numpy())``); :func:`reference_gate` runs symsteer's forward pass of
 the loaded network on the same inputs and refuses (:class:`ReferenceMismatch`, exit 1) when the
 largest difference, relative to the largest reference entry, exceeds the tolerance of the
-coarsest dtype involved (:data:`symsteer.check.REFERENCE_RTOL`).
+coarsest dtype involved (:data:`symsteer._check.REFERENCE_RTOL`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .check import ATOL, REFERENCE_RTOL
-from .coefficients import forward
+from ._check import ATOL, REFERENCE_RTOL
+from ._coefficients import forward
 from .errors import InputFileError, ReferenceMismatch, ShapeError
 from .network import Network
 from .numbers import FLOAT

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .blocks.base import Block, as_weight_array
-from .coefficients import KINDS
+from ._coefficients import KINDS
 from .errors import BudgetError, ShapeError
 from .numbers import EXACT, FLOAT, Numbers
 from .positions import SteerSet, steer_direction

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .blocks import Attention, Bilinear, Residual, Rotary
-from .check import RTOL, relative_error
+from ._check import RTOL, relative_error
 from .errors import ShapeError
 from .numbers import EXACT, FLOAT
 from .positions import SteerSet, steer_direction

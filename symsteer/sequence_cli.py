@@ -209,7 +209,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
 
 def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
     """``symsteer check --sequence``: the table and how many rows failed."""
-    from .check import RTOL
+    from ._check import RTOL
     from .sequence_check import check_sequence_grid
 
     rows = check_sequence_grid(seed=seed)
@@ -246,7 +246,7 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     """``symsteer effect`` for a sequence model (float64): the self part per position from the
     weights alone, then on the tokens the polynomial against forward passes at each α and the
     argmax of the last position. Returns the text and whether polynomial and model disagree."""
-    from .check import RTOL, relative_error
+    from ._check import RTOL, relative_error
     from .numbers import FLOAT
     from .positions import SteerSet, steer_direction
 

@@ -13,7 +13,7 @@ from conftest import as_fractions
 from symsteer.blocks import Attention, Bilinear, Linear, Residual
 from symsteer.blocks.attention import FrozenAttention, cauchy_matmul
 from symsteer.blocks.rotary import Rotary
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.errors import BudgetError, ShapeError
 from symsteer.numbers import EXACT, FLOAT, PolyRing
 from symsteer.positions import steer_direction

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # the benchmarks live beside the package, not in 
 from benchmarks import baselines as bl  # noqa: E402
 from benchmarks.cases import QUICK, Case, inputs, network, weights  # noqa: E402
 from symsteer import EXACT, FLOAT, Bilinear, Network, coefficients, expand  # noqa: E402
-from symsteer.check import assert_close  # noqa: E402
+from symsteer._check import assert_close  # noqa: E402
 
 #: (kind, d, h, layers, residual, bias): small enough for sympy by hand
 EXACT_CASES = [

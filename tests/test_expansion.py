@@ -8,7 +8,7 @@ import sympy
 
 from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
 from symsteer import coefficients
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.expansion import COUNT_CAP
 
 from conftest import as_fractions, reference_coefficients, reference_output
@@ -96,7 +96,7 @@ def test_symbolic_weights_single_layer_closed_form():
     assert e.coefficient(1, "self") == sympy.zeros(2, 1)
 
 
-# distinct formal terms after l layers (MATH.md)
+# distinct formal terms after l layers (docs/mathematics.md)
 RESIDUAL = [5, 20, 230, 26795, 359026205]
 PLAIN = [3, 6, 21, 231, 26796]
 RESIDUAL_ORDER1 = [4, 11, 56, 986, 201431]

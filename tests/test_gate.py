@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from symsteer import cli
-from symsteer.check import REFERENCE_RTOL
+from symsteer._check import REFERENCE_RTOL
 from symsteer.errors import ReferenceMismatch
 from symsteer.gate import gate_arrays, reference_gate, tolerance_for
 from symsteer.layouts import load_model

@@ -1,5 +1,5 @@
 """A second pair of eyes on the mathematics: claim files whose verdicts were derived by hand
-from MATH.md's conventions (none of them is in proofs/), α-coefficients re-derived by
+from docs/mathematics.md's conventions (none of them is in proofs/), α-coefficients re-derived by
 interpolating plain-Fraction forward passes, term counts re-derived by a counting recursion,
 and the counterexamples `symsteer verify` prints recomputed by hand. Nothing here shares
 code with symsteer's numeric core; symsteer is only called to be checked.
@@ -243,7 +243,7 @@ def _mv(M: list, v: list) -> list:
 
 
 class RefNet:
-    """The network of MATH.md over Fractions: x_0 = E x_in, x_{l+1} = [x_l +] P((W x_l + b) ⊙ (V x_l + c)), y = U x_L."""
+    """The network of docs/mathematics.md over Fractions: x_0 = E x_in, x_{l+1} = [x_l +] P((W x_l + b) ⊙ (V x_l + c)), y = U x_L."""
 
     def __init__(self, rng: np.random.Generator, *, depth: int, d: int, h: int, residual: bool, bias: bool,
                  embed: int | None, unembed: int | None) -> None:
@@ -448,7 +448,7 @@ def _total(census: dict) -> int:
 
 
 def test_census_reproduces_math_md() -> None:
-    """MATH.md's numbers: residual T' = T(T+3)/2 and plain T(T+1)/2, and the truncated counts."""
+    """docs/mathematics.md's numbers: residual T' = T(T+3)/2 and plain T(T+1)/2, and the truncated counts."""
     assert [_total(_census(l, residual=True, bias=False, max_order=None)) for l in range(6)] == [2, 5, 20, 230, 26795, 359026205]
     assert [_total(_census(l, residual=False, bias=False, max_order=None)) for l in range(1, 6)] == [3, 6, 21, 231, 26796]
     assert [_total(_census(l, residual=True, bias=False, max_order=1)) for l in range(1, 6)] == [4, 11, 56, 986, 201431]
@@ -535,7 +535,7 @@ def test_printed_counterexamples_by_hand(tmp_path: Path) -> None:
     assert a != 0 and left != right
     assert (left, right) == (vals["share(a*x, 'unit')"], vals["share(x, 'unit')"])
 
-    # the same, residual bias-free (MATH.md's 9/13 → 25/34 kind of move)
+    # the same, residual bias-free (docs/mathematics.md's 9/13 → 25/34 kind of move)
     ev = by_id["c05-share-residual"]["evidence"]
     p, vals = _point(ev), _values(ev)
     x, a = p["x"], p["a"]
@@ -744,9 +744,9 @@ def test_elementwise_product_is_size_guarded(tmp_path: Path) -> None:
 
 
 def test_formal_term_counts_match_math_md() -> None:
-    # distinct formal terms with leaves x and s, B̂ on unordered pairs (MATH.md)
-    from symsteer.semantics import Formal
-    from symsteer.statements import parse_statement
+    # distinct formal terms with leaves x and s, B̂ on unordered pairs (docs/mathematics.md)
+    from symsteer.verify.formal import Formal
+    from symsteer.verify.language import parse_statement
 
     steered = parse_statement("f(x + alpha*s) == x").args[0]
     for residual, counts in ((True, [2, 5, 20, 230, 26795]), (False, [2, 3, 6, 21, 231])):
@@ -886,7 +886,7 @@ def test_deadline_is_not_lost_in_a_weakref_callback() -> None:
     import types
 
     from symsteer.errors import DeadlineError
-    from symsteer.prover import deadline
+    from symsteer.verify.problem import deadline
 
     def frame(filename: str, name: str) -> Any:
         return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))

@@ -1,4 +1,4 @@
-"""Hypothesis property tests for the identities of MATH.md, in exact arithmetic."""
+"""Hypothesis property tests for the identities of docs/mathematics.md, in exact arithmetic."""
 
 from fractions import Fraction
 

@@ -10,7 +10,7 @@ import pytest
 
 import tensor_reference as ref
 from conftest import as_fractions
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.errors import InputFileError, ShapeError
 from symsteer.io import read_arrays
 from symsteer.numbers import EXACT, FLOAT

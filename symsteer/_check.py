@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .coefficients import KINDS, coefficients, forward, split_coefficients, stream
+from ._coefficients import KINDS, coefficients, forward, split_coefficients, stream
 from .errors import ShapeError
 from .expansion import Expansion, expand
 from .network import Network
