@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .blocks.attention import _scalar
 from .blocks.base import Block, as_weight_array
 from ._coefficients import KINDS
 from .errors import BudgetError, ShapeError
@@ -158,7 +159,7 @@ class SequenceModel:
             self.check_length(np.shape(x0)[-2])
         if steer_at is not None:
             n = self.check_steer_at(steer_at)
-            added = numbers.vector(direction, "direction", self.width_at(n)) * numbers.entry(alpha)
+            added = numbers.vector(direction, "direction", self.width_at(n)) * _scalar(alpha, numbers)
         out, cur = [], x0
         for i in range(self.depth + 1):
             if steer_at is not None and i == n:

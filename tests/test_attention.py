@@ -374,3 +374,27 @@ def test_steering_all_is_the_sum_of_each_only_at_first_order() -> None:
     each = sum(seq.coefficients(x, steer_direction([t], s, length=T, width=4), steer_at=0, numbers=EXACT) for t in range(T))
     assert as_fractions(every[1]) == as_fractions(each[1])
     assert as_fractions(every[2]) != as_fractions(each[2])
+
+
+def test_symbolic_steering_vector_in_a_polynomial_ring() -> None:
+    """The same propagation over polynomials: s symbolic gives each coefficient as a polynomial
+    map of s; substituting numbers gives the exact coefficients."""
+    import sympy
+
+    model = ref.random_model(["attn"], d=2, heads=1, seed=31, rope=10_000, residual="lerp")
+    seq = build(model)
+    s0, s1 = sympy.symbols("s0 s1")
+    ring = PolyRing([s0, s1])
+    T = 2
+    x = _inputs(model, np.random.default_rng(10), T)
+    D = np.array([[0, 0], [s0, s1]], dtype=object)
+    poly = seq.coefficients(ring.vector(x, "x", 2), ring.vector(D, "D", 2), steer_at=0, numbers=ring)
+    value = {s0: sympy.Rational(1, 2), s1: -2}
+    exact = seq.coefficients(x, np.array([[0, 0], [Fraction(1, 2), -2]], dtype=object), steer_at=0, numbers=EXACT)
+    for m in range(len(exact)):
+        for t in range(T):
+            for e in range(2):
+                got = ring.to_sympy(poly[m, t, e]).subs(value)
+                want = exact[m, t, e]
+                assert got == sympy.Rational(int(want.p), int(want.q))
+    assert sympy.Poly(ring.to_sympy(poly[5, 1, 0]), s0, s1).total_degree() <= 5
