@@ -253,7 +253,8 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--hidden", type=int, default=3, show_default=True)
 @click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+@click.option("--sequence", is_flag=True,
+              help="Check sequence models instead (attention, positions, steer sets; width 4, 2 heads, T = 3: --width, --hidden and --weights do not apply).")
 def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
     from symsteer._check import RTOL, check_grid
