@@ -25,7 +25,7 @@ FORMULA = re.compile(
 )
 
 #: the verifier's evaluation predates the blocks; its owner routes it through them (this must shrink, not grow)
-PENDING = {"verify/evaluation.py"}
+PENDING = {"verifier/model_functions.py"}
 
 
 def offending_lines(text: str) -> list[str]:
