@@ -619,12 +619,12 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
 # -- claims ------------------------------------------------------------------------------
 
 
-def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
+def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list | None = None) -> list[Any]:
     import difflib
 
     from symsteer.claims import load_claims
 
-    claims = load_claims(list(paths) or None)
+    claims = load_claims(list(paths) or None, errors=errors)
     if only:
         known = {c.id: c for c in claims}
         for wanted in only:
@@ -643,12 +643,16 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
 @click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
 @click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--evidence", "evidence", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write one JSON file per claim here: the counterexample or the certificate (replay: tools/replay.py DIR).")
 def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
-           output: str | None) -> None:
+           output: str | None, evidence: str | None) -> None:
     """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
 
-    Exit 0 when every found verdict is the expected one, 1 when one differs or is undecided,
-    3 for a bad claim file.
+    Exit 0 when every found verdict is the expected one, 1 when one differs, is undecided or
+    cannot be decided (error), 3 for a bad claim file (the other files are still verified),
+    4 when two methods disagree or symsteer failed on a claim (after deciding the rest). The
+    output is written in every case.
     """
     import time
 
@@ -656,7 +660,8 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
 
     if timeout is not None and not timeout > 0:
         raise click.UsageError(f"--timeout={timeout}; expected a positive number of seconds")
-    claims = _select_claims(paths, only)
+    bad_files: list[Any] = []
+    claims = _select_claims(paths, only, bad_files)
     start = time.perf_counter()
     verdicts = verify_all(claims, timeout=timeout)
     elapsed = time.perf_counter() - start
@@ -666,6 +671,22 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
                          "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    if evidence is not None:
+        from symsteer.claims import write_evidence
+
+        try:
+            write_evidence(verdicts, evidence)
+        except OSError as exc:
+            raise click.UsageError(f"--evidence {evidence}: cannot write there ({exc.strerror})") from None
+    for exc in bad_files:
+        click.echo(f"error: {exc}", err=True)
+    for v in verdicts:
+        if v.found == "bug":
+            click.echo(f"internal error in claim {v.claim.id}: {v.detail}\n(a bug in symsteer; please report it)", err=True)
+    if any(v.found == "bug" for v in verdicts):
+        sys.exit(EXIT_INTERNAL)
+    if bad_files:
+        sys.exit(EXIT_BAD_FILE)
     if not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 
