@@ -1,7 +1,7 @@
 """The tensor-similarity layout: tdooms/tensor-similarity's ``Transformer`` as a sequence model.
 
-Follows ``tdooms/tensor-similarity@bc914a4: src/models/transformer.py`` with its components
-``src/components/attention.py``, ``mlp.py`` and ``linear.py``. Keys (``nn.Linear``'s ``y = W x``):
+Follows tdooms/tensor-similarity ``src/models/transformer.py`` @ b59b8ff4 with its components
+``src/components/attention.py`` @ 1d893719, ``mlp.py`` @ 39488d9a and ``linear.py``. Keys (``nn.Linear``'s ``y = W x``):
 
 =============================================  ============  =========================================
 key                                            shape         role
@@ -198,7 +198,8 @@ class TensorSimilarityLayout:
     ``config.json`` beside the file; every model built passes :func:`gate` first."""
 
     name = "tensor-similarity-transformer"
-    follows = "tdooms/tensor-similarity@bc914a4 src/models/transformer.py Transformer"
+    follows = ("tdooms/tensor-similarity Transformer, src/models/transformer.py @ b59b8ff4, with Attention, "
+               "src/components/attention.py @ 1d893719, and MLP, src/components/mlp.py @ 39488d9a")
     checks_config = True
 
     def claims(self, keys: list[str]) -> bool:
