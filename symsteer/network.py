@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, Sequence
 
@@ -42,12 +42,12 @@ class Network:
         unembed: Any = None,
     ) -> None:
         items = (layers,) if isinstance(layers, Block) else tuple(layers)
-        if not any(_stage_layer(b) is not None for b in items):
-            raise ShapeError("layers=() is empty; expected at least one bilinear layer" if not items else
-                             "the network has no bilinear layer; expected at least one")
         for l, block in enumerate(items):
             if not isinstance(block, Block):
                 raise ShapeError(f"layers[{l}] is a {type(block).__name__}; expected a Bilinear layer or another block")
+        if not any(_stage_layer(b) is not None for b in items):
+            raise ShapeError("layers=() is empty; expected at least one bilinear layer" if not items else
+                             "the network has no bilinear layer; expected at least one")
         if residual:
             for l, block in enumerate(items):
                 if isinstance(block, Bilinear) and block.d_out != block.d_in:

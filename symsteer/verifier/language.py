@@ -6,7 +6,7 @@ checked against an allow-list, never evaluated by Python.
 >>> parse_statement("x.real == x")
 Traceback (most recent call last):
 ...
-symsteer.statements.StatementError: attribute access (a.b) is not part of the language at column 1 of 'x.real == x'
+symsteer.verifier.language.StatementError: attribute access (a.b) is not part of the language at column 1 of 'x.real == x'
 """
 
 from __future__ import annotations
