@@ -24,7 +24,7 @@ from typing import Any, Literal, Mapping, Protocol
 import numpy as np
 
 from .blocks import Bilinear, Block, Linear, Residual
-from .errors import InputFileError, ShapeError, SymsteerError
+from .errors import InputFileError, SymsteerError
 from .network import Network
 
 __all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "file_dtypes", "ROLES"]
