@@ -9,6 +9,7 @@ __all__ = [
     "ClaimFileError",
     "BudgetError",
     "DeadlineError",
+    "EnvironmentFault",
 ]
 
 
@@ -40,3 +41,10 @@ class DeadlineError(SymsteerError):
     """A computation that ran past its time limit."""
 
     exit_code = 1
+
+
+class EnvironmentFault(SymsteerError):
+    """The machine failed a request that was fine: a full disk, an output device that refuses
+    writes, memory exhausted."""
+
+    exit_code = 5

@@ -105,7 +105,7 @@ BAD_INPUTS = [
     ("vector file strings", {"m.npz": npz(**GOOD), "s.npy": npy(np.array(["a", "b"]))}, EXPAND + ["--s", "s.npy", "--x", "1,1"], 3,
      "holds dtype <U1"),
     ("vector file pickled", {"m.npz": npz(**GOOD), "s.npy": npy(np.array([1, None], dtype=object))}, EXPAND + ["--s", "s.npy", "--x", "1,1"], 3,
-     "Object arrays cannot be loaded when allow_pickle=False"),
+     "cannot be read without unpickling"),
     # options
     ("steer-at outside", {}, ["expand", "--steer-at", "3"], 2, "steer_at=3 but the model has 2 layers"),
     ("steer-at negative", {}, ["expand", "--steer-at", "-1"], 2, "steer_at=-1 but the model has 2 layers"),
@@ -168,7 +168,8 @@ def test_table_is_large_enough():
 
 
 def _symsteer(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(Path(cli.__file__)), *args], cwd=cwd,
+    env = {**os.environ, "PYTHONPATH": str(Path(cli.__file__).parent.parent)}
+    return subprocess.Popen([sys.executable, "-m", "symsteer", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
