@@ -7,6 +7,7 @@ Exit codes: 0 ok · 1 a check failed, a verdict differs or --timeout ran out · 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any, Callable
 
@@ -15,11 +16,35 @@ import click
 from symsteer import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_ENVIRONMENT, EXIT_TERMINATED = 5, 143
+
+
+class Seconds(click.ParamType):
+    """A time limit: a finite number of seconds, 0 < t ≤ ``most`` (inf, nan, 0, negatives and
+    1e300 are usage errors before any work: a timer cannot wait that long)."""
+
+    name = "seconds"
+
+    def __init__(self, most: float) -> None:
+        self.most = most
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not 0 < seconds <= self.most:  # also false for nan
+            self.fail(f"{value!r}; expected a number of seconds, 0 < t ≤ {self.most:g}", param, ctx)
+        return seconds
+
+
+#: a whole command may run a week; a claim an hour (as in a claim file's ``timeout``)
+COMMAND_SECONDS, CLAIM_SECONDS = Seconds(7 * 24 * 3600.0), Seconds(3600.0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version=__version__, message="symsteer %(version)s")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", type=COMMAND_SECONDS, metavar="SECONDS",
               help="Stop the whole command after this many seconds (exit 1).")
 def main(timeout: float | None) -> None:
     """Exact steering expansions for networks of bilinear layers.
@@ -115,6 +140,21 @@ def _number(value: Any, exact: bool) -> Any:
     return float(v)
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(data: Any, *, indent: int) -> str:
+    """Valid JSON: a NaN or infinity (which JSON cannot hold) is written as null."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
 def emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text)
@@ -165,7 +205,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
         emit(latex(e, coefficients=show_coefficients), output)
         return
     if fmt == "json":
-        emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
+        emit(_json(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
         return
     parts = [e.to_text(limit=limit)]
     if show_coefficients:
@@ -241,7 +281,7 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
-        click.echo(json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
+        click.echo(_json([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
     else:
         click.echo(f"{'model':<34} {'n':>2} {'forward':>9} {'coeffs':>9} {'split':>9} {'exact≠':>6}  ok")
         for case, r in rows:
@@ -262,7 +302,7 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
 @click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
 @click.option("--max-order", type=int, default=2, show_default=True, help="List the expansion up to this α-order.")
 @click.option("--claims/--no-claims", "with_claims", default=True, show_default=True, help="Verify claims and add their verdicts.")
-@click.option("--timeout", type=float, help="Time limit per claim in seconds [default: the verifier's].")
+@click.option("--timeout", type=CLAIM_SECONDS, help="Time limit per claim in seconds [default: the verifier's].")
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
@@ -290,9 +330,9 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
 
         verdicts = list(verify_all(load_claims(list(paths) or None), **({} if timeout is None else {"timeout": timeout})))
     tex = document(network, steer_at=steer_at, max_order=max_order, verdicts=verdicts)
-    emit(tex, output)
-    if pdf:
+    if pdf:  # the PDF first: an interruption while pdflatex runs leaves neither file
         compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    emit(tex, output)
     if any(not getattr(v, "ok", True) for v in verdicts):
         sys.exit(EXIT_FAILED)
 
@@ -368,13 +408,13 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
-        emit(json.dumps(result.to_json(), indent=1), output)
+        emit(_json(result.to_json(), indent=1), output)
     else:
         emit(result.to_text(top=top, show=show), output)
     if plot_path is not None:
         result.plot(plot_path, top=top)
     sw = result.sweep
-    if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
+    if sw is not None and (not sw.error <= RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
         sys.exit(EXIT_FAILED)
 
 
@@ -444,7 +484,7 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
 @click.option("--only", multiple=True, metavar="ID", help="Verify only this claim (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
-@click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
+@click.option("--timeout", type=CLAIM_SECONDS, help="Seconds per claim (overrides the claim files) [default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
            output: str | None) -> None:
@@ -465,8 +505,8 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
     elapsed = time.perf_counter() - start
     if fmt == "json":
         passed = sum(v.ok for v in verdicts)
-        emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
-                         "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
+        emit(_json({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
+                    "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
     if not all(v.ok for v in verdicts):
@@ -482,7 +522,7 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
     """List the claims in PATHS (default: the built-in proofs/): id, expected verdict, statement."""
     selected = _select_claims(paths, only)
     if fmt == "json":
-        emit(json.dumps([c.to_dict() for c in selected], indent=2), output)
+        emit(_json([c.to_dict() for c in selected], indent=2), output)
         return
     width = max([len(c.id) for c in selected] + [5])
     models = [c.family for c in selected]
@@ -498,41 +538,117 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
 # -- entry point -------------------------------------------------------------------------
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C (temporary files removed)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+#: digits Python may convert between int and str while a command runs: enough for the largest
+#: exact number symsteer computes (numbers.MAX_EXACT_BITS), bounded so that parsing stays fast
+def _int_digits() -> int:
+    from symsteer.numbers import MAX_EXACT_BITS
+
+    return int(MAX_EXACT_BITS * math.log10(2)) + 10
+
+
+def _say(text: str) -> None:
+    """One message on stderr, control characters escaped (a message may echo a user's bytes)."""
+    from symsteer.files import shown
+
+    click.echo("\n".join(shown(line) for line in str(text).split("\n")), err=True)
+
+
+def _stopped(what: str) -> str:
+    from symsteer.files import written
+
+    done = written()
+    return f"{what}; wrote {', '.join(done)} before that" if done else f"{what}; no output was written"
+
+
+def _environment(exc: BaseException) -> str | None:
+    """The message for a failure of the machine rather than of the input, or None."""
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return "out of memory; give a smaller model or input (see the limits in the README)"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.ENOMEM):
+        return f"cannot write the output ({exc.strerror})"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: no traceback for a user's mistake."""
     import os
+    import signal
+    import threading
+
+    from symsteer.files import forget_written, shown
 
     _TIMED_OUT.clear()
+    forget_written()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    digits = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(max(digits, _int_digits()) if digits else 0)
     try:
         main.main(args=argv, prog_name="symsteer", standalone_mode=False)
+        sys.stdout.flush()  # a full device or closed pipe fails here, not silently at exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        exc.message = shown(exc.message)
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
+    except Terminated:
+        _say(_stopped("terminated (SIGTERM)"))
+        return EXIT_TERMINATED
     except (click.exceptions.Abort, KeyboardInterrupt):
         if _TIMED_OUT:
-            click.echo(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s; no output was written", err=True)
+            _say(_stopped(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s"))
             return EXIT_FAILED
-        click.echo("interrupted; no output was written", err=True)
+        _say(_stopped("interrupted"))
         return EXIT_INTERRUPTED
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     except BrokenPipeError:  # output piped into `head`: not an error
-        sys.stderr.close()
+        _discard_stdout()
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - every escape is mapped to an exit code
         from symsteer.errors import SymsteerError
 
         if isinstance(exc, SymsteerError):
-            click.echo(f"error: {exc}", err=True)
+            _say(f"error: {exc}")
             return exc.exit_code
+        environment = _environment(exc)
+        if environment is not None:
+            _discard_stdout()
+            _say(f"error: {environment}")
+            return EXIT_ENVIRONMENT
         if os.environ.get("SYMSTEER_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
-                   "for the traceback and please report it)", err=True)
+        _say(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
+             "for the traceback and please report it)")
         return EXIT_INTERNAL
+    finally:
+        sys.set_int_max_str_digits(digits)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so Python's flush at exit cannot fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pytest's capture has no real descriptor
+        pass
 
 
 def entry() -> None:

@@ -148,9 +148,8 @@ def write_output(path: str | Path, data: str | bytes) -> None:
     temporary file behind.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    target = Path(os.path.realpath(path))
-    try:
-        st: os.stat_result | None = os.stat(target)
+    try:  # the name, links followed: /dev/stdout on a pipe has no real path to resolve
+        st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         st = None
     except OSError as exc:
@@ -163,7 +162,7 @@ def write_output(path: str | Path, data: str | bytes) -> None:
     elif st is not None and not stat.S_ISREG(st.st_mode):
         raise ShapeError(f"output {shown(path)} is {kind_of(st.st_mode)}; expected a regular file, a character device or a pipe")
     else:
-        _replace(path, target, payload, None if st is None else st)
+        _replace(path, Path(os.path.realpath(path)), payload, st)
     _WRITTEN.append(str(path))
 
 

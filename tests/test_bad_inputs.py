@@ -120,7 +120,7 @@ BAD_INPUTS = [
     ("over budget", {}, ["expand", "--layers", "5", "--residual", "--s", "1,1", "--x", "1,1"], 2,
      "builds 359026203 terms (budget 300000); pass max_order=1 or lower"),
     ("degree too high", {}, ["expand", "--layers", "12", "--residual"], 2, "orders above 512 are refused: pass max_order=512 or lower"),
-    ("zero timeout", {}, ["--timeout", "0", "expand"], 2, "'--timeout': 0.0 is not in the range x>0"),
+    ("zero timeout", {}, ["--timeout", "0", "expand"], 2, "'--timeout': '0'; expected a number of seconds, 0 < t ≤ 604800"),
     ("output folder missing", {}, ["expand", "-o", "nowhere/out.txt"], 2,
      "output nowhere/out.txt cannot be written (No such file or directory); expected a file in an existing, writable folder"),
     ("report folder missing", {}, ["report", "--no-claims", "-o", "nowhere/r.tex"], 2, "output nowhere/r.tex cannot be written"),
