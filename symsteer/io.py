@@ -279,7 +279,7 @@ def _detect(arrays: Mapping[str, np.ndarray], source: str) -> tuple[KeyMap, dict
         f"{source}: the keys fit no known layout.\n"
         f"found {len(keys)} array(s): {_listing(arrays, keys) or 'none'}\n"
         f"expected one of these layouts ({{l}} = layer index 0, 1, …):\n{layouts}\n"
-        f"closest: {closest}, which leaves unmatched: {', '.join(rest[:12]) or '(no layer weights)'}\n"
+        f"closest: {closest}, which leaves unmatched: {', '.join(shown(k, name=True) for k in rest[:12]) or '(no layer weights)'}\n"
         "for other names give a key map (a TOML file, --keys) mapping roles to keys"
     )
 
@@ -330,7 +330,7 @@ def model_arrays(
         for l, piece in pieces:
             slot = layers.setdefault(l, {})
             if role in slot:
-                raise InputFileError(f"{source}: {slot[role][0]} and {key} both give layer {l}'s {role}; expected one")
+                raise InputFileError(f"{source}: {shown(slot[role][0], name=True)} and {shown(key, name=True)} both give layer {l}'s {role}; expected one")
             slot[role] = (key, piece)
     if not layers:
         raise InputFileError(f"{source}: no layer weights among {_listing(arrays, sorted(arrays))}; expected {keys.expected()}")
@@ -357,16 +357,16 @@ def _checked(arr: np.ndarray, key: str, role: str, source: str) -> np.ndarray:
             raise InputFileError(f"{source}: {key!r} has shape {arr.shape} and dtype {arr.dtype}; expected a 0-d boolean")
         return arr
     if arr.dtype.kind not in "fiu":
-        raise InputFileError(f"{source}: array {key} has dtype {arr.dtype}; expected integers or floats")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} has dtype {arr.dtype}; expected integers or floats")
     expected = _PER_LAYER_NDIM.get(role, 2)
     if arr.ndim not in (expected, expected + 1) or (role not in _PER_LAYER_NDIM and arr.ndim != 2):
-        raise InputFileError(f"{source}: array {key} ({ROLES[role]}) has shape {arr.shape}; expected {expected} dimensions")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} ({ROLES[role]}) has shape {arr.shape}; expected {expected} dimensions")
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float64)
         bad = np.argwhere(~np.isfinite(arr))
         if len(bad):
             where = tuple(int(i) for i in bad[0])
-            raise InputFileError(f"{source}: array {key}{list(where)} = {arr[where]}; expected finite numbers ({len(bad)} bad entries)")
+            raise InputFileError(f"{source}: array {shown(key, name=True)}{list(where)} = {arr[where]}; expected finite numbers ({len(bad)} bad entries)")
     return arr
 
 
@@ -385,7 +385,7 @@ def _residual(given: bool | None, flag: tuple[str, np.ndarray] | None, keys: Key
 
 def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     if arr.shape[0] % 2:
-        raise InputFileError(f"{source}: array {key} has shape {arr.shape}; expected an even first axis (2h): {what}")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} has shape {arr.shape}; expected an even first axis (2h): {what}")
     h = arr.shape[0] // 2
     return arr[:h], arr[h:]
 
@@ -514,8 +514,8 @@ def save_vector(path: str | Path, vector: Any) -> None:
 #: the largest decimal exponent a typed number may have (``1e400`` is a fine rational; ``1e999999999`` is
 #: a number with a billion digits)
 MAX_DECIMAL_EXPONENT = 4000
-#: the longest typed number (Python's own limit on digits converted to an int)
-MAX_NUMBER_CHARS = 4300
+#: the longest typed number, in characters (parsing digits takes time quadratic in their count)
+MAX_NUMBER_CHARS = 10_000
 
 
 def parse_vector(text: str, *, name: str) -> list[Fraction]:

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -287,7 +288,9 @@ def read_torch(path: str | Path) -> dict[str, np.ndarray]:
             raise InputFileError(f"{source}: its members hold {declared} bytes; expected at most {MAX_ENTRIES * 8}")
         handle.seek(0)
         try:
-            obj = torch.load(handle, weights_only=True, map_location="cpu")
+            with warnings.catch_warnings():  # torch's deprecation notes are not the user's business
+                warnings.simplefilter("ignore")
+                obj = torch.load(handle, weights_only=True, map_location="cpu")
         except Exception as exc:  # noqa: BLE001 - torch raises many kinds; the message says which
             raise InputFileError(f"{source}: {_torch_refusal(exc)}") from None
     if isinstance(obj, Mapping) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
