@@ -602,10 +602,10 @@ def run(argv: list[str] | None = None) -> int:
         exc.message = shown(exc.message)
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
-    except Terminated:
-        _say(_stopped("terminated (SIGTERM)"))
-        return EXIT_TERMINATED
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):  # click wraps it in Abort
+            _say(_stopped("terminated (SIGTERM)"))
+            return EXIT_TERMINATED
         if _TIMED_OUT:
             _say(_stopped(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s"))
             return EXIT_FAILED
