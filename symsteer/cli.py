@@ -1,7 +1,8 @@
 """The ``symsteer`` command: options in, one library call, output out.
 
 Exit codes: 0 ok · 1 a check failed, a verdict differs or --timeout ran out · 2 usage error ·
-3 bad input file · 4 internal error (a bug) · 130 interrupted.
+3 bad input file · 4 internal error (a bug) · 5 environment (full disk, out of memory) ·
+130 interrupted · 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main(timeout: float | None) -> None:
 
     Exit codes: 0 ok, 1 a check failed, a verdict differs or --timeout ran out,
     2 usage error, 3 bad input file, 4 internal error (a bug: please report it),
-    130 interrupted.
+    5 environment (full disk, out of memory), 130 interrupted, 143 terminated.
     """
     if timeout is not None:
         _start_watchdog(timeout)

@@ -434,3 +434,22 @@ def test_hostile(row, tmp_path, monkeypatch, capsys):
 
 def test_the_corpus_is_large():
     assert len(HOSTILE) >= 100
+
+
+def test_readme_tables_match_the_code():
+    """The exit codes and the limits the README states are the ones the code uses."""
+    import re
+
+    from symsteer import io as sio, readers
+    from symsteer.files import MAX_TEXT_BYTES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    codes = {int(m) for m in re.findall(r"^\| (\d+) \|", readme.split("## Exit codes")[1].split("##")[0], re.M)}
+    assert codes == {v for k, v in vars(cli).items() if k.startswith("EXIT_")}
+    limits = readme.split("Limits, with their defaults and flags:")[1].split("\n\n")[1]
+    assert readers.MAX_ENTRIES == 10**8 and "| 10^8 (800 MB as float64) |" in limits
+    assert readers.MAX_ARRAYS == 100_000 and "| 100 000; 16 bytes |" in limits and readers._MAX_ITEMSIZE == 16
+    assert MAX_TEXT_BYTES == 1 << 20 and "| a claim file or key map | 1 MiB |" in limits
+    assert sio.MAX_NUMBER_CHARS == 10_000 and sio.MAX_DECIMAL_EXPONENT == 4000 and "10 000 characters, \\|exponent\\| ≤ 4000" in limits
+    assert sio.MAX_GLOBS == 1000 and "| 1 000 each" in limits
+    assert cli.COMMAND_SECONDS.most == 604800 and cli.CLAIM_SECONDS.most == 3600 and "0 < t ≤ 604 800 s (a week) on the group; ≤ 3 600 s per claim" in limits
