@@ -55,8 +55,8 @@ def _sniff(path: str | Path) -> str:
             try:
                 with zipfile.ZipFile(handle) as archive:
                     return "torch" if any(n.endswith(".pkl") for n in archive.namelist()) else "npz"
-            except (zipfile.BadZipFile, OSError, ValueError):
-                return "npz"
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+                return "npz"  # the .npz reader says what is wrong with it
     if len(head) == 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
         return "safetensors"
     if head[:1] == b"\x80":  # a bare pickle: only torch.load(weights_only=True) may read it

@@ -88,6 +88,14 @@ def patched_zip(data: bytes, *, flags: int | None = None, method: int | None = N
     return bytes(out)
 
 
+def _central_version(data: bytes, version: int) -> bytes:
+    """A zip whose central directory says its first member needs zip version ``version / 10``."""
+    out = bytearray(data)
+    i = out.find(b"PK\x01\x02")
+    out[i + 6 : i + 8] = struct.pack("<H", version)
+    return bytes(out)
+
+
 def corrupt_deflate() -> bytes:
     data = npz(deflate=True, **{k: np.arange(400.0).reshape(20, 20) for k in GOOD})
     out = bytearray(data)
@@ -277,6 +285,12 @@ HOSTILE: list[tuple] = [
      "dtype F8_E5M2"),
     ("safetensors unknown dtype", {"m.safetensors": st(st_good(**{"layers.0.W": st_tensor("\x1b[31m")}), bytes(96))}, MS, 3,
      "has dtype \\x1b[31m"),
+    ("safetensors dtype a list", {"m.safetensors": st(st_good(**{"layers.0.W": st_tensor(["F64"])}), bytes(96))}, MS, 3, "has dtype ['F64']; expected one of"),
+    ("safetensors metadata a list", {"m.safetensors": st({**st_good(), "__metadata__": [1]}, np.ones(12).tobytes())}, MS + ["--residual"], 0, "steered output"),
+    ("npy header tokenizer error", {"s.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8\n"}, SN, 3, "s.npy: the file is not a readable .npy array"),
+    ("npy header not a dict", {"s.npy": b"\x93NUMPY\x01\x00\x10\x00[1, 2, 3]      \n"}, SN, 3, "s.npy: the file is not a readable .npy array"),
+    ("torch zip version 22.9", {"m.pt": lambda p: (torch_file(torch_good)(p), p.write_bytes(_central_version(p.read_bytes(), 229)))},
+     MT, 3, "m.pt: "),
     ("safetensors spec not object", {"m.safetensors": st({"layers.0.W": 5})}, MS, 3, "tensor layers.0.W has no dtype, shape and data_offsets"),
     ("safetensors negative shape", {"m.safetensors": st(st_good(**{"layers.0.W": st_tensor(shape=[-2, 2])}), bytes(96))}, MS, 3,
      "expected lists of non-negative integers"),
