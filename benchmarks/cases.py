@@ -212,7 +212,7 @@ def _concrete(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Path) 
     from symsteer import coefficients
 
     if method == "symsteer":
-        seconds, reps, coeffs = best_time(lambda: fresh(net), lambda n: coefficients(n, x, s, steer_at=0, max_order=case.max_order))
+        seconds, reps, coeffs = best_time(lambda: fresh(net), lambda n: coefficients(n, x=x, s=s, steer_at=0, max_order=case.max_order))
         peak = peak_rss_mb()
         return _exact_result(seconds, reps, peak, bl.canonical_arrays(coeffs), case.top)
     if method in BASELINES:
@@ -223,7 +223,7 @@ def _concrete(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Path) 
             lambda: None, lambda _: bl.vandermonde_coefficients(layers, np.array(x), np.array(s), residual=case.residual,
                                                                degree=case.degree))
         peak = peak_rss_mb()
-        exact = coefficients(net, x, s, steer_at=0)
+        exact = coefficients(net, x=x, s=s, steer_at=0)
         reference = np.array([[float(v) for v in row] for row in exact])
         errors = bl.coefficient_errors(values, reference)
         return {"seconds": seconds, "reps": reps, "peak_mb": round(peak, 1), "error": float(errors.max()),
@@ -245,7 +245,7 @@ def _polynomial(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Path
     elif method == "symsteer-coefficients":
         def run(n: Any) -> Any:
             ring = PolyRing(weight_symbols(n) + list(x) + list(s))
-            return ring, coefficients(n, x, s, steer_at=0, max_order=case.max_order, numbers=ring)
+            return ring, coefficients(n, x=x, s=s, steer_at=0, max_order=case.max_order, numbers=ring)
 
         seconds, reps, (ring, total) = best_time(lambda: fresh(net), run)
         peak = peak_rss_mb()
@@ -324,7 +324,7 @@ def _float(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Path) -> 
         raise ValueError(f"method {method!r} is measured with symsteer's in a float case")
     layers = bl.float_layers(weights(net))
     runs = {
-        "symsteer": lambda: coefficients(net, x, s, steer_at=0, max_order=case.max_order, numbers=FLOAT),
+        "symsteer": lambda: coefficients(net, x=x, s=s, steer_at=0, max_order=case.max_order, numbers=FLOAT),
         "vandermonde": lambda: bl.vandermonde_coefficients(layers, x, s, residual=case.residual, degree=case.degree),
     }
     for run in runs.values():
@@ -344,7 +344,7 @@ def _float_orders(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Pa
     """The propagation truncated at each max_order K, timed in turns."""
     from symsteer import FLOAT, coefficients
 
-    runs = {str(k): (lambda k=k: coefficients(net, x, s, steer_at=0, max_order=k, numbers=FLOAT)) for k in case.orders}
+    runs = {str(k): (lambda k=k: coefficients(net, x=x, s=s, steer_at=0, max_order=k, numbers=FLOAT)) for k in case.orders}
     for run in runs.values():
         run()
     best, _, turns = race(runs, min_total=4.0)
@@ -359,10 +359,10 @@ def _float_exact(case: Case, method: str, net: Any, x: Any, s: Any, out_dir: Pat
     from symsteer import EXACT, FLOAT, coefficients
 
     start = time.perf_counter()
-    exact = coefficients(net, x, s, steer_at=0, numbers=EXACT)
+    exact = coefficients(net, x=x, s=s, steer_at=0, numbers=EXACT)
     exact_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    floats = coefficients(net, x, s, steer_at=0, numbers=FLOAT)
+    floats = coefficients(net, x=x, s=s, steer_at=0, numbers=FLOAT)
     float_seconds = time.perf_counter() - start
     longd = bl.longdouble_coefficients(weights(net), x, s, residual=case.residual, max_order=case.degree)
     vander, cond = bl.vandermonde_coefficients(bl.float_layers(weights(net)), x, s, residual=case.residual,

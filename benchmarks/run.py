@@ -7,7 +7,7 @@ Every (case, method) runs in its own subprocess, so its peak memory is its own (
 and a baseline over the time limit (``--timeout``) or the memory limit (``--memory-limit``)
 is stopped and reported as "> N s" or "out of memory". Exit code 1 when any result
 disagrees with another method's: exact results must be identical, float64 results within
-``symsteer.check.RTOL`` of the references in ``--quick``. Time never fails the run: the
+``symsteer.RTOL`` of the references in ``--quick``. Time never fails the run: the
 targets table reports each figure and whether it met its goal.
 """
 
@@ -153,7 +153,7 @@ def _short(method: str) -> str:
 def quick_checks(cases: tuple[Case, ...], results: Results) -> list[str]:
     """--quick asserts more: every method finished, every exact result was compared and is
     identical, float64 within RTOL of the long-double and exact references."""
-    from symsteer.check import RTOL
+    from symsteer._check import RTOL
 
     problems = []
     for case in cases:

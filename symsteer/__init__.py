@@ -1,15 +1,15 @@
 """symsteer: exact steering expansions for networks of bilinear layers."""
 
 from .errors import BudgetError, ClaimFileError, DeadlineError, InputFileError, ShapeError, SymsteerError
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 from .numbers import EXACT, FLOAT, PolyRing
-from .coefficients import KINDS, coefficients, forward, split_coefficients, stream
+from ._coefficients import KINDS, coefficients, forward, split_coefficients, stream
 from .terms import Term
 from .expansion import Expansion, expand
-from .check import RTOL, CheckResult, check, check_grid
+from ._check import RTOL, CheckResult, check, check_grid
 from .io import load_model, load_vector, save_model
-from .latex import latex
+from ._latex import latex
 from .claims import Claim, Verdict, load_claims, verify, verify_all
 
 __version__ = "0.1.0"

@@ -29,7 +29,7 @@ __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_cl
 #: the built-in claims
 def _builtin_proofs() -> Path:
     # a checkout keeps proofs/ at the repository root; an installed package carries them as
-    # symsteer/proofs (pyproject's package-dir maps one onto the other)
+    # symsteer/proofs (setup.py copies one into the other)
     here = Path(__file__).resolve().parent
     inside = here / "proofs"
     return inside if inside.is_dir() else here.parent / "proofs"
@@ -41,7 +41,7 @@ VERDICTS = ("holds", "fails", "out_of_scope")
 
 _FIELDS = {
     "id": "a short stable id, equal to the file name: c01-homogeneity-bias-free",
-    "row": "the row of MATH.md's table (an integer)",
+    "row": "the row of docs/mathematics.md's table (an integer)",
     "title": "one line saying what the claim is",
     "quote": "the seed's words",
     "reading": "which reading of ambiguous words this file takes",
@@ -146,7 +146,7 @@ class Verdict:
 
     def _repr_latex_(self) -> str:
         """Jupyter renders a one-line math summary."""
-        from .latex import latex
+        from ._latex import latex
 
         return latex(self, mode="inline")
 

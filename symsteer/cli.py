@@ -95,6 +95,10 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--weights", type=click.Choice(["symbolic", "int", "rational", "float"]),
                      help="Generic symbolic weights, or seeded random ones [default: int]."),
         click.option("--seed", type=int, help="Seed for random weights [default: 0]."),
+        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+                     help="With --model: outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
+        click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False),
+                     help="With --reference: the network inputs (.npy, N × d_in; trailing axes flattened)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -108,11 +112,14 @@ def build_network(model_path: str | None, **opts: Any) -> Any:
     from symsteer import Network, load_model
 
     given = [k for k in _SHAPE_OPTIONS if opts.get(k) is not None]
+    reference, inputs = opts.pop("reference_path", None), opts.pop("reference_inputs", None)
+    if (reference is not None or inputs is not None) and model_path is None:
+        raise click.UsageError("--reference and --inputs check a model file: they need --model")
     if model_path is not None:
         clash = [k for k in given if k != "residual"]
         if clash:
             raise click.UsageError(f"--model conflicts with --{clash[0]}: the model file fixes the weights and shapes")
-        return load_model(model_path, residual=opts.get("residual"))
+        return _gated(load_model(model_path, residual=opts.get("residual")), reference, inputs)
     layers = 2 if opts["layers"] is None else opts["layers"]
     width = 2 if opts["width"] is None else opts["width"]
     shape = dict(
@@ -201,7 +208,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
         numbers = EXACT if exact else FLOAT
         values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)
     if fmt == "latex":
-        from symsteer.latex import latex
+        from symsteer._latex import latex
 
         emit(latex(e, coefficients=show_coefficients), output)
         return
@@ -217,7 +224,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
 
 
 def _coefficients_text(e: Any) -> str:
-    from symsteer.coefficients import KINDS
+    from symsteer._coefficients import KINDS
 
     lines = ["polynomial maps (α-coefficients by kind):"]
     for m in e.orders:
@@ -277,7 +284,7 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
-    from symsteer.check import RTOL, check_grid
+    from symsteer._check import RTOL, check_grid
 
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
@@ -346,20 +353,64 @@ def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
         click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
-        click.option("--layout", type=click.Choice(["symsteer", "bilinear-mlp", "bilinear-blocks", "bilinear-toy"]),
-                     help="Force a known key layout [default: detected]."),
+        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+                     help="Outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
+        click.option("--layout", metavar="NAME",
+                     help="Force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
+                          "tensor-sim-deep-mlp, …; README: weight files) [default: detected]."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None) -> Any:
+def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None,
+                     reference: str | None = None, inputs: str | None = None) -> Any:
     from symsteer.io import load_model
 
     if keys_path is not None and layout is not None:
         raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
-    return load_model(path, residual=residual, keys=keys_path, layout=layout)
+    return _gated(load_model(path, residual=residual, keys=keys_path, layout=layout), reference, inputs)
+
+
+def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
+    """The reference gate, when asked for: the loaded model must reproduce the recorded outputs."""
+    if reference is None and inputs is None:
+        return network
+    if reference is None or inputs is None or not inputs.endswith(".npy"):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IN.npy: the outputs the model's own code gave for those inputs")
+    from symsteer.gate import reference_gate
+    from symsteer.layouts import file_dtypes
+
+    reference_gate(network, inputs=inputs, reference=reference, dtypes=file_dtypes(network))
+    return network
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
+@click.option("--reference", "reference_path", required=True, type=click.Path(dir_okay=False),
+              help="The outputs the model's own code gave for --inputs (.npy, N × d_out).")
+@click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file or its config.json says].")
+@click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys.")
+@click.option("--layout", metavar="NAME", help="Force a registered layout (README: weight files) [default: detected].")
+def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool | None, keys_path: str | None,
+         layout: str | None) -> None:
+    """Check only: does MODEL, as loaded, reproduce the outputs its own code recorded? Exit 0 with
+    the largest difference, or 1 naming it and where. Every command taking a model file accepts
+    the same --reference/--inputs and refuses to analyse a model that fails this check."""
+    from symsteer.gate import gate_arrays, read_array
+    from symsteer.io import load_model
+    from symsteer.layouts import file_dtypes
+
+    if keys_path is not None and layout is not None:
+        raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
+    network = load_model(model_path, residual=residual, keys=keys_path, layout=layout)
+    result = gate_arrays(network, read_array(inputs_path, name="--inputs"), read_array(reference_path, name="--reference"),
+                         dtypes=file_dtypes(network))
+    click.echo(("ok: " if result.passed else "error: ") + result.describe(), err=not result.passed)
+    if not result.passed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -379,16 +430,16 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
 @_file_model_options
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
            show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
-           keys_path: str | None, layout: str | None) -> None:
+           keys_path: str | None, layout: str | None, reference_path: str | None = None) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
     and top input directions. With --inputs: every output's exact polynomial in α against the
     model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
     overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
-    PyTorch state dict (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy layouts, or --keys).
+    PyTorch state dict in a registered layout (README: weight files), or --keys.
     """
-    from symsteer.check import RTOL
+    from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
 
@@ -404,7 +455,9 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
             assert len(shape) == 2 and min(shape) > 0
         except (ValueError, AssertionError):
             raise click.UsageError(f"--image-shape={image_shape!r}; expected RxC (e.g. 8x8), auto or off") from None
-    network = _load_file_model(model_path, residual, keys_path, layout)
+    if reference_path is not None and (inputs_value is None or not inputs_value.endswith(".npy")):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IN.npy: the outputs the model's own code gave for those inputs")
+    network = _load_file_model(model_path, residual, keys_path, layout, reference_path, inputs_value if reference_path else None)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
@@ -426,9 +479,11 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
 @click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
 @click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
+@click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False), help="With --reference: network inputs (.npy) it was recorded for.")
 @_file_model_options
 def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
-          residual: bool | None, keys_path: str | None, layout: str | None) -> None:
+          residual: bool | None, keys_path: str | None, layout: str | None, reference_path: str | None = None,
+          reference_inputs: str | None = None) -> None:
     """Build a steering vector s = mean(h) − mean(q) and save it as .npy.
 
     Without --model, --h and --q are recorded activations x_n. With --model and --steer-at,
@@ -441,14 +496,14 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
 
     if (model_path is None) != (steer_at is None):
         raise click.UsageError("--model and --steer-at go together: inputs are run to layer --steer-at of the model")
-    if model_path is None and (residual is not None or keys_path or layout):
-        raise click.UsageError("--residual/--plain, --keys and --layout need --model")
+    if model_path is None and (residual is not None or keys_path or layout or reference_path or reference_inputs):
+        raise click.UsageError("--residual/--plain, --keys, --layout, --reference and --inputs need --model")
     for name, path in (("--h", h_path), ("--q", q_path)):
         if not path.endswith(".npy"):
             raise click.UsageError(f"{name}={path!r}; expected a .npy file of vectors (N, width)")
     h, q = (np.asarray(load_vector(path, name=name)) for name, path in (("--h", h_path), ("--q", q_path)))
     if model_path is not None:
-        network = _load_file_model(model_path, residual, keys_path, layout)
+        network = _load_file_model(model_path, residual, keys_path, layout, reference_path, reference_inputs)
         s = steering_from_inputs(network, h, q, steer_at=steer_at, normalize=normalize)
         where = f"x_{steer_at} of {model_path}"
     else:

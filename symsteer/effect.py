@@ -20,10 +20,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .check import RTOL, relative_error
-from .coefficients import coefficients, forward, split_coefficients, stream
+from ._check import RTOL, relative_error
+from ._coefficients import coefficients, forward, split_coefficients, stream
 from .errors import ShapeError, SymsteerError
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 from .numbers import EXACT, FLOAT
 
@@ -74,10 +74,6 @@ def _vector(s: Any, width: int, name: str = "s") -> np.ndarray:
     return arr
 
 
-def _float_layer(layer: Bilinear) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return tuple(FLOAT.array(a, k) for k, a in (("W", layer.W), ("V", layer.V), ("P", layer.P)))  # type: ignore[return-value]
-
-
 # -- from the weights alone -----------------------------------------------------------------
 
 
@@ -91,7 +87,7 @@ def self_terms(network: Network, s: Any, *, steer_at: int) -> np.ndarray:
     """
     n = network.check_steer_at(steer_at)
     width = network.width_at(n)
-    return coefficients(network, np.zeros(width), _vector(s, width), steer_at=n, numbers=FLOAT)
+    return coefficients(network, x_n=np.zeros(width), s=_vector(s, width), steer_at=n, numbers=FLOAT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,9 +120,8 @@ def cross_map(network: Network, s: Any, *, steer_at: int) -> CrossMap | None:
     n = network.check_steer_at(steer_at)
     if n == network.depth:
         return None
-    s = _vector(s, network.width_at(n))
-    W, V, P = _float_layer(network.layers[n])
-    M = P @ ((V @ s)[:, None] * W + (W @ s)[:, None] * V)
+    network.require_stack("the cross map")
+    M = network.layers[n].cross_matrix(_vector(s, network.width_at(n)), numbers=FLOAT)
     formula, rows, cols = "M_s", f"x_{n + 1}", f"x_{n}"
     if n == network.depth - 1 and network.unembed is not None:
         M, formula, rows = FLOAT.array(network.unembed, "unembed") @ M, "U " + formula, "logits"
@@ -281,7 +276,7 @@ def sweep(
     if alphas.ndim != 1 or len(alphas) == 0 or not np.all(np.isfinite(alphas)):
         raise ShapeError(f"alphas={alphas.tolist()}; expected a non-empty list of finite numbers")
     x_n = stream(network, xs, numbers=FLOAT)[n]
-    parts = split_coefficients(network, x_n, s, steer_at=n, numbers=FLOAT)
+    parts = split_coefficients(network, x_n=x_n, s=s, steer_at=n, numbers=FLOAT)
     # by definition neither part has an α⁰ term; the subtraction that splits them leaves round-off there
     parts["cross"][0] = 0.0
     parts["self"][0] = 0.0
@@ -304,7 +299,7 @@ def sweep(
 
 def _exact_mismatches(network: Network, xs: np.ndarray, s: np.ndarray, n: int, alphas: np.ndarray) -> int:
     x_n = stream(network, xs, numbers=EXACT)[n]
-    total = coefficients(network, x_n, s, steer_at=n, numbers=EXACT)
+    total = coefficients(network, x_n=x_n, s=s, steer_at=n, numbers=EXACT)
     bad = 0
     for a in alphas:
         a_exact = EXACT.entry(float(a))
@@ -624,10 +619,7 @@ def interaction_matrix(layer: Bilinear, u: Any) -> np.ndarray:
     >>> interaction_matrix(layer, [1.0]).tolist()
     [[0.0, 1.0], [1.0, 0.0]]
     """
-    W, V, P = _float_layer(layer)
-    u = _vector(u, layer.d_out, "u")
-    Q = W.T @ ((P.T @ u)[:, None] * V)
-    return (Q + Q.T) / 2
+    return layer.interaction_matrix(_vector(u, layer.d_out, "u"), numbers=FLOAT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -667,6 +659,7 @@ def _last_layer_direction(network: Network, k: int) -> np.ndarray:
 def class_eigen(network: Network, k: int) -> Eigen:
     """The eigen-analysis of output k's quadratic form in the last layer (u = row k of U);
     in a one-layer network with E the eigenvectors are also pulled back to the input (Eᵀ v)."""
+    network.require_stack("the eigen-analysis")
     e = eigen(network.layers[-1], _last_layer_direction(network, k))
     if network.depth == 1 and network.embed is not None:
         return Eigen(e.values, e.vectors, (FLOAT.array(network.embed, "embed").T @ e.vectors).T)

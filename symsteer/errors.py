@@ -10,6 +10,7 @@ __all__ = [
     "BudgetError",
     "DeadlineError",
     "EnvironmentFault",
+    "ReferenceMismatch",
 ]
 
 
@@ -48,3 +49,9 @@ class EnvironmentFault(SymsteerError):
     writes, memory exhausted."""
 
     exit_code = 5
+
+
+class ReferenceMismatch(SymsteerError):
+    """A loaded model whose forward pass differs from the outputs recorded with its own code."""
+
+    exit_code = 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .coefficients import KINDS, _layer_arrays, _linear, order_limit, split_coefficients, stream
+from ._coefficients import KINDS, order_limit, split_coefficients, stream
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
@@ -52,6 +52,7 @@ def expand(
     >>> e.counts()[1]
     {'input': 0, 'cross': 5, 'self': 1, 'const': 0}
     """
+    network.require_stack("the structured expansion")
     n = network.check_steer_at(steer_at)
     top = order_limit(network, n, max_order)
     if split_directions and not network.residual:
@@ -220,7 +221,7 @@ class Expansion:
         if x is None:
             x = [sympy.Add(*col) for col in zip(*(leaf_syms[n] for n in names if n != "s"))]
         s = leaf_syms["s"] if s is None else s
-        parts = split_coefficients(self.network, x, s, steer_at=self.steer_at, max_order=self.max_order, numbers=ring)
+        parts = split_coefficients(self.network, x_n=x, s=s, steer_at=self.steer_at, max_order=self.max_order, numbers=ring)
         return ring, parts
 
     def _check_polynomial_size(self, variables: int, generic_x: bool) -> None:
@@ -307,7 +308,6 @@ class Expansion:
     def _valuer(self, leaves: dict[str, np.ndarray], numbers: Numbers) -> Any:
         """``term -> U · value``, memoised so shared sub-terms are computed once."""
         memo: dict[int, np.ndarray] = {}
-        half = _scalar(numbers.half())
 
         def value(t: Term) -> np.ndarray:
             # children before parents, without recursion: a deep plain stack nests a term per layer
@@ -324,13 +324,17 @@ class Expansion:
                     if todo:
                         stack += todo
                     else:
-                        memo[id(top)] = _pair(self.network, top, lambda u: memo[id(u)], numbers, half)
+                        operand = lambda u: None if u is ONE else memo[id(u)]  # noqa: E731
+                        layer = self.network.layers[top.layer]
+                        memo[id(top)] = layer.pair(operand(top.left), operand(top.right), numbers=numbers, same=top.left is top.right)
                         numbers.check_size(memo[id(top)], f"in a term of layer {top.layer}")
                         stack.pop()
             return memo[id(t)]
 
-        U = _linear(self.network, "unembed", numbers)
-        return lambda t: value(t) @ U.T if U is not None else value(t)
+        if self.network.unembed is None:
+            return value
+        U = self.network.blocks[-1]
+        return lambda t: U.forward(value(t), numbers=numbers)
 
     def total(self, s: Any, **kwargs: Any) -> np.ndarray:
         """The α-coefficients (all kinds summed) of the listed terms: ``(K+1, …, d_out)``."""
@@ -339,7 +343,7 @@ class Expansion:
 
     def _repr_latex_(self) -> str:
         """Jupyter renders the LaTeX printer's output: an align* environment of its own."""
-        from .latex import latex
+        from ._latex import latex
 
         return latex(self)
 
@@ -378,19 +382,6 @@ class Expansion:
         if self.truncated:
             lines.append(f"+ O(alpha^{self.max_order + 1})")
         return "\n".join(head + lines)
-
-
-def _pair(network: Network, t: Term, value: Any, numbers: Numbers, half: Any) -> np.ndarray:
-    a = _layer_arrays(network, t.layer, numbers)
-
-    def lin(key: str, bias: str, u: Term) -> np.ndarray:
-        return a[bias] if u is ONE else value(u) @ a[key].T
-
-    wl, vr = lin("W", "b", t.left), lin("V", "c", t.right)
-    if t.left is t.right:
-        return (wl * vr) @ a["P"].T
-    wr, vl = lin("W", "b", t.right), lin("V", "c", t.left)
-    return (wl * vr + wr * vl) @ a["P"].T * half
 
 
 def _power_text(k: int) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+import sys
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -141,7 +143,8 @@ def write_output(path: str | Path, data: str | bytes) -> None:
     - a symbolic link: followed, like a shell's ``>``: the file it points to is replaced and
       the link stays;
     - a character device or a pipe (``/dev/stdout``, ``/dev/null``, ``>(…)``), or a path under
-      ``/dev`` or ``/proc``: written straight, never replaced;
+      ``/dev`` or ``/proc`` or linking there (a file some process holds open): written
+      straight, never replaced;
     - a directory, a block device or a socket: refused.
 
     Ctrl-C or SIGTERM (which ``symsteer.cli.run`` turns into an interruption) leaves no
@@ -154,11 +157,11 @@ def write_output(path: str | Path, data: str | bytes) -> None:
         st = None
     except OSError as exc:
         raise _write_failed(path, exc) from None
-    special = Path(os.path.abspath(path)).parts[1:2] in (("dev",), ("proc",))
+    special, own = _open_descriptor(path)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise ShapeError(f"output {shown(path)} is a directory; expected a file name")
     if st is not None and (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode) or (special and stat.S_ISREG(st.st_mode))):
-        _write_straight(path, payload)
+        _write_straight(path, payload, own)
     elif st is not None and not stat.S_ISREG(st.st_mode):
         raise ShapeError(f"output {shown(path)} is {kind_of(st.st_mode)}; expected a regular file, a character device or a pipe")
     else:
@@ -166,10 +169,39 @@ def write_output(path: str | Path, data: str | bytes) -> None:
     _WRITTEN.append(str(path))
 
 
-def _write_straight(path: str | Path, payload: bytes) -> None:
+def _open_descriptor(path: str | Path) -> tuple[bool, int | None]:
+    """Whether ``path`` is, or links through, a file already open in some process
+    (``/dev/stdout`` → ``/proc/self/fd/1``, ``/dev/fd/3``): such a file is written straight, as
+    the shell's ``>>`` or a pipeline expects, never replaced; and which descriptor of this
+    process it is, if it is one (written through that descriptor, sharing its offset and flags)."""
+    here = os.path.abspath(path)
+    own = re.compile(rf"^/(?:proc/(?:self|thread-self|{os.getpid()})|dev)/fd/(\d+)$")
+    special = False
+    for _ in range(40):  # the kernel's own limit on links followed
+        if Path(here).parts[1:2] in (("dev",), ("proc",)):
+            special = True
+            m = own.match(here)
+            if m:
+                return True, int(m.group(1))
+        try:
+            target = os.readlink(here)
+        except OSError:  # not a link (or gone): the end of the chain
+            return special, None
+        here = os.path.normpath(os.path.join(os.path.dirname(here), target))
+    return special, None
+
+
+def _write_straight(path: str | Path, payload: bytes, fd: int | None) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(fd, "wb") as handle:
+        if fd is not None:  # one of our own descriptors (/dev/stdout): write through it, after what Python buffered
+            if fd in (1, 2):
+                (sys.stdout if fd == 1 else sys.stderr).flush()
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            return
+        handle_fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(handle_fd, "wb") as handle:
             handle.write(payload)
     except OSError as exc:
         raise _write_failed(path, exc) from None

@@ -15,7 +15,7 @@ import sympy
 from .errors import DeadlineError, SymsteerError
 from .expansion import expand
 from .io import write_atomic
-from .latex import SymsteerLatexPrinter, escape_text, preamble
+from ._latex import SymsteerLatexPrinter, escape_text, preamble
 from .network import Network
 
 __all__ = ["document", "compile_pdf", "TEX_ENGINE"]
@@ -40,16 +40,19 @@ def document(
     >>> document(net).startswith("\\\\documentclass")
     True
     """
-    printer = SymsteerLatexPrinter({"heading": "subsection", **settings})
+    printer = SymsteerLatexPrinter({"heading": "paragraph", **settings})
     e = expand(network, steer_at=steer_at, max_order=max_order)
     n, L = e.steer_at, network.depth
     order = f"up to order {e.max_order} in $\\alpha$" if e.truncated else "in full"
     parts = [
-        "\\documentclass[11pt,a4paper]{article}",
+        "\\documentclass[10pt,a4paper]{article}",
         preamble(),
-        "\\usepackage[margin=2.5cm]{geometry}",
+        "\\usepackage[margin=2.2cm]{geometry}",
         "\\usepackage{array,longtable,booktabs}",
         "\\allowdisplaybreaks",
+        # claims are many short blocks: their headings close above and below
+        "\\makeatletter\\renewcommand\\paragraph{\\@startsection{paragraph}{4}{\\z@}{1.5ex \\@plus .5ex \\@minus .2ex}"
+        "{.2ex}{\\normalfont\\normalsize\\bfseries\\raggedright}}\\makeatother",
         f"\\title{{{escape_text(title)}}}",
         "\\author{symsteer}",
         "\\date{}",
@@ -78,7 +81,9 @@ def document(
             printer._expansion_coefficients(e),
         ]
     parts += _closed_forms(printer, e)
-    parts += _claims(printer, list(verdicts))
+    verdicts = list(verdicts)
+    parts += _claims(printer, verdicts)
+    parts += _appendix(verdicts)
     parts.append("\\end{document}")
     return "\n\n".join(parts) + "\n"
 
@@ -130,20 +135,35 @@ def _claims(printer: SymsteerLatexPrinter, verdicts: list[Any]) -> list[str]:
     summary = (
         f"{len(verdicts)} claims verified; for {ok} the verdict found is the one expected"
         + ("." if ok == len(verdicts) else f", for {len(verdicts) - ok} it is not (marked $\\times$).")
+        + " Each claim gives the seed's words, the statement, the verdict with its scope, and the"
+        " counterexample (with the difference of the two sides over generic weights) or the essence"
+        " of the proof. Appendix~\\ref{sec:verdicts} lists every verdict with its method and time."
     )
-    return ["\\section{Claims}", summary, _table(verdicts), *(printer.doprint(v) for v in verdicts)]
+    # many short blocks: set a size smaller, as a paper's appendix would
+    return ["\\section{Claims}", summary, "\\begingroup\\small", *(printer.doprint(v) for v in verdicts), "\\endgroup"]
+
+
+def _appendix(verdicts: list[Any]) -> list[str]:
+    if not verdicts:
+        return []
+    return ["\\appendix", "\\section{Verdicts}\\label{sec:verdicts}", _table(verdicts)]
 
 
 def _table(verdicts: list[Any]) -> str:
-    """One row per claim: id, expected, found, method, time; a page break may fall between rows."""
+    """One row per claim: id, found, method, exact checks, time, the mark (with the expected
+    verdict where it differs); a page break may fall between rows."""
     rows = []
     for v in verdicts:
-        mark = "\\checkmark" if getattr(v, "ok", True) else "\\times"
-        cells = ["-\\allowbreak{}".join(escape_text(part) for part in str(v.claim.id).split("-"))] + [escape_text(str(w).replace("_", " ")) for w in (v.claim.expected, v.found, v.method)]
-        rows.append(" & ".join(cells) + f" & {float(v.seconds):.2f}\\,s & ${mark}$ \\\\")
-    head = "claim & expected & found & method & time & \\\\ \\midrule\n\\endhead"
-    return ("\\begin{small}\n\\begin{longtable}{@{}>{\\raggedright\\ttfamily}p{0.38\\textwidth}lllrc@{}}\n\\toprule\n"
-            + head + "\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{longtable}\n\\end{small}")
+        ok = bool(getattr(v, "ok", True))
+        mark = "$\\checkmark$" if ok else f"$\\times$ (expected {escape_text(str(v.claim.expected).replace('_', ' '))})"
+        evidence = getattr(v, "evidence", None)
+        checks = evidence.get("numeric_checks") if isinstance(evidence, dict) else None
+        cells = [escape_text(str(v.claim.id))] + [escape_text(str(w).replace("_", " ")) for w in (v.found, v.method)]
+        cells += [str(checks) if isinstance(checks, int) else "", f"{float(v.seconds):.2f}", mark]
+        rows.append(" & ".join(cells) + " \\\\")
+    head = "claim & found & method & exact checks & seconds & \\\\ \\midrule\n\\endhead"
+    return ("\\begin{footnotesize}\n\\begin{longtable}{@{}>{\\ttfamily}lllrrl@{}}\n\\toprule\n"
+            + head + "\n" + "\n".join(rows) + "\n\\bottomrule\n\\end{longtable}\n\\end{footnotesize}")
 
 
 def compile_pdf(tex: str, pdf_path: str | Path, *, timeout: float = 120.0) -> str:

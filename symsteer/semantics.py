@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .coefficients import forward, stream
+from ._coefficients import forward, stream
 from .errors import SymsteerError
 from .expansion import expand
 from .layer import Bilinear
@@ -1277,7 +1277,7 @@ class FVec:
     two terms. Every bilinear map splits uniquely as B(u, v) = B̂(u, v) + Ǎ(u, v), symmetric plus
     antisymmetric; kind 'BS' is B̂ on the unordered pair i ≤ j, 'BA' is Ǎ on i < j (Ǎ(j, i) =
     −Ǎ(i, j), Ǎ(i, i) = 0), and 'GS', 'GA' the same for the hidden activations. B(z, z) = B̂(z, z)
-    then keeps only unordered pairs (MATH.md's counts). Identities between formal vectors hold
+    then keeps only unordered pairs (docs/mathematics.md's counts). Identities between formal vectors hold
     for every width d and h: they only use that each layer is linear in each slot.
     """
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .coefficients import stream
+from ._coefficients import stream
 from .errors import ShapeError
 from .network import Network
 from .numbers import FLOAT

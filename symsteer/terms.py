@@ -138,7 +138,7 @@ class Term:
 
     def _repr_latex_(self) -> str:
         """Jupyter renders the LaTeX printer's output."""
-        from .latex import latex
+        from ._latex import latex
 
         return f"$\\displaystyle {latex(self)}$"
 

@@ -30,7 +30,7 @@ def _mat(arr: np.ndarray | None) -> list[list[Fraction]] | None:
 
 def reference_output(network: Any, x: list[Any], *, steer_at: int | None = None, s: list[Any] | None = None, alpha: Any = 0) -> list[Any]:
     """The steered output by the definition, in plain Python lists over Fractions or sympy
-    expressions: written from MATH.md, sharing no code with symsteer's numeric core."""
+    expressions: written from docs/mathematics.md, sharing no code with symsteer's numeric core."""
 
     def matvec(M: list[list[Any]], v: list[Any]) -> list[Any]:
         return [sum((m * vi for m, vi in zip(row, v)), 0) for row in M]

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # the benchmarks live beside the package, not in 
 from benchmarks import baselines as bl  # noqa: E402
 from benchmarks.cases import QUICK, Case, inputs, network, weights  # noqa: E402
 from symsteer import EXACT, FLOAT, Bilinear, Network, coefficients, expand  # noqa: E402
-from symsteer.check import assert_close  # noqa: E402
+from symsteer._check import assert_close  # noqa: E402
 
 #: (kind, d, h, layers, residual, bias): small enough for sympy by hand
 EXACT_CASES = [
@@ -40,7 +40,7 @@ def _case(kind: str, d: int, h: int, layers: int, residual: bool, bias: bool, ma
 
 def _symsteer_form(case: Case, net: Network, x, s) -> bl.Canonical:
     if case.kind == "concrete":
-        return bl.canonical_arrays(coefficients(net, x, s, steer_at=0, max_order=case.max_order))
+        return bl.canonical_arrays(coefficients(net, x_n=x, s=s, steer_at=0, max_order=case.max_order))
     ring, parts = expand(net, steer_at=0, max_order=case.max_order).polynomials()
     return bl.canonical_arrays(sum(parts.values()), ring)
 
@@ -98,10 +98,10 @@ FLOAT_CASES = [(True, False), (False, False), (True, True)]
 def test_float_references_are_accurate(rng, residual, bias):
     net = Network.random(layers=3, width=4, hidden=5, residual=residual, bias=bias, kind="float", seed=rng)
     x, s = rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
-    exact = coefficients(net, x, s, steer_at=0, numbers=EXACT)
+    exact = coefficients(net, x_n=x, s=s, steer_at=0, numbers=EXACT)
     longd = bl.longdouble_coefficients(weights(net), x, s, residual=residual, max_order=8)
     assert_close(longd.astype(np.float64), exact, what="long-double propagation")
-    assert_close(coefficients(net, x, s, steer_at=0, numbers=FLOAT), longd.astype(np.float64), what="float64 propagation")
+    assert_close(coefficients(net, x_n=x, s=s, steer_at=0, numbers=FLOAT), longd.astype(np.float64), what="float64 propagation")
     vander, cond = bl.vandermonde_coefficients(bl.float_layers(weights(net)), x, s, residual=residual, degree=8)
     assert vander.shape == exact.shape and cond > 1
     # truncation: the first orders of the recursion do not depend on the orders cut off

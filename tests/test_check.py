@@ -1,7 +1,7 @@
 import pytest
 
 from symsteer import Network, ShapeError, check, expand
-from symsteer.check import RTOL, check_grid, default_grid, relative_error
+from symsteer._check import RTOL, check_grid, default_grid, relative_error
 from symsteer.expansion import Expansion
 
 

@@ -1,4 +1,4 @@
-"""The claims of the seed: every file in proofs/ gets the verdict of MATH.md; counterexamples
+"""The claims of the seed: every file in proofs/ gets the verdict of docs/mathematics.md; counterexamples
 are re-checked here with plain Fractions; bad claim files exit 3 naming file and line."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from symsteer.claims import (
 )
 from symsteer.errors import ClaimFileError
 
-#: every built-in claim and the verdict the mathematics gives (MATH.md's table, one file per condition)
+#: every built-in claim and the verdict the mathematics gives (docs/mathematics.md's table, one file per condition)
 EXPECTED = {
     "c01-homogeneity-bias-free": "holds",
     "c01-homogeneity-biases": "fails",
@@ -117,7 +117,7 @@ def test_the_set_of_claims_and_their_expected_verdicts_is_pinned():
     claims = load_claims()
     assert {c.id: c.expected for c in claims} == EXPECTED
     rows = {c.row for c in claims}
-    assert rows == set(range(1, 23)), "every row of MATH.md's table has at least one claim file"
+    assert rows == set(range(1, 23)), "every row of docs/mathematics.md's table has at least one claim file"
 
 
 @pytest.mark.parametrize("claim_id", sorted(EXPECTED))
@@ -142,19 +142,30 @@ def test_out_of_scope_is_reported_and_explained_not_failed(verdicts):
     assert v.found == "out_of_scope" and v.ok and "behaviour on data" in v.detail
 
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "discussion.txt"
+MATHEMATICS = Path(__file__).resolve().parents[1] / "docs" / "mathematics.md"
 
 
 def _plain(text: str) -> str:
     return " ".join(text.replace("’", "'").replace("²", "2").split())
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the seed lives beside the repository, not in it")
-def test_every_quote_is_the_seeds_words():
-    seed = _plain(SEED.read_text())
+def test_every_quote_is_in_the_mathematical_reference():
+    """docs/mathematics.md quotes the seed by row; every claim file's quote is among them."""
+    quotes = _plain(MATHEMATICS.read_text(encoding="utf-8"))
     for c in load_claims():
         assert c.title and c.statement
-        assert _plain(c.quote) in seed, c.id
+        assert _plain(c.quote) in quotes, c.id
+
+
+def test_nothing_points_outside_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("*.md"), *root.glob("docs/*.md"), *root.glob("proofs/*.toml"), *root.glob("symsteer/*.py"),
+             *root.glob("tests/*.py"), *root.glob("examples/*.md")]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        for banned in ("MATH" + ".md", "seed" + " discussion", "/work/" + "shared"):
+            assert banned not in text, f"{f.relative_to(root)} cites {banned!r}, which is not in the repository"
+    assert "Tensor-Transformer Variants are Surprisingly Performant" in MATHEMATICS.read_text(encoding="utf-8")
 
 
 # -- counterexamples, re-checked with plain Fractions -----------------------------------------

@@ -13,7 +13,7 @@ import sympy
 from symsteer import cli
 import symsteer.effect as effect_module
 from symsteer import RTOL, Network, ShapeError, forward, stream
-from symsteer.check import relative_error
+from symsteer._check import relative_error
 from symsteer.effect import (
     class_eigen, cross_map, effect, eigen, eigen_explained, interaction_matrix, parse_alphas, self_terms, sweep,
     truncated_logits,

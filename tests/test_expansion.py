@@ -8,7 +8,7 @@ import sympy
 
 from symsteer import EXACT, FLOAT, BudgetError, Network, ShapeError, expand, split_coefficients, stream
 from symsteer import coefficients
-from symsteer.check import RTOL, relative_error
+from symsteer._check import RTOL, relative_error
 from symsteer.expansion import COUNT_CAP
 
 from conftest import as_fractions, reference_coefficients, reference_output
@@ -49,8 +49,8 @@ def test_expansion_matches_reference_exactly(case):
     parts = e.evaluate(s, x=x, numbers=EXACT)
     assert as_fractions(sum(parts.values())) == ref
     stream_x = stream(net, x, numbers=EXACT)[n]
-    assert as_fractions(coefficients(net, stream_x, s, steer_at=n)) == ref
-    split = split_coefficients(net, stream_x, s, steer_at=n)
+    assert as_fractions(coefficients(net, x_n=stream_x, s=s, steer_at=n)) == ref
+    split = split_coefficients(net, x_n=stream_x, s=s, steer_at=n)
     for kind in parts:
         assert as_fractions(parts[kind]) == as_fractions(split[kind]), kind
 
@@ -96,7 +96,7 @@ def test_symbolic_weights_single_layer_closed_form():
     assert e.coefficient(1, "self") == sympy.zeros(2, 1)
 
 
-# distinct formal terms after l layers (MATH.md)
+# distinct formal terms after l layers (docs/mathematics.md)
 RESIDUAL = [5, 20, 230, 26795, 359026205]
 PLAIN = [3, 6, 21, 231, 26796]
 RESIDUAL_ORDER1 = [4, 11, 56, 986, 201431]
@@ -151,7 +151,7 @@ def test_top_coefficient_is_plain_composition_of_s():
         for bias in (False, True):
             net = Network.random(layers=2, width=2, hidden=2, residual=residual, bias=bias, seed=11, unembed=2)
             s = [1, -2]
-            top = coefficients(net, [3, 1], s, steer_at=0)[-1]
+            top = coefficients(net, x_n=[3, 1], s=s, steer_at=0)[-1]
             v = sympy.Matrix(s)
             for layer in net.layers:
                 v = layer.bilinear(v, v)
@@ -229,12 +229,12 @@ def test_deep_stacks_need_truncation_and_stay_bounded():
     with pytest.raises(BudgetError, match=r"degree 1099511627776 in alpha after 40 layer\(s\); orders above 512 are refused"):
         expand(net, steer_at=0)
     with pytest.raises(BudgetError, match="pass max_order=512 or lower"):
-        coefficients(net, [1, 1], [1, 0], steer_at=0)
+        coefficients(net, x_n=[1, 1], s=[1, 0], steer_at=0)
     e = expand(net, steer_at=0, max_order=2)
     assert e.total_terms == COUNT_CAP  # counted (saturated), never built
     with pytest.raises(BudgetError, match="builds more than 10.60 terms .budget 300000.; pass a larger budget"):
         e.terms
-    got = coefficients(net, [0, 0], [1, 0], steer_at=0, max_order=2, numbers=FLOAT)
+    got = coefficients(net, x_n=[0, 0], s=[1, 0], steer_at=0, max_order=2, numbers=FLOAT)
     assert got.shape == (3, 2)
 
 
@@ -249,7 +249,7 @@ def test_evaluate_from_network_input_in_a_plain_stack_whose_widths_change():
     x1 = stream(net, x, numbers=EXACT)[1]
     by_input, by_stream = e.total([1, 0, 1], x=x), e.total([1, 0, 1], x_n=x1)
     assert as_fractions(by_input) == as_fractions(by_stream)
-    assert as_fractions(by_input) == as_fractions(coefficients(net, x1, [1, 0, 1], steer_at=1))
+    assert as_fractions(by_input) == as_fractions(coefficients(net, x_n=x1, s=[1, 0, 1], steer_at=1))
 
 
 def test_deep_plain_stack_terms_print_short_and_evaluate_without_recursion():
@@ -291,12 +291,12 @@ def test_exact_numbers_that_outgrow_the_limit_are_refused():
     from symsteer.numbers import MAX_EXACT_BITS
 
     net = Network(tuple(Bilinear([[1]], [[1]], [[3]]) for _ in range(60)))
-    for run in (lambda: coefficients(net, [2], [1], steer_at=0, max_order=2),
+    for run in (lambda: coefficients(net, x_n=[2], s=[1], steer_at=0, max_order=2),
                 lambda: expand(net, steer_at=0, max_order=2).evaluate([1], x=[2]),
                 lambda: expand(net, steer_at=0, max_order=2).evaluate([1], x_n=[2])):
         with pytest.raises(BudgetError, match=f"limit {MAX_EXACT_BITS}"):
             run()
-    assert np.isfinite(coefficients(net, [0.5], [0.25], steer_at=50, max_order=2, numbers=FLOAT)).all()
+    assert np.isfinite(coefficients(net, x_n=[0.5], s=[0.25], steer_at=50, max_order=2, numbers=FLOAT)).all()
 
 
 def test_symbolic_products_too_large_are_refused_before_they_start():

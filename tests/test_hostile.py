@@ -179,6 +179,13 @@ def directory(path: Path) -> None:
     path.mkdir()
 
 
+def full_device(path: Path) -> None:
+    """A private /dev/full (a regression that replaces devices replaces this one, not the system's)."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+
+
 def big_text(size: int) -> Callable[[Path], None]:
     return lambda path: path.write_bytes(b"# " + b"x" * size + b"\n" + CLAIM.encode())
 
@@ -379,9 +386,10 @@ HOSTILE: list[tuple] = [
     # outputs that must not be replaced
     ("output is a directory", {"out": directory}, ["expand", "-o", "out"], 2, "is a directory"),
     ("output parent is a file", {"d": b"x"}, ["expand", "-o", "d/out.txt"], 2, "output d/out.txt cannot be written (Not a directory)"),
-    ("output /dev/full", {}, ["expand", "-o", "/dev/full"], 5, "output /dev/full cannot be written (No space left on device)"),
-    ("steer output /dev/full", {"h.npy": npy(np.ones((2, 2))), "q.npy": npy(np.zeros((2, 2)))},
-     ["steer", "--h", "h.npy", "--q", "q.npy", "-o", "/dev/full"], 5, "No space left on device"),
+    ("output a full device", {"full": full_device}, ["expand", "-o", "full"], 5, "output full cannot be written (No space left on device)"),
+    ("steer output a full device", {"full": full_device, "h.npy": npy(np.ones((2, 2))), "q.npy": npy(np.zeros((2, 2)))},
+     ["steer", "--h", "h.npy", "--q", "q.npy", "-o", "full"], 5, "No space left on device"),
+    ("report output a full device", {"full": full_device}, ["report", "--no-claims", "-o", "full"], 5, "No space left on device"),
     ("plot into a directory", {**FILES_GOOD, "p.png": directory}, ["effect", "g.npz", "--steer-at", "0", "--s", "1,1", "--plot", "p.png"], 2,
      "is a directory"),
     ("output escape in name", {}, ["expand", "-o", "nowhere/\x1b[31mx"], 2, "output nowhere/\\x1b[31mx cannot be written"),
@@ -454,7 +462,7 @@ def test_readme_tables_match_the_code():
     """The exit codes and the limits the README states are the ones the code uses."""
     import re
 
-    from symsteer import io as sio, readers
+    from symsteer import io as sio, layouts, readers
     from symsteer.files import MAX_TEXT_BYTES
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -465,5 +473,5 @@ def test_readme_tables_match_the_code():
     assert readers.MAX_ARRAYS == 100_000 and "| 100 000; 16 bytes |" in limits and readers._MAX_ITEMSIZE == 16
     assert MAX_TEXT_BYTES == 1 << 20 and "| a claim file or key map | 1 MiB |" in limits
     assert sio.MAX_NUMBER_CHARS == 10_000 and sio.MAX_DECIMAL_EXPONENT == 4000 and "10 000 characters, \\|exponent\\| ≤ 4000" in limits
-    assert sio.MAX_GLOBS == 1000 and "| 1 000 each" in limits
+    assert layouts.MAX_GLOBS == 1000 and "| 1 000 each" in limits
     assert cli.COMMAND_SECONDS.most == 604800 and cli.CLAIM_SECONDS.most == 3600 and "0 < t ≤ 604 800 s (a week) on the group; ≤ 3 600 s per claim" in limits

@@ -1,5 +1,5 @@
 """A second pair of eyes on the mathematics: claim files whose verdicts were derived by hand
-from MATH.md's conventions (none of them is in proofs/), α-coefficients re-derived by
+from docs/mathematics.md's conventions (none of them is in proofs/), α-coefficients re-derived by
 interpolating plain-Fraction forward passes, term counts re-derived by a counting recursion,
 and the counterexamples `symsteer verify` prints recomputed by hand. Nothing here shares
 code with symsteer's numeric core; symsteer is only called to be checked.
@@ -243,7 +243,7 @@ def _mv(M: list, v: list) -> list:
 
 
 class RefNet:
-    """The network of MATH.md over Fractions: x_0 = E x_in, x_{l+1} = [x_l +] P((W x_l + b) ⊙ (V x_l + c)), y = U x_L."""
+    """The network of docs/mathematics.md over Fractions: x_0 = E x_in, x_{l+1} = [x_l +] P((W x_l + b) ⊙ (V x_l + c)), y = U x_L."""
 
     def __init__(self, rng: np.random.Generator, *, depth: int, d: int, h: int, residual: bool, bias: bool,
                  embed: int | None, unembed: int | None) -> None:
@@ -338,7 +338,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
     z = ref.x_n(x_in, n)
     want = ref.alpha_coefficients(z, s, n)
     # the α-propagation, from the stream x_n
-    assert _fr_array(coefficients(net, z, s, steer_at=n)) == want
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n)) == want
     # the listed terms summed, from the network input
     parts = expand(net, steer_at=n).evaluate(s, x=x_in)
     total = [[sum((_fr(parts[k][m][i]) for k in parts), Fr(0)) for i in range(len(want[0]))] for m in range(len(want))]
@@ -359,7 +359,7 @@ def test_coefficients_by_interpolation(shape: tuple) -> None:
         for m in range(len(want)):
             assert [Fr(str(v)) for v in e.coefficient(m, kind, x=z, s=s)] == expect[m], (kind, m)
     # truncation keeps the low orders exactly
-    assert _fr_array(coefficients(net, z, s, steer_at=n, max_order=1)) == want[:2]
+    assert _fr_array(coefficients(net, x_n=z, s=s, steer_at=n, max_order=1)) == want[:2]
     low = expand(net, steer_at=n, max_order=1).evaluate(s, x_n=z)
     assert [[sum((_fr(low[k][m][i]) for k in low), Fr(0)) for i in range(width)] for m in range(2)] == want[:2]
     # residual: leaves x_0 and d_l = B_l(x_l) instead of x_n; the same sums by kind
@@ -448,7 +448,7 @@ def _total(census: dict) -> int:
 
 
 def test_census_reproduces_math_md() -> None:
-    """MATH.md's numbers: residual T' = T(T+3)/2 and plain T(T+1)/2, and the truncated counts."""
+    """docs/mathematics.md's numbers: residual T' = T(T+3)/2 and plain T(T+1)/2, and the truncated counts."""
     assert [_total(_census(l, residual=True, bias=False, max_order=None)) for l in range(6)] == [2, 5, 20, 230, 26795, 359026205]
     assert [_total(_census(l, residual=False, bias=False, max_order=None)) for l in range(1, 6)] == [3, 6, 21, 231, 26796]
     assert [_total(_census(l, residual=True, bias=False, max_order=1)) for l in range(1, 6)] == [4, 11, 56, 986, 201431]
@@ -535,7 +535,7 @@ def test_printed_counterexamples_by_hand(tmp_path: Path) -> None:
     assert a != 0 and left != right
     assert (left, right) == (vals["share(a*x, 'unit')"], vals["share(x, 'unit')"])
 
-    # the same, residual bias-free (MATH.md's 9/13 → 25/34 kind of move)
+    # the same, residual bias-free (docs/mathematics.md's 9/13 → 25/34 kind of move)
     ev = by_id["c05-share-residual"]["evidence"]
     p, vals = _point(ev), _values(ev)
     x, a = p["x"], p["a"]
@@ -680,8 +680,8 @@ def test_parallel_at_three_by_three_does_not_crash(tmp_path: Path) -> None:
     def cap() -> None:  # 2 GB of address space: the bug then aborts in seconds instead of eating the machine
         resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent, preexec_fn=cap,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1], preexec_fn=cap,
                           capture_output=True, timeout=300).returncode
     # a formal proof covers every width: 'holds'; at worst 'undecided' (exit 1), never a crash
     assert code in (0, 1)
@@ -744,7 +744,7 @@ def test_elementwise_product_is_size_guarded(tmp_path: Path) -> None:
 
 
 def test_formal_term_counts_match_math_md() -> None:
-    # distinct formal terms with leaves x and s, B̂ on unordered pairs (MATH.md)
+    # distinct formal terms with leaves x and s, B̂ on unordered pairs (docs/mathematics.md)
     from symsteer.semantics import Formal
     from symsteer.statements import parse_statement
 
@@ -861,8 +861,8 @@ def test_power_of_a_power_is_size_guarded(tmp_path: Path) -> None:
     path = write_claim(tmp_path, "power-power", "((a + t + k + alpha + 1)**64)**64 >= 0", expected="holds",
                        model={"layers": [1], "sizes": [[1, 1]]}, timeout=5)
     out = tmp_path / "out.json"
-    code = subprocess.run([sys.executable, "-c", "import sys, cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
-                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parent,
+    code = subprocess.run([sys.executable, "-c", "import sys; from symsteer import cli; sys.exit(cli.run(sys.argv[1:]))", "verify", str(path),
+                           "--format", "json", "-o", str(out)], check=False, cwd=Path(cli.__file__).parents[1],
                           capture_output=True, timeout=120).returncode
     assert code in (0, 1)
     assert json.loads(out.read_text(encoding="utf-8"))["verdicts"][0]["found"] in ("holds", "undecided")

@@ -107,7 +107,6 @@ def properties_dict(net: Network) -> dict[str, np.ndarray]:
 LAYOUT_CASES = {
     "bilinear-mlp": (lambda: float_net(layers=2, width=3, hidden=4, residual=True, embed=5, unembed=2), bilinear_mlp_dict),
     "bilinear-mlp, biases": (lambda: float_net(layers=1, width=3, hidden=2, residual=True, bias=True, embed=4, unembed=2), bilinear_mlp_dict),
-    "bilinear-mlp, properties": (lambda: float_net(layers=3, width=2, hidden=3, residual=True, embed=4, unembed=2), properties_dict),
     "bilinear-blocks": (
         lambda: Network(tuple(Bilinear(w, v, np.eye(3)) for w, v in np.random.default_rng(5).standard_normal((2, 2, 3, 3))),
                         embed=np.random.default_rng(6).standard_normal((3, 7)), unembed=np.random.default_rng(7).standard_normal((4, 3))),
@@ -264,7 +263,9 @@ BAD_FILES = [
     (good(residual=np.array([1, 0])), ["'residual' has shape (2,)"]),
     (good(embed=np.ones(3)), ["embed (embedding E, (d, d_in)) has shape (3,)"]),
     ({"w_l": np.ones((2, 2)), "w_r": np.ones((2, 2)), "w_p": np.ones((2, 2)), "blocks.0.mlp.p.weight": np.ones((2, 2))},
-     ["both give layer 0's P"]),
+     ["fit no known layout", "exported properties: they carry no biases"]),
+    (properties_dict(float_net(layers=3, width=2, hidden=3, residual=True, embed=4, unembed=2)),
+     ["fit no known layout", "exported properties"]),
 ]
 
 

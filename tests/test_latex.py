@@ -14,7 +14,7 @@ import sympy
 
 from symsteer import Bilinear, Network, ShapeError, expand
 from symsteer.claims import Claim, Verdict
-from symsteer.latex import OWN_SETTINGS, SymsteerLatexPrinter, escape_text, latex, preamble
+from symsteer._latex import OWN_SETTINGS, SymsteerLatexPrinter, escape_text, latex, preamble
 from symsteer.terms import ONE, apply, leaf
 
 x, s = leaf("x"), leaf("s")
@@ -212,7 +212,7 @@ def test_long_sums_break_within_the_line_length() -> None:
     out = latex(e, line_length=40)
     rows = out.splitlines()[1:-1]
     assert len(rows) > 10
-    from symsteer.latex import _glyphs
+    from symsteer._latex import _glyphs
 
     # a row may pass the limit only when it holds a single summand
     for row in rows:
@@ -267,30 +267,26 @@ def test_objects(make: Any, settings: dict, expected: str | None) -> None:
 
 # -- claims and verdicts --------------------------------------------------------------------
 
+LIST = r"\begin{list}{}{\setlength{\leftmargin}{1.5em}\setlength{\itemsep}{0pt}\setlength{\parsep}{0pt}\setlength{\topsep}{1pt}}\raggedright"
+
 CLAIM_TEX = r"""\paragraph{\texttt{01-\allowbreak{}homogeneity} --- Homogeneity}
-\begin{description}\raggedright\setlength{\itemsep}{0pt}
-\item[Seed] \emph{``Bilinear(ax)\allowbreak{}=\allowbreak{}a\ensuremath{^{2}}Bilinear(x)''}
-\item[Statement] \texttt{B(\allowbreak{}a*x) == a**2*B(\allowbreak{}x)}
-\item[Reading] degree 2
-\item[Assumptions] bias = false
-\item[Note] Degree 2, not linearity.
-\item[Expected] holds
-\end{description}"""
+""" + LIST + r"""
+\item \emph{Seed:} \emph{``Bilinear(ax)\allowbreak{}=\allowbreak{}a\ensuremath{^{2}}Bilinear(x)''} (read as: degree 2)
+\item \emph{Statement:} $B(a x) = a^{2} B(x)$ assuming \texttt{bias = false}
+\item \emph{Note:} Degree 2, not linearity.
+\item \emph{Expected:} holds
+\end{list}"""
 
 VERDICT_TEX = r"""\subsection{\raggedright \texttt{01-\allowbreak{}homogeneity} --- Homogeneity}
-\begin{description}\raggedright\setlength{\itemsep}{0pt}
-\item[Seed] \emph{``Bilinear(ax)\allowbreak{}=\allowbreak{}a\ensuremath{^{2}}Bilinear(x)''}
-\item[Statement] \texttt{B(\allowbreak{}a*x) == a**2*B(\allowbreak{}x)}
-\item[Reading] degree 2
-\item[Assumptions] bias = false
-\item[Note] Degree 2, not linearity.
-\item[Verdict] \textbf{fails} \ensuremath{\times} (expected holds) --- counterexample, 0.25\,s
-\item[Scope] d=1
-\item[Detail] 6 \ensuremath{\neq} 8
-\item[Evidence] \begin{itemize}\setlength{\itemsep}{0pt}
+""" + LIST + r"""
+\item \emph{Seed:} \emph{``Bilinear(ax)\allowbreak{}=\allowbreak{}a\ensuremath{^{2}}Bilinear(x)''} (read as: degree 2)
+\item \emph{Statement:} $B(a x) = a^{2} B(x)$ assuming \texttt{bias = false}
+\item \emph{Verdict:} \textbf{fails} $\times$ (expected holds) by counterexample, d=1. 6 \ensuremath{\neq} 8
+\item \emph{Evidence:} \begin{itemize}\setlength{\itemsep}{0pt}
 \item \emph{x}: \ensuremath{\left[\begin{matrix}1 & 2\end{matrix}\right]}
 \end{itemize}
-\end{description}"""
+\item \emph{Note:} Degree 2, not linearity.
+\end{list}"""
 
 
 def test_claim() -> None:
@@ -302,21 +298,27 @@ def test_verdict() -> None:
 
 
 ITEMS = "\\begin{itemize}\\setlength{\\itemsep}{0pt}\n"
+FAILS = r"\item \emph{Verdict:} \textbf{fails} $\times$ (expected holds) by counterexample"
 
-# evidence as the verifier writes it: exact numbers as strings, nested dicts and lists
+# evidence as the verifier writes it: exact numbers as strings, nested dicts and lists; what
+# the printer knows (a point, its values, a residual, proofs) reads as math in the verdict's
+# line, anything else is listed as it is
 EVIDENCE = [
     ({"x": [Fraction(1, 3), 2]}, ITEMS + r"\item \emph{x}: \ensuremath{\left[\begin{matrix}\frac{1}{3} & 2\end{matrix}\right]}"),
     ({"W0": [["1", "0"], ["0", "-1/2"]]}, r"\item \emph{W0}: \ensuremath{\left[\begin{matrix}1 & 0\\0 & - \frac{1}{2}\end{matrix}\right]}"),
     ({"residual": sympy.Integer(0), "a": Fraction(-1, 2), "t": "0.5"},
-     r"\item \emph{residual}: \ensuremath{0}" "\n" r"\item \emph{a}: \ensuremath{- \frac{1}{2}}" "\n" r"\item \emph{t}: \ensuremath{\frac{1}{2}}"),
+     FAILS + r"; over generic weights the two sides differ by $0$" "\n" r"\item \emph{Evidence:} " + ITEMS
+     + r"\item \emph{a}: \ensuremath{- \frac{1}{2}}" "\n" r"\item \emph{t}: \ensuremath{\frac{1}{2}}"),
     ({"f": 2 * sympy.Symbol("a") ** 2}, r"\item \emph{f}: \ensuremath{2 a^{2}}"),
-    ({"point": {"x": ["1", "0"], "a": "2"}, "substituted": {}}, r"\item \emph{point}: x = \ensuremath{\left[\begin{matrix}1 & 0\end{matrix}\right]}, a = \ensuremath{2}" "\n\\end{itemize}"),
-    ({"proofs": ["d = 1: 0", "d = 2: 0"]}, r"\item \emph{proofs}: " + ITEMS + r"\item d = 1: 0" "\n" r"\item d = 2: 0" "\n\\end{itemize}"),
-    ({"values": [{"expression": "B(x)", "value": ["4"]}, {"expression": "2*x", "value": ["2"]}]},
-     r"\item \emph{values}: expression = B(x), value = \ensuremath{\left[\begin{matrix}4\end{matrix}\right]}; expression = 2*x, value = \ensuremath{\left[\begin{matrix}2\end{matrix}\right]}"),
-    ({"error": "-oo (zero polynomial)", "case": {"bias": True, "unembed": None}}, r"\item \emph{error}: -oo (zero polynomial)" "\n" r"\item \emph{case}: bias = true" "\n"),
-    ("B(2) = 4 ≠ 2", r"\item[Evidence] B(2) = 4 \ensuremath{\neq} 2"),
-    (["ragged", [1, 2], [3]], r"\item[Evidence] ragged, \ensuremath{\left[\begin{matrix}1 & 2\end{matrix}\right]}, \ensuremath{\left[\begin{matrix}3\end{matrix}\right]}"),
+    ({"point": {"x": ["1", "0"], "a": "2"}, "substituted": {}}, FAILS + r" at $x = (1, 0)$, $a = 2$" "\n"),
+    ({"case": {"layers": 1, "d": 2, "h": 2, "residual": True, "bias": False}, "point": {"W0": [["1", "0"], ["0", "-1/2"]], "x": ["1", "0"]},
+      "values": [{"expression": "B(x)", "value": ["4"]}, {"expression": "2*x", "value": ["2"]}]},
+     FAILS + r" at $L = 1$, $d = h = 2$, residual, $W_{0} = \left(\begin{smallmatrix}1 & 0 \\ 0 & -\tfrac{1}{2}\end{smallmatrix}\right)$, "
+     r"$x = (1, 0)$; then $B(x) = (4)$, $2 x = (2)$"),
+    ({"residual": "P^{(0)}_{1,1}*a**2*x_1 - 1/2*x_1"}, FAILS + r"; over generic weights the two sides differ by $P^{(0)}_{1,1} a^{2} x_{1} - \tfrac{1}{2} x_{1}$"),
+    ({"error": "-oo (zero polynomial)", "case": {"bias": True, "unembed": None}}, r"\item \emph{error}: -oo (zero polynomial)" "\n"),
+    ("B(2) = 4 ≠ 2", r"\item \emph{evidence}: B(2) = 4 \ensuremath{\neq} 2"),
+    (["ragged", [1, 2], [3]], r"\item \emph{evidence}: ragged, \ensuremath{\left[\begin{matrix}1 & 2\end{matrix}\right]}, \ensuremath{\left[\begin{matrix}3\end{matrix}\right]}"),
     ({"term": apply(0, x, s)}, r"\item \emph{term}: \ensuremath{\hat B_{0}(x, s)}"),
 ]
 
@@ -326,9 +328,41 @@ def test_evidence(evidence: Any, tex: str) -> None:
     assert tex in latex(verdict("fails", "counterexample", 0.1, evidence=evidence))
 
 
+def test_proof_in_a_line_with_its_essence() -> None:
+    evidence = {"formal": ["L = 1, (d, h) = (1, 1), plain: both sides expand to the same 1 nested bilinear term(s)"],
+                "proofs": [f"(d, h) = ({k}, {k}): 'B(a*x) == a**2*B(x)': the difference expands to 0" for k in (1, 2, 3)],
+                "numeric_checks": 9}
+    out = latex(verdict("holds", "proof", 0.1, scope="proved for all d, h", evidence=evidence))
+    assert (r"\item \emph{Verdict:} \textbf{holds} $\checkmark$ by proof, proved for all d, h. Proof: for every $d, h$, "
+            r"both sides expand to the same 1 nested bilinear term(s); checked at 9 seeded random exact points") in out
+    assert "expands to 0" not in out  # the symbolic proofs at fixed widths repeat the formal one
+    symbolic = latex(verdict("holds", "proof", 0.1, evidence={"proofs": evidence["proofs"]}))
+    assert r"Proof: over generic symbolic weights, the difference expands to 0 (and likewise at 2 more shape(s))" in symbolic
+
+
+STATEMENTS = [
+    ("B(a*x) == a**2 * B(x)", r"B(a x) = a^{2} B(x)"),
+    ("not parallel(x + alpha*s, x + 2*alpha*s)", r"x + \alpha s \nparallel x + 2 \alpha s"),
+    ("(t*z + ones - z) * x == x + (t - 1) * (z*x)", r"(t z + \mathbf{1} - z) \odot x = x + (t - 1) (z \odot x)"),
+    ("degree_in(f(x + alpha*s), alpha) <= 2**L", r"\deg_{\alpha} f(x + \alpha s) \le 2^{L}"),
+    ("generic(depends_on(-(W@x + b) / (W@s), x))", r"\text{for almost every weight and input: } \frac{-(W x + b)}{W s} \text{ depends on } x"),
+    ("share(a*x, 'unit') == share(x, 'unit')", r"\operatorname{share}_{\text{unit}}(a x) = \operatorname{share}_{\text{unit}}(x)"),
+    ("self_part(f(x + alpha*s)) == f(alpha*s) - f(0*s)", r"\bigl[f(x + \alpha s)\bigr]_{\text{self}} = f(\alpha s) - f(0 s)"),
+    ("B(z, s) + B(s, z) == cross_map(s) @ z", r"B(z, s) + B(s, z) = M_{s} z"),
+    ("f(a*x) == a**(2**L) * f(x)", r"f(a x) = a^{2^{L}} f(x)"),
+]
+
+
+@pytest.mark.parametrize("statement, tex", STATEMENTS)
+def test_statements_print_as_mathematics(statement: str, tex: str) -> None:
+    from symsteer.claim_latex import statement_latex
+
+    assert statement_latex(statement) == tex
+
+
 def test_verdict_words_read_as_words() -> None:
     out = latex(verdict("out_of_scope", "none", 0.0, claim=replace(CLAIM, expected="out_of_scope")))
-    assert r"\item[Verdict] \textbf{out of scope} \ensuremath{\checkmark} --- none, 0.00\,s" in out
+    assert r"\item \emph{Verdict:} \textbf{out of scope} $\checkmark$" in out
 
 
 def test_verdict_inline_for_notebooks() -> None:

@@ -97,18 +97,20 @@ def test_a_dangling_symlink_creates_its_target(tmp_path):
     assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "made.txt").read_text().startswith("steered output")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def private_device(path: Path, minor: int) -> Path:
+    """A character device of our own (1, 3 is null; 1, 7 is full): a regression that replaces
+    devices then replaces this one, never the system's /dev/null or /dev/full."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+    return path
+
+
 def test_a_character_device_is_written_not_replaced(tmp_path):
-    null = tmp_path / "null"
-    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # a private /dev/null
+    null = private_device(tmp_path / "null", 3)
     assert cli.run(["expand", "-o", str(null)]) == 0
     assert stat.S_ISCHR(null.lstat().st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["null"]
-
-
-def test_dev_null_stays_a_device(tmp_path):
-    assert cli.run(["expand", "-o", "/dev/null"]) == 0
-    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
 
 
 def test_a_fifo_is_written_straight(tmp_path):
@@ -123,14 +125,22 @@ def test_a_fifo_is_written_straight(tmp_path):
     assert stat.S_ISFIFO(pipe.lstat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["pipe"]
 
 
-def test_dev_stdout_on_a_pipe_and_on_a_file(tmp_path):
-    piped = subprocess.run([sys.executable, "-m", "symsteer", "expand", "-o", "/dev/stdout"], env=_env(), capture_output=True, timeout=120)
+def test_a_link_to_stdout_on_a_pipe_and_on_a_file(tmp_path):
+    """``-o`` through a link to /proc/self/fd/1 (what /dev/stdout is; a private link, so that a
+    regression cannot replace the system's): written straight, to a pipe and to a file alike,
+    and the link stays."""
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    piped = subprocess.run([sys.executable, "-m", "symsteer", "expand", "-o", str(link)], env=_env(), capture_output=True, timeout=120)
     assert piped.returncode == 0 and piped.stdout.startswith(b"steered output"), piped.stderr
     with open(tmp_path / "out.txt", "wb") as handle:
-        done = subprocess.run([sys.executable, "-m", "symsteer", "expand", "-o", "/dev/stdout"], env=_env(), stdout=handle,
+        handle.write(b"kept\n")
+    with open(tmp_path / "out.txt", "ab") as handle:  # >>: appended, not replaced
+        done = subprocess.run([sys.executable, "-m", "symsteer", "expand", "-o", str(link)], env=_env(), stdout=handle,
                               stderr=subprocess.PIPE, timeout=120)
-    assert done.returncode == 0 and (tmp_path / "out.txt").read_bytes().startswith(b"steered output")
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.txt").read_bytes().startswith(b"kept\nsteered output")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "stdout"] and link.is_symlink()
 
 
 def test_stdout_on_dev_full_is_an_environment_error(tmp_path):
@@ -170,9 +180,10 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path, monkeypatch, 
 
 
 def test_sigterm_from_outside(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "symsteer", "verify", "-o", "out.txt"], cwd=tmp_path, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)  # well inside the verification
+    child = "import sys; from symsteer import cli; print('ready', flush=True); sys.exit(cli.run(['verify', '-o', 'out.txt']))"
+    proc = subprocess.Popen([sys.executable, "-c", child], cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"  # imported: run() is about to install its handler
+    time.sleep(2)  # inside the verification, which takes several seconds
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err

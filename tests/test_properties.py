@@ -1,4 +1,4 @@
-"""Hypothesis property tests for the identities of MATH.md, in exact arithmetic."""
+"""Hypothesis property tests for the identities of docs/mathematics.md, in exact arithmetic."""
 
 from fractions import Fraction
 
@@ -88,10 +88,10 @@ def test_parts_sum_to_the_steered_output_for_every_alpha(args, alphas):
 def test_self_part_is_output_at_zero_input(args):
     net, n, x, s = args
     parts = expand(net, steer_at=n, budget=10**6).evaluate(s, x=x, numbers=EXACT)
-    zero = coefficients(net, [0] * len(s), s, steer_at=n)
+    zero = coefficients(net, x_n=[0] * len(s), s=s, steer_at=n)
     own = np.array(as_fractions(parts["self"]), dtype=object)
     own[0] = as_fractions(parts["const"])[0]
     assert own.tolist() == as_fractions(zero)
     # and the input part is the unsteered output minus the constant part
     x_n = stream(net, x, numbers=EXACT)[n]
-    assert as_fractions(parts["input"][0] + parts["const"][0]) == as_fractions(coefficients(net, x_n, s, steer_at=n)[0])
+    assert as_fractions(parts["input"][0] + parts["const"][0]) == as_fractions(coefficients(net, x_n=x_n, s=s, steer_at=n)[0])

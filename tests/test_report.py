@@ -14,7 +14,7 @@ import sympy
 from symsteer.cli import run
 from symsteer import Network, SymsteerError, expand
 from symsteer.claims import Claim, Verdict
-from symsteer.latex import SymsteerLatexPrinter, latex
+from symsteer._latex import SymsteerLatexPrinter, latex
 from symsteer.report import compile_pdf, document
 
 needs_tex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (Debian: texlive-latex-base)")
@@ -78,7 +78,12 @@ def test_document_holds_model_expansion_closed_forms_and_verdicts() -> None:
     s = sympy.ImmutableMatrix(sympy.symbols("s_1 s_2"))
     assert "M_s &= " + SymsteerLatexPrinter()._print(net.layers[0].cross_map(s)) in tex
     assert r"\bigl[B_{0}(s, s)\bigr]_{1} &= 4 s_{1}^{2} + 14 s_{1} s_{2} + 8 s_{2}^{2}" in tex
-    assert r"\subsection{\raggedright \texttt{c12-\allowbreak{}u-\allowbreak{}prime}" in tex and r"\ensuremath{\times}" in tex
+    assert r"\paragraph{\texttt{c12-\allowbreak{}u-\allowbreak{}prime}" in tex and r"\textbf{fails} $\times$ (expected holds)" in tex
+    # statements and residuals as mathematics, not Python
+    assert r"\emph{Statement:} $B(a x) = a^{2} B(x)$" in tex
+    assert r"2 P^{(0)}_{1,1} P^{(1)}_{1,1} V^{(0)}_{1,1} V^{(1)}_{1,1} W^{(0)}_{1,1} W^{(1)}_{1,1} s_{1}^{2} x_{1}^{2}" in tex
+    # the verdicts once more in one table in the appendix
+    assert "\\appendix" in tex and tex.count("c22-happy &") == 1
     assert "4 claims verified; for 2 the verdict found is the one expected, for 2 it is not" in tex
 
 
@@ -186,3 +191,10 @@ def test_report_command_with_the_built_in_claims_compiles(tmp_path: Path) -> Non
     log = compile_pdf(tex, tmp_path / "again.pdf")
     assert overfull(log) == [] and "Warning" not in log
     assert dark_fraction(pdf, tmp_path) > 0.01
+    # fit for a paper: at most 12 pages, no Python syntax in the claims, no repeated proof lines
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    assert 5 <= pages <= 12, pages
+    claims = tex[tex.index("\\section{Claims}"):tex.index("\\appendix")]
+    assert "**" not in claims and "==" not in claims and "@" not in claims
+    assert claims.count("expands to 0") <= 15  # once per claim proved that way, not once per shape

@@ -29,12 +29,13 @@ import numpy as np
 import sympy
 from sympy.printing.latex import LatexPrinter
 
-from .coefficients import KINDS
+from ._coefficients import KINDS
 from .errors import BudgetError, ShapeError
 from .expansion import Expansion
-from .layer import Bilinear
+from .blocks import Bilinear
 from .network import Network
 from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, Term
+from .claim_latex import claim_items, note_item, verdict_items
 
 __all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
 
@@ -382,20 +383,6 @@ class SymsteerLatexPrinter(LatexPrinter):
             return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(self._text(v, depth + 1) for v in value)
         return _line(value)
 
-    def _claim_items(self, claim: Any) -> list[tuple[str, str]]:
-        items = []
-        if getattr(claim, "quote", None):
-            items.append(("Seed", rf"\emph{{``{_line(claim.quote)}''}}"))
-        if getattr(claim, "statement", None):
-            items.append(("Statement", _code(claim.statement)))
-        for label, key in (("Reading", "reading"), ("Assumptions", "assumptions"), ("Note", "note")):
-            value = getattr(claim, key, None)
-            if not _empty(value):
-                items.append((label, self._text(value)))
-        if not _empty(getattr(claim, "expected", None)):
-            items.append(("Expected", _word(claim.expected)))
-        return items
-
     def _heading(self, claim: Any) -> str:
         title = getattr(claim, "title", None)
         tail = f" --- {_line(title)}" if title else ""
@@ -409,32 +396,25 @@ class SymsteerLatexPrinter(LatexPrinter):
     def _print_Claim(self, claim: Any, **kwargs: Any) -> str:
         if self._settings["mode"] == "inline":
             return rf"\text{{{_plain(claim.id)}: expected {_word(claim.expected)}}}"
-        return self._heading(claim) + "\n" + _description(self._claim_items(claim))
+        items = claim_items(claim) + note_item(claim)
+        if not _empty(getattr(claim, "expected", None)):
+            items.append(("Expected", _word(claim.expected)))
+        return self._heading(claim) + "\n" + _items(items)
 
     def _print_Verdict(self, verdict: Any, **kwargs: Any) -> str:
+        """A claim in a few lines: the seed's words, the statement as math, the verdict with
+        its scope, then the counterexample and residual or the essence of the proof."""
         claim = verdict.claim
         ok = bool(getattr(verdict, "ok", True))
-        mark = r"\checkmark" if ok else r"\times"
-        how = [_word(v) for v in (getattr(verdict, "method", None),) if v]
-        seconds = getattr(verdict, "seconds", None)
-        if seconds is not None:
-            how.append(f"{float(seconds):.2f}\\,s")
-        found = _word(verdict.found)
-        expected = getattr(claim, "expected", None)
         if self._settings["mode"] == "inline":
-            return rf"{mark}\ \text{{{_plain(claim.id)}: {found} (expected {_word(expected)}), {', '.join(how)}}}"
-        verdict_line = rf"\textbf{{{found}}} \ensuremath{{{mark}}}"
-        if expected is not None and not ok:
-            verdict_line += rf" (expected {_word(expected)})"
-        if how:
-            verdict_line += " --- " + ", ".join(how)
-        items = [item for item in self._claim_items(claim) if item[0] != "Expected"]
-        items.append(("Verdict", verdict_line))
-        for label, key in (("Scope", "scope"), ("Detail", "detail"), ("Evidence", "evidence")):
-            value = getattr(verdict, key, None)
-            if not _empty(value):
-                items.append((label, self._text(value)))
-        return self._heading(claim) + "\n" + _description(items)
+            mark = r"\checkmark" if ok else r"\times"
+            how = [_word(v) for v in (getattr(verdict, "method", None),) if v]
+            seconds = getattr(verdict, "seconds", None)
+            if seconds is not None:
+                how.append(f"{float(seconds):.2f}\\,s")
+            return rf"{mark}\ \text{{{_plain(claim.id)}: {_word(verdict.found)} (expected {_word(claim.expected)}), {', '.join(how)}}}"
+        items = claim_items(claim) + verdict_items(verdict, self._text) + note_item(claim)
+        return self._heading(claim) + "\n" + _items(items)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -504,11 +484,12 @@ def _environment(name: str, lines: list[str]) -> str:
     return f"\\begin{{{name}}}\n" + " \\\\\n".join(lines) + f"\n\\end{{{name}}}"
 
 
-def _description(items: list[tuple[str, str]]) -> str:
-    body = "\n".join(rf"\item[{label}] {tex}" for label, tex in items)
-    # items close together: a claim reads as one block; ragged right, since typewriter
-    # statements have no stretchable spaces to justify a line with
-    return "\\begin{description}\\raggedright\\setlength{\\itemsep}{0pt}\n" + body + "\n\\end{description}"
+def _items(items: list[tuple[str, str]]) -> str:
+    """Labelled lines set close together and ragged right, each label in italics: a claim
+    reads as one compact block; long math breaks at its operators."""
+    body = "\n".join(rf"\item \emph{{{label}:}} {tex}" for label, tex in items)
+    return ("\\begin{list}{}{\\setlength{\\leftmargin}{1.5em}\\setlength{\\itemsep}{0pt}\\setlength{\\parsep}{0pt}"
+            "\\setlength{\\topsep}{1pt}}\\raggedright\n" + body + "\n\\end{list}")
 
 
 def _thousands(n: int) -> str:
@@ -540,12 +521,6 @@ def _word_breaks(word: str) -> str:
     if len(word) <= 20:
         return escape_text(word)
     return r"\allowbreak{}".join(escape_text(part) for part in re.split(r"(?<=[-*+,)/=\]])(?=.)", word))
-
-
-def _code(text: str) -> str:
-    """Code in typewriter type, breakable after commas and parentheses."""
-    tex = _plain(text)
-    return r"\texttt{" + re.sub(r"([,()])(?=\S)", r"\1\\allowbreak{}", tex) + "}"
 
 
 _GLYPHLESS = re.compile(r"\\(?:hat|mathbf|mathrm|text|left|right|[bB]igg?[lr]|displaystyle|colon)(?![a-zA-Z])")
@@ -759,3 +734,8 @@ def latex(obj: Any, **settings: Any) -> str:
     ('d_{0}', 'x_{0}')
     """
     return SymsteerLatexPrinter(settings).doprint(obj)
+
+
+# the documented ``symsteer.latex.preamble()``: the function carries what a document needs
+latex.preamble = preamble  # type: ignore[attr-defined]
+latex.escape_text = escape_text  # type: ignore[attr-defined]

@@ -1,0 +1,8 @@
+"""The blocks a network is a sequence of: one frozen class per kind of layer, each holding
+everything about its kind once (see :mod:`symsteer.blocks.base` for the protocol)."""
+
+from .base import Block, Residual, cauchy
+from .bilinear import Bilinear
+from .linear import Linear
+
+__all__ = ["Block", "Residual", "Bilinear", "Linear", "cauchy"]
