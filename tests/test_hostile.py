@@ -383,6 +383,17 @@ HOSTILE: list[tuple] = [
     ("alpha overflow json", FILES_GOOD, ["effect", "g.npz", "--steer-at", "0", "--s", "1,1", "--inputs", "1,1", "--alpha", "0,1e300",
                                          "--format", "json", "-o", "e.json"], 2, "alpha=1e+300 overflows float64"),
     ("alpha nan", FILES_GOOD, ["effect", "g.npz", "--steer-at", "0", "--s", "1,1", "--alpha", "nan"], 2, "has a non-finite value"),
+    # the reference gate's arrays and a model's config.json
+    ("gate inputs FIFO", {"i.npy": fifo, "r.npy": npy(np.ones((1, 2)))}, ["gate", "g.npz", "--inputs", "i.npy", "--reference", "r.npy"], 3,
+     "i.npy: is a FIFO", SLOW),
+    ("gate reference is an npz", {"i.npy": npy(np.ones((1, 2))), "r.npy": npz(**GOOD)}, ["gate", "g.npz", "--inputs", "i.npy", "--reference", "r.npy"], 3,
+     "r.npy: is an .npz archive"),
+    ("gate reference declares 10^12", {"i.npy": npy(np.ones((1, 2))), "r.npy": npy_header("<f8", (10**6, 10**6))},
+     ["gate", "g.npz", "--inputs", "i.npy", "--reference", "r.npy"], 3, "expected at most 100000000 (checked before reading them)"),
+    ("config.json nested too deep", {"d/m.npz": npz(**GOOD), "d/config.json": "[" * 100000 + "]" * 100000}, ["expand", "--model", "d/m.npz"], 3,
+     "d/config.json: not valid JSON"),
+    ("config.json too large", {"d/m.npz": npz(**GOOD), "d/config.json": b" " * (1 << 20) + b"{}"}, ["expand", "--model", "d/m.npz"], 3,
+     "bytes; expected a model config (JSON) of at most 1048576 bytes"),
     # outputs that must not be replaced
     ("output is a directory", {"out": directory}, ["expand", "-o", "out"], 2, "is a directory"),
     ("output parent is a file", {"d": b"x"}, ["expand", "-o", "d/out.txt"], 2, "output d/out.txt cannot be written (Not a directory)"),
