@@ -530,7 +530,10 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
             if wanted not in known:
                 close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
                 hint = f"; closest matches: {', '.join(close)}" if close else ""
-                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}")
+                from symsteer.files import shown
+
+                # name=True: a Cyrillic "а" in "clаim" must not look like the id it is not
+                raise click.UsageError(f"--only {shown(wanted, name=True)}: no claim with this id{hint}")
         claims = [known[w] for w in dict.fromkeys(only)]
     return claims
 

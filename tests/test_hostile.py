@@ -370,6 +370,7 @@ HOSTILE: list[tuple] = [
     ("claim byte-order mark", {"c.toml": "\ufeff" + CLAIM}, V, 0, "1 passed"),
     ("claim parent is a file", {"d": b"x"}, ["verify", "d/c.toml"], 3, "d/c.toml: no such file or directory"),
     ("claims listing FIFO", {"c.toml": fifo}, ["claims", "c.toml"], 3, "c.toml: is a FIFO", SLOW),
+    ("only with a Cyrillic a", {"c.toml": CLAIM}, V + ["--only", "c\u0430"], 2, "--only c\\u0430: no claim with this id"),
     ("only with escape", {"c.toml": CLAIM}, V + ["--only", "\x1b[5mc"], 2, "--only \\x1b[5mc: no claim with this id"),
     # time limits: usage errors before any work, on the group and on every command that takes one
     *[(f"--timeout {v} {where}", {}, args, 2, f"'--timeout': '{v}'; expected a number of seconds")
