@@ -326,6 +326,7 @@ class SymsteerLatexPrinter(LatexPrinter):
         return r",\quad ".join(tex for tex, _ in self._layer_parts(layer, index))
 
     def _print_Network(self, net: Network, **kwargs: Any) -> str:
+        net.require_stack("the LaTeX printer")
         B, L = self._settings["layer_symbol"], net.depth
         bias = net.has_bias
         inner = r"(W_{l} x + b_{l}) \odot (V_{l} x + c_{l})" if bias else r"(W_{l} x) \odot (V_{l} x)"

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClaimFileError, DeadlineError, InputFileError, SymsteerError
-from .files import read_input, shown
-from .prover import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
-from .semantics import Case
-from .statements import MODEL_NAMES, Node, StatementError, parse_statement
+from .files import read_input, shown, write_output
+from .verify import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
+from .verify.evaluation import Case
+from .verify.language import MODEL_NAMES, Node, StatementError, parse_statement
 
 __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_claim", "load_claims", "verify", "verify_all"]
 
@@ -127,8 +127,10 @@ class Verdict:
     """What verification found for one claim, and how."""
 
     claim: Claim
-    found: str  # 'holds' | 'fails' | 'undecided' | 'out_of_scope'
-    method: str  # 'proof' | 'counterexample' | 'numeric' | 'none'
+    #: 'holds' | 'fails' | 'undecided' | 'out_of_scope'; 'error' when the claim cannot be decided
+    #: (the reason is in detail); 'bug' when two methods disagree or symsteer failed (exit 4)
+    found: str
+    method: str  # 'proof' | 'counterexample' | 'numeric' | 'disagreement' | 'none'
     seconds: float
     scope: str
     detail: str
@@ -154,26 +156,42 @@ class Verdict:
 # -- loading -------------------------------------------------------------------------------
 
 
-def load_claims(paths: Sequence[str | Path] | None = None) -> list[Claim]:
-    """Claims from files and directories (``*.toml`` inside), sorted by id; None: the built-in ``proofs/``."""
+def load_claims(paths: Sequence[str | Path] | None = None, *, errors: list[ClaimFileError] | None = None) -> list[Claim]:
+    """Claims from files and directories (``*.toml`` inside), sorted by id; None: the built-in ``proofs/``.
+    A bad file raises :class:`ClaimFileError`; with ``errors`` given, it is appended there instead
+    and the other files still load."""
+
+    def bad(exc: ClaimFileError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
     files: list[Path] = []
     for p in [PROOFS] if paths is None else [Path(p) for p in paths]:
         if p.is_dir():
             found = sorted(p.glob("*.toml"))
             if not found:  # verifying nothing would pass silently
-                raise ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it")
+                bad(ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it"))
             files += found
         elif os.path.lexists(p):  # a file, or a FIFO, device …: load_claim says which
             files.append(p)
         else:
-            raise ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them")
-    claims = [load_claim(f) for f in files]
+            bad(ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them"))
+    claims = []
+    for f in files:
+        try:
+            claims.append(load_claim(f))
+        except ClaimFileError as exc:
+            bad(exc)
     seen: dict[str, Path] = {}
+    unique = []
     for c in claims:
         if c.id in seen and seen[c.id] != c.path:
-            raise ClaimFileError(f"{c.path}: id '{c.id}' is used by {seen[c.id]} too; expected unique ids")
+            bad(ClaimFileError(f"{c.path}: id '{c.id}' is used by {seen[c.id]} too; expected unique ids"))
+            continue
         seen[c.id] = c.path
-    return sorted({c.id: c for c in claims}.values(), key=lambda c: c.id)
+        unique.append(c)
+    return sorted({c.id: c for c in unique}.values(), key=lambda c: c.id)
 
 
 def load_claim(path: str | Path) -> Claim:
@@ -230,7 +248,12 @@ def load_claim(path: str | Path) -> Claim:
             nodes.append(parse_statement(a))
         except StatementError as exc:
             raise fail("assumptions", f"assumption {a!r}: {exc}") from None
-    if model["bias"] == (False,) and ({"b", "c"} & (node.names() | {n for a in nodes for n in a.names()})):
+    try:  # substitutions that form a cycle, generic(...) inside an assumption: the file is wrong
+        Problem(node, tuple(nodes), [], 0.0)
+    except StatementError as exc:
+        raise fail("assumptions", f"assumptions: {exc}") from None
+    biases = {"b", "c"} | {f"{w}{l}" for w in "bc" for l in range(4)}
+    if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream"}):
         raise fail("layers", "layers includes 0 but the statement uses a layer; expected depths ≥ 1", "model")
@@ -313,16 +336,50 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
     except DeadlineError:
         decision = Decision("undecided", "none", "time limit", f"not decided within the time limit of {limit:g} s",
                             {"timeout": limit})
-    except StatementError as exc:
-        raise ClaimFileError(f"{claim.path}: statement: {exc}") from None
-    except SymsteerError as exc:  # e.g. a ShapeError: vectors that do not fit the model of the claim file
-        raise ClaimFileError(f"{claim.path}: {exc}") from None
-    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError, RecursionError, MemoryError) as exc:
-        # a statement the evaluator cannot handle is reported, not crashed on: the claim is not decided
-        decision = Decision("undecided", "none", "evaluation error",
-                            f"the statement could not be evaluated: {type(exc).__name__}: {exc}", {"error": str(exc)})
+    except SymsteerError as exc:
+        # a statement outside what the evaluators can give a meaning to on this model (a layer
+        # beyond the depth, vectors that do not fit, a size refused before flint starts): this
+        # claim cannot be decided, and the others still are
+        decision = Decision("error", "none", "cannot be decided", str(exc), {"error": str(exc)})
+    except (MemoryError, RecursionError) as exc:
+        what = "ran out of memory" if isinstance(exc, MemoryError) else "nested too deeply"
+        decision = Decision("error", "none", "cannot be decided", f"the statement {what}", {"error": what})
+    except Exception as exc:  # noqa: BLE001 - a bug is reported as one (exit 4), after the other claims
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        text = f"internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+        decision = Decision("bug", "none", "internal error", text, {"error": text})
     return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
                    decision.detail, decision.evidence)
+
+
+def evidence_record(verdict: Verdict) -> dict[str, Any]:
+    """One claim's evidence as plain data (exact numbers as 'p/q' strings): for 'fails' the
+    counterexample (model shape, weights, inputs, both sides); for 'holds' the certificate
+    (the proof's reasons, the sizes and shapes it covers, a witness for 'generic'). An
+    independent checker (tools/replay.py) replays it without symsteer."""
+    c = verdict.claim
+    return {"id": c.id, "found": verdict.found, "method": verdict.method, "scope": verdict.scope,
+            "statement": c.statement, "assumptions": list(c.assumptions),
+            "model": {"layers": list(c.layers), "sizes": [list(s) for s in c.sizes], "residual": list(c.residual),
+                      "bias": list(c.bias), "unembed": c.unembed},
+            "detail": verdict.detail, "evidence": verdict.evidence}
+
+
+def write_evidence(verdicts: Sequence[Verdict], directory: str | Path) -> list[Path]:
+    """One small JSON file per claim, ``<id>.json``, in ``directory`` (created if missing)."""
+    import json
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for v in verdicts:
+        path = folder / f"{v.claim.id}.json"
+        # never a half-written file under the final name, nor a temporary one left on Ctrl-C or SIGTERM
+        write_output(path, json.dumps(evidence_record(v), ensure_ascii=False, default=str) + "\n")
+        written.append(path)
+    return written
 
 
 def verify_all(claims: Sequence[Claim], *, timeout: float | None = None) -> list[Verdict]:
@@ -335,7 +392,7 @@ def verdicts_text(verdicts: Sequence[Verdict], *, verbose: bool = False, seconds
     width = max([len(v.claim.id) for v in verdicts] + [5])
     lines = [f"{'claim':<{width}}  {'expected':<12} {'found':<12} {'method':<14} {'time':>7}"]
     for v in verdicts:
-        mark = "" if v.ok else "   <-- differs"
+        mark = "" if v.ok else "   <-- internal error" if v.found == "bug" else "   <-- differs"
         lines.append(f"{v.claim.id:<{width}}  {v.claim.expected:<12} {v.found:<12} {v.method:<14} {v.seconds:6.2f}s{mark}")
         if verbose or not v.ok:
             lines.append(f"    statement: {v.claim.statement}" + (f"  [assuming {', '.join(v.claim.assumptions)}]" if v.claim.assumptions else ""))
@@ -346,12 +403,18 @@ def verdicts_text(verdicts: Sequence[Verdict], *, verbose: bool = False, seconds
     passed = sum(v.ok for v in verdicts)
     failed = len(verdicts) - passed
     undecided = sum(v.found == "undecided" for v in verdicts)
+    errors = sum(v.found == "error" for v in verdicts)
+    bugs = sum(v.found == "bug" for v in verdicts)
     scope = sum(v.found == "out_of_scope" and v.ok for v in verdicts)
     extra = []
     if scope:
         extra.append(f"{scope} out of scope (reported, not proved)")
     if undecided:
         extra.append(f"{undecided} undecided")
+    if errors:
+        extra.append(f"{errors} not decidable (error)")
+    if bugs:
+        extra.append(f"{bugs} internal error{'s' * (bugs > 1)}")
     summary = f"{passed} passed, {failed} failed" + (f" ({', '.join(extra)})" if extra else "")
     if seconds is not None:
         summary += f" in {seconds:.1f} s"

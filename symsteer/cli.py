@@ -15,6 +15,7 @@ from typing import Any, Callable
 import click
 
 from symsteer import __version__
+from symsteer.sequence_cli import sequence_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_ENVIRONMENT, EXIT_TERMINATED = 5, 143
@@ -188,13 +189,24 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
 @click.option("--budget", type=int, default=None, help="Most terms to build [default: 300000].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@sequence_options
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
            x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
-    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order."""
+    """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order.
+
+    Sequence models (a tensor_language file, or --tokens/--positions): the per-position
+    α-coefficients by kind, orders up to --max-order [default: 4]."""
     from symsteer import EXACT, FLOAT, expand as do_expand
     from symsteer.expansion import DEFAULT_BUDGET
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, expand_sequence, wants_sequence
+
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        emit(expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                             exact=exact, fmt=fmt, options=sequence), output)
+        return
 
     if (s_value is None) != (x_value is None):
         raise click.UsageError("--s and --x go together: evaluating needs both the steering vector and the input")
@@ -282,9 +294,19 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 @click.option("--hidden", type=int, default=3, show_default=True)
 @click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
+@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
     """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
     from symsteer._check import RTOL, check_grid
+
+    if sequence:
+        from symsteer.sequence_cli import check_sequences
+
+        text, failed = check_sequences(seed=seed, fmt=fmt)
+        click.echo(text)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
 
     rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
@@ -314,19 +336,36 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str) -> None:
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--s", "s_value", help="Sequence models: the steering vector (d values) or a (T, d) .npy array.")
+@click.option("--x", "x_value", help="Sequence models: the stream entering block 0, a (T, d) .npy array (instead of --tokens).")
+@sequence_options
 def report(model_path: str | None, steer_at: int, max_order: int, with_claims: bool, timeout: float | None, pdf: bool,
-           output: str | None, paths: tuple[str, ...], **shape: Any) -> None:
+           output: str | None, paths: tuple[str, ...], s_value: str | None, x_value: str | None, **shape: Any) -> None:
     """A LaTeX report: the model (default: 2-layer residual), its expansion, the closed forms of the
     first layer after the steering point, and the claims in PATHs (default: the built-in ones) with
-    their verdicts. Exit 1 when a verdict differs from the expected one."""
+    their verdicts. Exit 1 when a verdict differs from the expected one.
+
+    Sequence models (a tensor_language file, or --tokens/--positions, with --s): the per-position
+    table of α-coefficients and the attention block's terms with their positions."""
     from pathlib import Path
 
     from symsteer.report import compile_pdf, document
+    from symsteer.sequence_cli import SEQUENCE_OPTIONS, report_sequence, wants_sequence
 
     if pdf and output is None:
         raise click.UsageError("--pdf needs -o FILE.tex: the PDF is written beside it")
     if output is not None and output.endswith(".pdf"):
         raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
+    sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    if wants_sequence(model_path, sequence):
+        tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
+                              options=sequence)
+        emit(tex, output)
+        if pdf:
+            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        return
+    if s_value is not None or x_value is not None:
+        raise click.UsageError("--s and --x are for sequence models (a tensor_language --model)")
     if paths and not with_claims:
         raise click.UsageError("claim PATHs conflict with --no-claims")
     if model_path is None and shape["residual"] is None:
@@ -427,10 +466,20 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Also draw logits and term norms against α (PNG; needs matplotlib).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--calibrate", is_flag=True,
+              help="How strongly to steer (needs --inputs): KL(α), the iso-KL α for --kl-budget, the target logit's "
+                   "turning points, where self overtakes cross, argmax and top-k flips, within the --alpha range.")
+@click.option("--kl-budget", type=float, default=0.1, show_default=True, help="With --calibrate: the KL budget (nats).")
+@click.option("--target", type=int, help="With --calibrate: the output to follow [default: the one α¹ raises most].")
+@click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
 @_file_model_options
+@sequence_options
+@click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
 def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
-           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, residual: bool | None,
-           keys_path: str | None, layout: str | None, reference_path: str | None = None) -> None:
+           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
+           kl_budget: float, target: int | None, top_k: int, residual: bool | None,
+           keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
+           **sequence: Any) -> None:
     """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
@@ -442,7 +491,20 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
     from symsteer.io import load_vector
+    from symsteer.sequence_cli import effect_sequence, wants_sequence
 
+    if wants_sequence(model_path, sequence):
+        if calibrate:
+            _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,
+                                kl_budget=kl_budget, target=target, top_k=top_k, show=show, fmt=fmt, plot_path=plot_path,
+                                output=output, exact=exact, max_order=max_order)
+            return
+        text, failed = effect_sequence(model_path, steer_at=steer_at, s_value=s_value, alphas=parse_alphas(alpha_spec),
+                                       max_order=max_order, fmt=fmt, options=sequence)
+        emit(text, output)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
     for name, value in (("--top", top), ("--show", show)):
         if value < 0:
             raise click.UsageError(f"{name}={value}; expected a non-negative integer")
@@ -460,6 +522,10 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     network = _load_file_model(model_path, residual, keys_path, layout, reference_path, inputs_value if reference_path else None)
     s = load_vector(s_value, name="--s")
     inputs = load_vector(inputs_value, name="--inputs") if inputs_value is not None else None
+    if calibrate:
+        _calibrate(network, s, inputs, steer_at=steer_at, alpha_spec=alpha_spec, kl_budget=kl_budget, target=target,
+                   top_k=top_k, show=show, fmt=fmt, plot_path=plot_path, output=output, exact=exact)
+        return
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
         emit(_json(result.to_json(), indent=1), output)
@@ -470,6 +536,82 @@ def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | Non
     sw = result.sweep
     if sw is not None and (not sw.error <= RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
         sys.exit(EXIT_FAILED)
+
+
+def _calibration_range(alpha_spec: str, kl_budget: float, top_k: int) -> tuple[float, float]:
+    import math
+
+    from symsteer.effect import parse_alphas
+
+    if not (kl_budget > 0 and math.isfinite(kl_budget)):
+        raise click.UsageError(f"--kl-budget={kl_budget}; expected a positive number of nats")
+    if top_k < 1:
+        raise click.UsageError(f"--top-k={top_k}; expected a positive integer")
+    alphas = parse_alphas(alpha_spec)
+    lo, hi = min(alphas), max(alphas)
+    if not lo < 0 < hi:
+        raise click.UsageError(f"--alpha={alpha_spec!r} spans [{lo:g}, {hi:g}]; --calibrate needs a range with min < 0 < max")
+    return lo, hi
+
+
+def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None, output: str | None) -> None:
+    emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
+    if plot_path is not None:
+        result.plot(plot_path, rows=max(1, min(show, 4)))
+    if not result.verified or result.certified is False:
+        sys.exit(EXIT_FAILED)
+
+
+def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: int, s_value: str, alpha_spec: str,
+                        kl_budget: float, target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None,
+                        output: str | None, exact: bool, max_order: int | None) -> None:
+    """effect --calibrate on a sequence model: rows are the output positions from the first
+    steered one to the end of --tokens (with --max-order below the degree the series is
+    truncated, and the checks against forward passes say how far it is from the model)."""
+    from symsteer.calibrate import calibrate_sequence
+    from symsteer.layouts import read_config
+    from symsteer.sequence_cli import _steering, _tokens, load_sequence_model
+
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    model, _ = load_sequence_model(model_path, options)
+    tokens = _tokens(options.get("tokens"))
+    if tokens is None:
+        raise click.UsageError("--calibrate on a sequence model needs --tokens (the prompt's token ids)")
+    n = model.check_steer_at(steer_at)
+    s = _steering(s_value, length=len(tokens), width=model.width_at(n))
+    names = (read_config(model_path) or {}).get("tokens")
+    names = names if isinstance(names, list) and len(names) == model.vocab and all(isinstance(v, str) for v in names) else None
+    result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=options.get("positions") or "all",
+                                max_order=max_order,
+                                budget=kl_budget, lo=lo, hi=hi, top_k=top_k, token_names=names, exact=exact,
+                                targets=None if target is None else _targets(target, model.vocab, len(tokens), options))
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
+
+
+def _targets(target: int, vocab: int | None, length: int, options: dict[str, Any]) -> list[int]:
+    from symsteer.positions import SteerSet
+
+    first = SteerSet.parse(options.get("positions") or "all").first(length)
+    if vocab is not None and not 0 <= target < vocab:
+        raise click.UsageError(f"--target={target}; expected a token id in 0…{vocab - 1}")
+    return [target] * (length - first)
+
+
+def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: str, kl_budget: float,
+               target: int | None, top_k: int, show: int, fmt: str, plot_path: str | None, output: str | None,
+               exact: bool) -> None:
+    """effect --calibrate: the calibration on --inputs over the --alpha range (exit 1 unless every
+    check holds); with --exact every flip's root is also enclosed by certified ball arithmetic."""
+    from symsteer.calibrate import calibrate_network
+
+    if inputs is None:
+        raise click.UsageError("--calibrate needs --inputs (the rows whose logits are calibrated)")
+    lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
+    rows = 1 if getattr(inputs, "ndim", 1) == 1 else len(inputs)
+    targets = None if target is None else [target] * rows
+    result = calibrate_network(network, s, inputs, steer_at=steer_at, budget=kl_budget, lo=lo, hi=hi, top_k=top_k,
+                               targets=targets, exact=exact)
+    _emit_calibration(result, fmt=fmt, show=show, plot_path=plot_path, output=output)
 
 
 @main.command()
@@ -518,12 +660,12 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
 # -- claims ------------------------------------------------------------------------------
 
 
-def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
+def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list | None = None) -> list[Any]:
     import difflib
 
     from symsteer.claims import load_claims
 
-    claims = load_claims(list(paths) or None)
+    claims = load_claims(list(paths) or None, errors=errors)
     if only:
         known = {c.id: c for c in claims}
         for wanted in only:
@@ -545,12 +687,16 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...]) -> list[Any]:
 @click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
 @click.option("--timeout", type=CLAIM_SECONDS, help="Seconds per claim (overrides the claim files) [default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
+@click.option("--evidence", "evidence", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write one JSON file per claim here: the counterexample or the certificate (replay: tools/replay.py DIR).")
 def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: bool, timeout: float | None,
-           output: str | None) -> None:
+           output: str | None, evidence: str | None) -> None:
     """Prove or refute every claim in PATHS (claim files or directories; default: the built-in proofs/).
 
-    Exit 0 when every found verdict is the expected one, 1 when one differs or is undecided,
-    3 for a bad claim file.
+    Exit 0 when every found verdict is the expected one, 1 when one differs, is undecided or
+    cannot be decided (error), 3 for a bad claim file (the other files are still verified),
+    4 when two methods disagree or symsteer failed on a claim (after deciding the rest). The
+    output is written in every case.
     """
     import time
 
@@ -558,7 +704,8 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
 
     if timeout is not None and not timeout > 0:
         raise click.UsageError(f"--timeout={timeout}; expected a positive number of seconds")
-    claims = _select_claims(paths, only)
+    bad_files: list[Any] = []
+    claims = _select_claims(paths, only, bad_files)
     start = time.perf_counter()
     verdicts = verify_all(claims, timeout=timeout)
     elapsed = time.perf_counter() - start
@@ -568,6 +715,22 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
                     "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+    if evidence is not None:
+        from symsteer.claims import write_evidence
+
+        try:
+            write_evidence(verdicts, evidence)
+        except OSError as exc:
+            raise click.UsageError(f"--evidence {evidence}: cannot write there ({exc.strerror})") from None
+    for exc in bad_files:
+        click.echo(f"error: {exc}", err=True)
+    for v in verdicts:
+        if v.found == "bug":
+            click.echo(f"internal error in claim {v.claim.id}: {v.detail}\n(a bug in symsteer; please report it)", err=True)
+    if any(v.found == "bug" for v in verdicts):
+        sys.exit(EXIT_INTERNAL)
+    if bad_files:
+        sys.exit(EXIT_BAD_FILE)
     if not all(v.ok for v in verdicts):
         sys.exit(EXIT_FAILED)
 

@@ -346,7 +346,10 @@ class Effect:
         for m in range(1, self.self_part.shape[0]):
             v = self.self_part[m]
             lines.append(f"    alpha^{m}  |.| = {np.linalg.norm(v):<9.5g} {_extremes(v)}")
-        if self.cross is None:
+        if self.cross is None and not self.network.is_stack:
+            lines.append("  cross map: shown for plain or residual stacks between bias-free E and U; this network has other blocks "
+                         "(the coefficients above and the sweep below cover it)")
+        elif self.cross is None:
             lines.append(f"  no layer after x_{n}: steering adds alpha U s and nothing depends on the input")
         else:
             c = self.cross
@@ -545,7 +548,7 @@ def effect(
     if network.field == "symbolic":
         raise SymsteerError("effect needs concrete weights; this network has symbolic ones")
     s = _vector(s, network.width_at(n))
-    cross = cross_map(network, s, steer_at=n)
+    cross = cross_map(network, s, steer_at=n) if network.is_stack else None
     result = sweep(network, s, inputs, steer_at=n, alphas=alphas, exact=exact) if inputs is not None else None
     return Effect(network, n, s, self_terms(network, s, steer_at=n), cross, result,
                   image_shape=_image_shape(network, cross, image_shape))

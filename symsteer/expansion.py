@@ -271,11 +271,11 @@ class Expansion:
         if (x is None) == (x_n is None):
             raise ShapeError("give exactly one of x (the network input) and x_n (the stream at the steering point)")
         n, width = self.steer_at, self.network.width_at(self.steer_at)
-        values = {"s": numbers.vector(s, "s", width)}
+        values = {"s": numbers.vector(s, f"s (the steering vector at steer_at={n})", width)}
         if x_n is not None:
             if self.split_directions:
                 raise ShapeError("x_n cannot be split into x0 and d_l; give the network input x instead")
-            values["x"] = numbers.vector(x_n, "x_n", width)
+            values["x"] = numbers.vector(x_n, f"x_n (the stream at steer_at={n})", width)
             return values
         acts = stream(self.network, x, numbers=numbers)
         values["x"] = acts[n]

@@ -91,6 +91,12 @@ def _rows(arr: np.ndarray, width: int, name: str, what: str) -> np.ndarray:
 
 def gate_arrays(network: Network, inputs: np.ndarray, reference: np.ndarray, *, dtypes: Iterable[Any] = ()) -> GateResult:
     """Compare ``forward(network, inputs)`` with ``reference`` (float64)."""
+    from .sequence import SequenceModel
+
+    if isinstance(network, SequenceModel):  # token ids (N, T) in, logits (N, T, vocab) out
+        from .sequence import gate_sequence
+
+        return gate_sequence(network, inputs, reference, dtypes=dtypes)
     xs = _rows(np.asarray(inputs), network.d_in, "--inputs", "the network input width")
     ref = _rows(np.asarray(reference), network.d_out, "--reference", "the network output width")
     if xs.shape[0] != ref.shape[0]:

@@ -426,7 +426,7 @@ def model_arrays(
     chosen = keys or layout
     if chosen is None:
         chosen = _detect(arrays, source)
-    if config is not None:
+    if config is not None and not getattr(chosen, "checks_config", False):  # sequence layouts read n_head themselves
         _check_config(config, source)
     return chosen.build(arrays, source=source, residual=residual, config=config)
 
@@ -644,3 +644,5 @@ def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarr
         raise InputFileError(f"{source}: array {shown(key, name=True)} has shape {arr.shape}; expected an even first axis (2h): {what}")
     h = arr.shape[0] // 2
     return arr[:h], arr[h:]
+
+from . import tensor_language  # noqa: E402,F401  (registers the tensor-language sequence layout)

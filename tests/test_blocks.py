@@ -189,3 +189,37 @@ def test_every_block_kind_follows_the_protocol(layer):
         assert isinstance(block, Block) and block.mixes_positions is False
         for name in ("forward", "propagate", "degree", "arrays"):
             assert getattr(type(block), name) is not getattr(Block, name), (type(block).__name__, name)
+
+
+@pytest.mark.parametrize("kind", ["linear with bias", "lerp", "scaled", "add"])
+def test_every_kind_propagates_exactly_in_a_ring(layer, kind):
+    """Generic x and s (and α a generator): the propagated coefficients are those of α^m in the
+    forward pass on x + α s, for each kind of block."""
+    block = {"linear with bias": Linear([[1, -2, 0], [Fr(1, 2), 1, 3]], bias=[2, -1]),
+             "lerp": Residual.lerp(layer, Fr(7, 20)), "scaled": Residual.scaled(layer, Fr(-3, 2)), "add": Residual.add(layer)}[kind]
+    x, s, a = sympy.symbols("x1:4"), sympy.symbols("s1:4"), sympy.Symbol("a")
+    ring = PolyRing([*x, *s, a])
+    cs = np.stack([ring.vector(list(x), "x", 3), ring.vector(list(s), "s", 3)])
+    top = block.degree(1)
+    got = block.propagate(cs, top=top, numbers=ring)
+    steered = block.forward(ring.vector([u + a * v for u, v in zip(x, s)], "x", 3), numbers=ring)
+    assert got.shape == (top + 1, block.d_out)
+    for k in range(block.d_out):
+        poly = sympy.Poly(ring.to_sympy(steered[k]), a)
+        assert poly.degree() <= top
+        for m in range(top + 1):
+            assert sympy.expand(poly.coeff_monomial(a**m) - ring.to_sympy(got[m][k])) == 0
+
+
+def test_shape_errors_say_which_input_was_expected():
+    from symsteer import Network, coefficients
+
+    net = Network([Linear([[1, 0, 0, 0], [0, 1, 0, 0]], name="embed"), Bilinear([[1, 1]], [[1, 0]], [[1], [2]])])
+    with pytest.raises(ShapeError, match=r"x_n \(the stream at steer_at=0\) has shape \(4,\); expected a vector of length 2"):
+        coefficients(net, x_n=[1, 2, 3, 4], s=[1, 0], steer_at=0)
+    with pytest.raises(ShapeError, match=r"x \(the network input\) has shape \(2,\); expected a vector of length 4"):
+        coefficients(net, x=[1, 2], s=[1, 0], steer_at=0)
+    with pytest.raises(ShapeError, match="give exactly one of x"):
+        coefficients(net, s=[1, 0], steer_at=0)
+    with pytest.raises(TypeError):
+        coefficients(net, [1, 2], [1, 0], steer_at=0)  # inputs are keyword-only: x or x_n must be named

@@ -506,7 +506,7 @@ def test_directory_argument_verifies_every_file_in_it(tmp_path, capsys):
 def test_prove_nonnegative_is_sound(text: str, facts: list, shown: bool) -> None:
     import sympy
 
-    from symsteer.prover import prove_nonnegative
+    from symsteer.verify.signs import prove_nonnegative
 
     a, t = sympy.symbols("a t")
     expr = {"a**2": a**2, "a**2 - 2*a*t + t**2": a**2 - 2 * a * t + t**2, "a**2 - a*t + t**2": a**2 - a * t + t**2,

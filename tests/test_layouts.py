@@ -279,3 +279,14 @@ def test_registered_layouts_are_unambiguous():
                "tensor-sim-toy": CASES["tensor-sim toy"][0]}
     for name, sd in samples.items():
         assert [l.name for l in LAYOUTS.values() if l.claims(sorted(sd))] == [name]
+
+
+def test_the_readme_table_names_every_layout_with_its_class_and_commit():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    import re
+
+    for name, layout in LAYOUTS.items():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, f"README: no weight-file table row for {name}"
+        for commit in re.findall(r"@ ([0-9a-f]{8})", layout.follows):
+            assert commit in row, (name, commit)

@@ -28,3 +28,22 @@ def test_digits_notebook_runs(tmp_path):
     assert "exact_mismatches=0" in text
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
     assert not errors
+
+
+def test_tiny_lm_notebook_runs(tmp_path):
+    for module in ("nbclient", "nbformat", "ipykernel"):
+        pytest.importorskip(module, reason=f"{module} is not installed; pip install nbclient nbformat ipykernel")
+    import nbformat
+    from nbclient import NotebookClient
+
+    shutil.copy(EXAMPLES / "tiny_lm.ipynb", tmp_path / "tiny_lm.ipynb")
+    shutil.copytree(EXAMPLES / "tiny_lm", tmp_path / "tiny_lm")
+    nb = nbformat.read(tmp_path / "tiny_lm.ipynb", as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
+    assert not errors
+    text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
+    assert "prediction at the last position: A3" in text
+    assert "exact_mismatches=0" in text
+    assert "all flips and iso-KL α checked by forward passes: yes" in text
+    assert "A3 → A0" in text  # the steering vector does what it was built for, at an exact root

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from symsteer import cli
 from symsteer.claims import load_claim, verify
-from symsteer.statements import MAX_EXPONENT, StatementError, parse_statement
+from symsteer.verify.language import MAX_EXPONENT, StatementError, parse_statement
 
 ACCEPTED = [
     ("B(a*x) == a**2 * B(x)", "=="),
@@ -44,11 +44,11 @@ REFUSED = [
     ("[i for i in x] == x", "comprehensions"),
     ("{i for i in x} == x", "comprehensions"),
     ("softmax(i for i in x) == a", "comprehensions"),
-    ("sum(i for i in x) == a", "unknown function 'sum'"),
-    ("x[0] == a", "subscripts"),
+    ("sum(i for i in x) == a", "comprehensions are not part of the language"),
+    ("x[a] == a", "an index must be a literal integer"),
     ("x[0].__class__ == a", "not part of the language"),
     ("alpa*x == x", "unknown name 'alpa' (closest: alpha)"),
-    ("sotfmax(x) == x", "unknown function 'sotfmax' (closest: softmax)"),
+    ("sotfmax(x) == x", "unknown function 'sotfmax' (closest: softmax"),
     ("eval('1') == 1", "unknown function 'eval'"),
     ("open('/etc/passwd') == x", "unknown function 'open'"),
     ("getattr(x, 'real') == x", "unknown function 'getattr'"),
@@ -63,7 +63,7 @@ REFUSED = [
     ("x if a else s", "conditional expressions"),
     ("(y := x) == x", "assignment expressions"),
     ("a // 2 == a", "FloorDiv"),
-    ("a == 1 or a == 2", "'or' is not part of the language"),
+    ("a^2 == 1", "use ** for powers"),
     ("a is a", "comparison Is"),
     ("B(x)", "not a statement"),
     ("B(x) + a == x", "cannot apply '+'"),
@@ -141,7 +141,8 @@ def test_any_text_parses_or_is_refused_cleanly(text):
 
 
 def test_number_comparison_over_generic_values_is_a_proposition() -> None:
-    from symsteer.semantics import Case, Truth, symbolic_env
+    from symsteer.verify.evaluation import Case, symbolic_env
+    from symsteer.verify.propositions import Truth
 
     env = symbolic_env(Case(1, 1, 1), vectors=[], scalars=[], model=False)
     for text, value in (("2**L == 2", True), ("L >= 2", False), ("1/2 < 1", True)):

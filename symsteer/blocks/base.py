@@ -27,7 +27,7 @@ import sympy
 from ..errors import ShapeError
 from ..numbers import Numbers
 
-__all__ = ["Block", "Residual", "cauchy", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
+__all__ = ["Block", "Residual", "cauchy", "poly_add", "poly_scale", "poly_times_scalar_poly", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
 
 Field = Literal["float", "rational", "symbolic"]
 
@@ -144,6 +144,8 @@ def cauchy(a: np.ndarray, b: np.ndarray, *, top: int, numbers: Numbers) -> np.nd
     >>> cauchy(np.array([[1.0], [2.0]]), np.array([[3.0], [4.0]]), top=5, numbers=FLOAT).ravel().tolist()
     [3.0, 10.0, 8.0]
     """
+    if a.ndim == 1 and b.ndim == 1:  # scalar polynomials: numpy's in-place products need an axis
+        return cauchy(a[:, None], b[:, None], top=top, numbers=numbers)[:, 0]
     da, db = len(a) - 1, len(b) - 1
     orders = min(top, da + db) + 1
     pairs = [(i, m - i) for m in range(orders) for i in range(max(0, m - db), min(m, da) + 1)]
@@ -160,6 +162,35 @@ def cauchy(a: np.ndarray, b: np.ndarray, *, top: int, numbers: Numbers) -> np.nd
             np.multiply(a[i], b[m - i], out=product)
             g += product
     return out
+
+
+def scalar(value: Any) -> Any:
+    """A number to multiply arrays by: a 0-d object array for exact and polynomial entries
+    (numpy would unpack a flint polynomial, a sequence of terms, into a new axis)."""
+    if isinstance(value, (float, np.floating)):
+        return value
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
+
+
+def poly_add(a: np.ndarray, b: np.ndarray, numbers: Numbers) -> np.ndarray:
+    """The sum of two polynomials in α stored as coefficient arrays (orders on axis 0)."""
+    if len(a) < len(b):
+        a, b = b, a
+    out = a.copy()
+    out[: len(b)] = out[: len(b)] + b
+    return out
+
+
+def poly_scale(a: np.ndarray, c: Any) -> np.ndarray:
+    """A polynomial (coefficient array) times a constant."""
+    return a * c
+
+
+def poly_times_scalar_poly(a: np.ndarray, p: np.ndarray, numbers: Numbers) -> np.ndarray:
+    """``a(α) · p(α)`` for a vector polynomial ``a`` (orders, …) and a scalar one ``p`` (orders,)."""
+    return cauchy(a, p.reshape(p.shape + (1,) * (a.ndim - 1)), top=1 << 30, numbers=numbers)
 
 
 # -- the protocol --------------------------------------------------------------------------
@@ -211,6 +242,11 @@ class Block:
     @property
     def has_bias(self) -> bool:
         return False
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """For an input ``num(α) / den(α)`` (coefficient arrays, orders on axis 0; ``den`` a
+        scalar polynomial), the output as ``(num', den')``, exactly (see :mod:`symsteer.rational`)."""
+        raise NotImplementedError
 
     def describe(self) -> str:
         return f"{type(self).__name__.lower()} {self.d_in} → {self.d_out}"
@@ -297,7 +333,7 @@ class Residual(Block):
         return {"keep": self.keep, "scale": self.scale, **{f"inner.{k}": v for k, v in self.inner.arrays().items()}}
 
     def _scalars(self, numbers: Numbers) -> tuple[Any, Any]:
-        return numbers.entry(self.keep), numbers.entry(self.scale)
+        return scalar(numbers.entry(self.keep)), scalar(numbers.entry(self.scale))
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         y = self.inner.forward(x, numbers=numbers)
@@ -322,6 +358,14 @@ class Residual(Block):
     def degree(self, k: int) -> int | None:
         inner = self.inner.degree(k)
         return None if inner is None else max(k, inner)
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """``keep · num/den + scale · n/d = (keep · num d + scale · n den) / (den d)``."""
+        n, d = self.inner.rational(num, den, numbers=numbers)
+        keep, scale = self._scalars(numbers)
+        left = poly_times_scalar_poly(num, d, numbers) * keep
+        right = poly_times_scalar_poly(n, den, numbers) * scale
+        return poly_add(left, right, numbers), cauchy(den, d, top=1 << 30, numbers=numbers)
 
     def describe(self) -> str:
         how = {"add": "x + B(x)", "lerp": f"(1 − λ) x + λ B(x), λ = {self.scale}", "scaled": f"x + a B(x), a = {self.scale}"}

@@ -13,7 +13,7 @@ import sympy
 
 from ..errors import ShapeError
 from ..numbers import FLOAT, Numbers
-from .base import Block, Field, as_weight_array, cauchy, field_of, random_array
+from .base import Block, Field, as_weight_array, cauchy, field_of, poly_add, random_array
 
 __all__ = ["Bilinear"]
 
@@ -128,6 +128,16 @@ class Bilinear(Block):
 
     def degree(self, k: int) -> int:
         return 2 * k
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """``B(num/den) = P((W num + b den) ⊙ (V num + c den)) / den²``."""
+        a = self.weights(numbers)
+        wn, vn = numbers.apply(a["W"], num), numbers.apply(a["V"], num)
+        if a["b"] is not None:
+            wn = poly_add(wn, den[:, None] * a["b"], numbers)
+            vn = poly_add(vn, den[:, None] * a["c"], numbers)
+        top = 1 << 30
+        return numbers.apply(a["P"], cauchy(wn, vn, top=top, numbers=numbers)), cauchy(den, den, top=top, numbers=numbers)
 
     def pair(self, u: np.ndarray | None, v: np.ndarray | None, *, numbers: Numbers, same: bool = False) -> np.ndarray:
         """The structured expansion's node: ``B̂(u, v) = (B(u, v) + B(v, u)) / 2`` on operands

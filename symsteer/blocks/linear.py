@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers
-from .base import Block, as_weight_array
+from .base import Block, as_weight_array, poly_add
 
 __all__ = ["Linear"]
 
@@ -80,6 +80,14 @@ class Linear(Block):
 
     def degree(self, k: int) -> int:
         return k
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """``M num/den + t = (M num + t den) / den``."""
+        a = self.weights(numbers)
+        out = numbers.apply(a["M"], num)
+        if a["bias"] is not None:
+            out = poly_add(out, den[:, None] * a["bias"], numbers)
+        return out, den
 
     def describe(self) -> str:
         return f"linear {self.d_in} → {self.d_out}" + (", bias" if self.has_bias else "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .errors import ClaimFileError
+from ..errors import ClaimFileError
 
 __all__ = [
     "FUNCTIONS",
@@ -65,6 +65,13 @@ NAMES: dict[str, tuple[str, str]] = {
     "b": ("vector", "layer 0's bias b (width h; needs bias = true)"),
     "c": ("vector", "layer 0's bias c (width h; needs bias = true)"),
 }
+#: the weights of every layer l < MAX_LAYERS: W0 (= W), V1, P2, b3, …
+MAX_LAYERS = 4
+for _l in range(MAX_LAYERS):
+    NAMES |= {f"W{_l}": ("matrix", f"layer {_l}'s W (h × d)"), f"V{_l}": ("matrix", f"layer {_l}'s V (h × d)"),
+              f"P{_l}": ("matrix", f"layer {_l}'s P (d × h)"),
+              f"b{_l}": ("vector", f"layer {_l}'s bias b (width h; needs bias = true)"),
+              f"c{_l}": ("vector", f"layer {_l}'s bias c (width h; needs bias = true)")}
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ FUNCTIONS: dict[str, Function] = {
     "B0": Function((_V, ("vector", "vector")), "vector", "layer 0 of f (same as B)"),
     "B1": Function((_V, ("vector", "vector")), "vector", "layer 1 of f"),
     "B2": Function((_V, ("vector", "vector")), "vector", "layer 2 of f"),
+    "B3": Function((_V, ("vector", "vector")), "vector", "layer 3 of f"),
     "g": Function((_V,), "vector", "layer 0's hidden activations (W z + b) ⊙ (V z + c)"),
     "f": Function((_V,), "vector", "the network after the steering point: L layers, plain or residual (identity when L = 0)"),
     "stream": Function((("vector", "int"),), "vector", "stream(z, m): the activation after m layers of f"),
@@ -105,13 +113,50 @@ FUNCTIONS: dict[str, Function] = {
     "cross_part": Function((_V,), "vector", "terms of f(X + A*S) with both X and S leaves"),
     "self_part": Function((_V,), "vector", "terms of f(X + A*S) with S leaves and no X leaf"),
     "const_part": Function((_V,), "vector", "terms of f(X + A*S) with bias leaves only"),
+    "coeff": Function((("any", "var:scalar", "int"),), "same", "coeff(e, a, m): the coefficient of a**m in e (a polynomial in a)"),
+    "dot": Function((("vector", "vector"),), "scalar", "dot(u, v) = Σ u_i v_i"),
+    "norm2": Function((_V,), "scalar", "the squared norm Σ u_i²"),
+    "sum": Function((_V,), "scalar", "the sum of the entries"),
+    "abs": Function((_V, _S), "same", "|·| entrywise"),
+    "max": Function((_V, ("scalar", "scalar")), "scalar", "the largest entry of a vector, or of two scalars"),
+    "min": Function((_V, ("scalar", "scalar")), "scalar", "the smallest entry of a vector, or of two scalars"),
     "generic": Function((_P,), "prop", "holds for almost every weight and input (an open polynomial condition with a witness)"),
     "empirical": Function((("str",),), "prop", "a claim about behaviour on data, which no proof over weights decides"),
 }
 
 #: the named weights and biases, and the functions that use the model
-MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "B", "B0", "B1", "B2", "g", "f", "stream", "share", "cross_map",
-                         "input_part", "cross_part", "self_part", "const_part"})
+MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "share", "cross_map",
+                         "input_part", "cross_part", "self_part", "const_part"}
+                        | {f"{w}{l}" for w in "WVPbc" for l in range(MAX_LAYERS)})
+
+
+def layer_of(name: str) -> tuple[str, int] | None:
+    """('W', 2) for 'W2', ('W', 0) for 'W'; None for a name that is not a weight."""
+    if name in ("W", "V", "P", "b", "c"):
+        return name, 0
+    if len(name) == 2 and name[0] in "WVPbc" and name[1].isdigit():
+        return name[0], int(name[1])
+    return None
+
+
+def steered_form(inner: Node) -> tuple[Node, Node, Node, int] | None:
+    """(X, A, S, sign) of a steered input X + A*S, A*S + X, X - A*S or -A*S + X (the scalar on
+    either side of S); None for anything else."""
+    if inner.op not in ("+", "-"):
+        return None
+    left, right = inner.args
+    candidates = [(left, right, 1 if inner.op == "+" else -1)]
+    if inner.op == "+":
+        candidates.append((right, left, 1))
+    for x, steer, sign in candidates:
+        if steer.op == "neg" and steer.args[0].op == "*":
+            steer, sign = steer.args[0], -sign
+        if steer.op != "*" or x.type != "vector":
+            continue
+        a, v = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
+        if a.type in ("scalar", "int") and v.type == "vector":
+            return x, a, v, sign
+    return None
 
 _REFUSED = {
     ast.Attribute: "attribute access (a.b) is",
@@ -120,7 +165,6 @@ _REFUSED = {
     ast.SetComp: "comprehensions are",
     ast.DictComp: "comprehensions are",
     ast.GeneratorExp: "comprehensions are",
-    ast.Subscript: "subscripts (a[i]) are",
     ast.Starred: "starred arguments are",
     ast.IfExp: "conditional expressions are",
     ast.NamedExpr: "assignment expressions are",
@@ -285,16 +329,27 @@ class _Builder:
         raise self.fail(tree, f"operator {type(tree.op).__name__} is not part of the language")
 
     def _BoolOp(self, tree: ast.BoolOp) -> Node:
-        if not isinstance(tree.op, ast.And):
-            raise self.fail(tree, "'or' is not part of the language; write one claim per case")
+        word = "and" if isinstance(tree.op, ast.And) else "or"
         args = tuple(self.build(v) for v in tree.values)
         for arg, v in zip(args, tree.values):
             if arg.type != "prop":
-                raise self.fail(v, f"'and' joins statements; got a {arg.type}")
-        return self.node(tree, "and", args, type="prop")
+                raise self.fail(v, f"'{word}' joins statements; got a {arg.type}")
+        return self.node(tree, word, args, type="prop")
+
+    def _Subscript(self, tree: ast.Subscript) -> Node:
+        value = self.build(tree.value)
+        if value.type != "vector":
+            raise self.fail(tree, f"only vectors can be indexed, u[i]; got a {value.type}")
+        index = tree.slice
+        if not (isinstance(index, ast.Constant) and isinstance(index.value, int) and not isinstance(index.value, bool)
+                and 0 <= index.value < MAX_VECTOR):
+            raise self.fail(tree, f"an index must be a literal integer 0 … {MAX_VECTOR - 1} (entries count from 0)")
+        return self.node(tree, "index", (value,), value=index.value, type="scalar")
 
     def _BinOp(self, tree: ast.BinOp) -> Node:
         op = _BINOPS.get(type(tree.op))
+        if isinstance(tree.op, ast.BitXor):
+            raise self.fail(tree, "'^' is not a power here (in Python it is exclusive or); use ** for powers, e.g. a**2")
         if op is None:
             raise self.fail(tree, f"operator {type(tree.op).__name__} is not part of the language (use + - * / ** @)")
         left, right = self.build(tree.left), self.build(tree.right)
@@ -409,6 +464,8 @@ def _comparable(op: str, left: str, right: str) -> bool:
         return True
     if "degree" in (left, right):
         return {left, right} <= {"degree", "int"}
+    if "entropy" in (left, right) and (left in num or right in num):  # entropy(softmax(z)) <= 1
+        return True
     if op in ("==", "!="):
         if left in ("vector", "matrix") and right in num:  # entrywise against a number, e.g. M != 0
             return True

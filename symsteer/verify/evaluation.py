@@ -1,77 +1,30 @@
-"""What a statement means on one model shape.
-
-One evaluator runs a checked statement (:mod:`symsteer.statements`) in a number system of
-the core: exact rationals at a point (every proposition is then True or False), or a
-polynomial ring over generic weights, vectors and scalars (propositions become the
-polynomial conditions the prover works on). A second evaluator expands vector expressions
-into nested bilinear terms with formal layers, which holds for every width d, h at once.
+"""What a statement means on one model shape: the exact evaluator at a point (propositions are
+True or False) and over generic weights, vectors and scalars (propositions become
+:mod:`.propositions` for the provers).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import sympy
 
-from ._coefficients import forward, stream
-from .errors import SymsteerError
-from .expansion import expand
-from .layer import Bilinear
-from .network import Network
-from .numbers import EXACT, Numbers, PolyRing, object_array
-from .statements import MAX_EXPONENT, Node, StatementError
-
-__all__ = [
-    "All",
-    "Any_",
-    "Case",
-    "Empirical",
-    "EntropyLess",
-    "Evaluator",
-    "Formal",
-    "Generic",
-    "NotFormal",
-    "NotZero",
-    "Opaque",
-    "Order",
-    "Prop",
-    "ReluSign",
-    "ReluZero",
-    "Sign",
-    "Truth",
-    "Undefined",
-    "Unsupported",
-    "Zero",
-    "case_variables",
-    "negate",
-    "point_env",
-    "symbolic_env",
-]
-
-try:  # what an inexact division of polynomials raises: flint's DomainError, or sympy's
-    from flint.utils.flint_exceptions import DomainError as _Inexact
-except ImportError:  # pragma: no cover - the fallback without flint
-    from sympy.polys.polyerrors import ExactQuotientFailed as _Inexact
-INEXACT = (_Inexact, ZeroDivisionError)
+from .._coefficients import forward, stream
+from ..expansion import expand
+from ..layer import Bilinear
+from ..network import Network
+from ..numbers import EXACT, Numbers, PolyRing, object_array
+from .language import MAX_EXPONENT, Node, StatementError, layer_of, steered_form
+from .propositions import All, Any_, Empirical, EntropyLess, Generic, Opaque, Order, ReluSign, ReluZero, Sign, Truth, Undefined, Unsupported, Zero, negate
+from .values import ArgmaxVal, DegreeVal, EntropyVal, Frac, Relu, SYMBOLIC_TERMS, SoftmaxVal, TransVec, _box, _changes_sign, _check_matmul, _check_power, _check_product, _constant_value, _drop_one, _fraction, _generator_index, _is_constant, _iv, _iv_compare, _iv_entropy, _largest, _minors_const, _mul, _numerator, _same_entropy
 
 VECTOR_NAMES = ("x", "s", "u", "v", "z")
-#: the most terms a layer's product may reach over generic weights; a bigger size is refused
-SYMBOLIC_TERMS = 400_000
 SCALAR_NAMES = ("a", "alpha", "t", "k")
-
-
-class Undefined(SymsteerError):
-    """The statement has no value at this point (a division by zero, or an interval
-    comparison that floating intervals cannot settle)."""
-
-
-class Unsupported(SymsteerError):
-    """The statement has no symbolic meaning here; only exact points can test it."""
 
 
 # -- model shapes --------------------------------------------------------------------------
@@ -173,375 +126,6 @@ def _weight_symbols(network: Network) -> set[sympy.Symbol]:
     return {sym for arr in arrays if arr is not None for v in arr.ravel() for sym in v.free_symbols}
 
 
-# -- rational functions in a ring ----------------------------------------------------------
-
-
-class Frac:
-    """``num / den`` over a polynomial ring: shares divide by outputs. Compared by cross-multiplying."""
-
-    __slots__ = ("den", "num")
-
-    def __init__(self, num: Any, den: Any) -> None:
-        self.num, self.den = num, den
-
-    @staticmethod
-    def of(v: Any) -> Frac:
-        return v if isinstance(v, Frac) else Frac(v, 1)
-
-    def __add__(self, o: Any) -> Frac:
-        o = Frac.of(o)
-        return Frac(_mul(self.num, o.den) + _mul(o.num, self.den), _mul(self.den, o.den))
-
-    __radd__ = __add__
-
-    def __sub__(self, o: Any) -> Frac:
-        o = Frac.of(o)
-        return Frac(_mul(self.num, o.den) - _mul(o.num, self.den), _mul(self.den, o.den))
-
-    def __rsub__(self, o: Any) -> Frac:
-        return Frac.of(o) - self
-
-    def __mul__(self, o: Any) -> Frac:
-        o = Frac.of(o)
-        return Frac(_mul(self.num, o.num), _mul(self.den, o.den))
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, o: Any) -> Frac:
-        o = Frac.of(o)
-        return Frac(_mul(self.num, o.den), _mul(self.den, o.num))
-
-    def __rtruediv__(self, o: Any) -> Frac:
-        return Frac.of(o) / self
-
-    def __neg__(self) -> Frac:
-        return Frac(-self.num, self.den)
-
-    def __pow__(self, e: int) -> Frac:
-        out = Frac(1, 1)
-        for _ in range(e):
-            out = out * self
-        return out
-
-
-def _mul(p: Any, q: Any, *, limit: int = 25 * SYMBOLIC_TERMS, what: str = "rational functions") -> Any:
-    """``p * q``, refused when the product could exceed ``limit`` terms: flint multiplies in C,
-    where the time limit cannot interrupt it (and a huge product can exhaust the memory)."""
-    if not isinstance(p, Frac) and not isinstance(q, Frac):  # Frac guards its own products
-        _check_product(p, q, limit=limit, what=what)
-    return p * q
-
-
-def _power_terms(p: Any, e: int) -> int:
-    """An upper bound on the number of terms of ``p ** e``: the monomials of its degree in the
-    variables p uses, and the multisets of e of p's terms, whichever is smaller."""
-    if not hasattr(p, "monoms") or e <= 1:
-        return len(p) if hasattr(p, "monoms") else 1
-    monoms = [tuple(int(x) for x in m) for m in p.monoms()]
-    if len(monoms) <= 1:
-        return 1
-    used = sum(1 for i in range(len(monoms[0])) if any(m[i] for m in monoms))
-    degree = max(sum(m) for m in monoms)
-    from math import comb
-
-    return min(comb(used + degree * e, used), comb(len(monoms) + e - 1, e))
-
-
-def _check_power(p: Any, e: int, *, limit: int = 25 * SYMBOLIC_TERMS) -> None:
-    """Refuse ``p ** e`` when it could exceed ``limit`` terms (flint computes it in C, where the
-    time limit cannot interrupt it): ``((a + t + k + alpha + 1)**64)**64`` would never return."""
-    size = _power_terms(p, e)
-    if size > limit:
-        raise Unsupported(f"a power of a polynomial with up to {float(size):.1e} terms (limit {limit:.0e})")
-
-
-def _check_product(p: Any, q: Any, *, limit: int, what: str) -> None:
-    """Refuse a product of polynomials that could exceed ``limit`` terms (before it is started)."""
-    size = (len(p) if hasattr(p, "monoms") else 1) * (len(q) if hasattr(q, "monoms") else 1)
-    if size > limit:
-        raise Unsupported(f"a product of {what} with up to {size:.1e} terms (limit {limit:.0e}); "
-                          "list smaller sizes in [model]")
-
-
-class Relu:
-    """``rest + Σ coef · relu(arg)`` over a polynomial ring, each arg a non-constant polynomial:
-    relu of generic values, with sums and polynomial multiples of it. Equations between such
-    values become :class:`ReluZero` for the prover; is_polynomial_in and continuous_in read a
-    single ``relu(arg)``."""
-
-    __slots__ = ("rest", "terms")
-
-    def __init__(self, arg: Any = None, *, terms: tuple = (), rest: Any = 0) -> None:
-        self.terms = ((arg, 1),) if arg is not None else tuple(terms)
-        self.rest = rest
-
-    @property
-    def arg(self) -> Any:
-        if len(self.terms) != 1 or self.terms[0][1] != 1 or self.rest != 0:
-            raise Unsupported("a sum or multiple of relu(...) values can only be compared with '=='")
-        return self.terms[0][0]
-
-    def _no(self, *_: Any) -> Any:
-        raise Unsupported("relu(...) of a symbolic value can only be added, scaled by a polynomial, compared with '==' "
-                          "or passed to is_polynomial_in or continuous_in")
-
-    def __add__(self, o: Any) -> Relu:
-        if isinstance(o, Relu):
-            return Relu(terms=self.terms + o.terms, rest=self.rest + o.rest)
-        if isinstance(o, Frac):
-            self._no()
-        return Relu(terms=self.terms, rest=self.rest + o)
-
-    __radd__ = __add__
-
-    def __neg__(self) -> Relu:
-        return Relu(terms=tuple((a, -c) for a, c in self.terms), rest=-self.rest)
-
-    def __sub__(self, o: Any) -> Relu:
-        return self + (-o)
-
-    def __rsub__(self, o: Any) -> Relu:
-        return (-self) + o
-
-    def __mul__(self, o: Any) -> Relu:
-        if isinstance(o, (Relu, Frac)):
-            self._no()
-        return Relu(terms=tuple((a, c * o) for a, c in self.terms), rest=self.rest * o)
-
-    __rmul__ = __mul__
-    __truediv__ = __rtruediv__ = __pow__ = _no
-
-
-def _largest(v: Any) -> Any:
-    """The entry with the most terms (a polynomial stands for itself)."""
-    entries = list(v.ravel()) if isinstance(v, np.ndarray) else [v]
-    polys = [e for e in entries if hasattr(e, "monoms")]
-    return max(polys, key=len) if polys else 1
-
-
-def _box(v: Any) -> np.ndarray:
-    """A 0-d object array: numpy would unpack a flint polynomial (a sequence) otherwise."""
-    out = np.empty((), dtype=object)
-    out[()] = v
-    return out
-
-
-def _numerator(v: Any) -> Any:
-    return v.num if isinstance(v, Frac) else v
-
-
-# -- propositions in a polynomial ring -----------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class Prop:
-    """A proposition over generic values; ``text`` is the part of the statement it came from."""
-
-    text: str = field(default="", kw_only=True)
-
-
-@dataclass(frozen=True, eq=False)
-class Truth(Prop):
-    value: bool
-    reason: str
-
-
-@dataclass(frozen=True, eq=False)
-class Zero(Prop):
-    """Every polynomial vanishes."""
-
-    polys: tuple
-    ring: Any
-    why: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class NotZero(Prop):
-    """Some polynomial does not vanish."""
-
-    polys: tuple
-    ring: Any
-    why: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class Sign(Prop):
-    """``poly > 0`` (strict) or ``poly >= 0``."""
-
-    poly: Any
-    strict: bool
-    ring: Any
-
-
-@dataclass(frozen=True, eq=False)
-class ReluZero(Prop):
-    """Every entry ``rest + Σ coef · relu(arg)`` (a :class:`Relu`) is zero."""
-
-    entries: tuple
-    ring: Any
-
-
-@dataclass(frozen=True, eq=False)
-class ReluSign(Prop):
-    """Every entry ``rest + Σ coef · relu(arg)`` (a :class:`Relu`) is > 0 (strict) or >= 0."""
-
-    entries: tuple
-    strict: bool
-    ring: Any
-
-
-@dataclass(frozen=True, eq=False)
-class Order(Prop):
-    """``argmax(left) == argmax(right)`` (kind 'argmax') or ``same_ranking(left, right)``."""
-
-    kind: str
-    left: tuple
-    right: tuple
-    ring: Any
-    negated: bool = False
-
-
-@dataclass(frozen=True, eq=False)
-class EntropyLess(Prop):
-    """``H(softmax(left)) < H(softmax(right))`` (or ``<=``)."""
-
-    left: tuple
-    right: tuple
-    strict: bool
-    ring: Any
-    negated: bool = False
-
-
-@dataclass(frozen=True, eq=False)
-class Opaque(Prop):
-    """No symbolic strategy: only exact points can test it."""
-
-    reason: str
-
-
-@dataclass(frozen=True, eq=False)
-class All(Prop):
-    items: tuple
-
-
-@dataclass(frozen=True, eq=False)
-class Any_(Prop):
-    items: tuple
-
-
-@dataclass(frozen=True, eq=False)
-class Generic(Prop):
-    """The inner proposition holds for almost every weight and input."""
-
-    inner: Prop
-
-
-@dataclass(frozen=True, eq=False)
-class Empirical(Prop):
-    """A claim about behaviour on data."""
-
-    claim: str
-
-
-def negate(p: Prop) -> Prop:
-    """``not p``, pushed down to the atoms."""
-    t = f"not {p.text}" if p.text else ""
-    if isinstance(p, Truth):
-        return Truth(not p.value, p.reason, text=t)
-    if isinstance(p, Zero):
-        return NotZero(p.polys, p.ring, p.why, text=t)
-    if isinstance(p, NotZero):
-        return Zero(p.polys, p.ring, p.why, text=t)
-    if isinstance(p, Sign):
-        return Sign(-p.poly, not p.strict, p.ring, text=t)
-    if isinstance(p, Order):
-        return Order(p.kind, p.left, p.right, p.ring, negated=not p.negated, text=t)
-    if isinstance(p, EntropyLess):
-        return EntropyLess(p.left, p.right, p.strict, p.ring, negated=not p.negated, text=t)
-    if isinstance(p, All):
-        return Any_(tuple(negate(i) for i in p.items), text=t)
-    if isinstance(p, Any_):
-        return All(tuple(negate(i) for i in p.items), text=t)
-    return Opaque(f"the negation of {p.text or type(p).__name__} has no symbolic strategy", text=t)
-
-
-# -- values that are not numbers -------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class SoftmaxVal:
-    """``softmax(logits)``; exact comparisons go through the logits (equal iff they differ by a constant)."""
-
-    logits: np.ndarray
-
-    def intervals(self) -> list[Any]:
-        from mpmath import iv
-
-        iv.prec = 120
-        z = [_iv(v) for v in self.logits]
-        top = max(self.logits, key=lambda v: _fraction(v))
-        e = [iv.exp(v - _iv(top)) for v in z]
-        total = sum(e[1:], e[0])
-        return [v / total for v in e]
-
-
-@dataclass(frozen=True, eq=False)
-class TransVec:
-    """Entries known as rigorous floating intervals (mpmath.iv): softmax values after arithmetic."""
-
-    items: tuple
-
-
-@dataclass(frozen=True, eq=False)
-class EntropyVal:
-    logits: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class ArgmaxVal:
-    entries: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class DegreeVal:
-    """The coefficients of a polynomial by power of the bound scalar (lists of polynomials in the rest)."""
-
-    by_power: dict
-    ring: Any
-
-
-def _fraction(v: Any) -> Fraction:
-    if isinstance(v, Fraction):
-        return v
-    if hasattr(v, "p") and hasattr(v, "q"):
-        return Fraction(int(v.p), int(v.q))
-    return Fraction(v)
-
-
-def _iv(v: Any) -> Any:
-    from mpmath import iv
-
-    q = _fraction(v)
-    return iv.mpf(q.numerator) / iv.mpf(q.denominator)
-
-
-def _iv_entropy(logits: np.ndarray) -> Any:
-    from mpmath import iv
-
-    p = SoftmaxVal(logits).intervals()
-    return -sum((pi * iv.log(pi) for pi in p[1:]), p[0] * iv.log(p[0]))
-
-
-def _iv_compare(a: Any, b: Any, op: str) -> bool:
-    """Decide ``a op b`` for intervals, or raise Undefined when they overlap."""
-    lo_a, hi_a, lo_b, hi_b = a.a, a.b, b.a, b.b
-    if hi_a < lo_b:
-        return op in ("<", "<=", "!=")
-    if hi_b < lo_a:
-        return op in (">", ">=", "!=")
-    raise Undefined(f"intervals {a} and {b} overlap: '{op}' cannot be settled at this precision")
-
-
 # -- the evaluator --------------------------------------------------------------------------
 
 
@@ -595,6 +179,17 @@ class Evaluator:
         if op == "and":
             items = [self.value_of(a) for a in node.args]
             return all(items) if self.exact else All(tuple(items), text=node.text)
+        if op == "or":
+            items = [self.value_of(a) for a in node.args]
+            return any(items) if self.exact else Any_(tuple(items), text=node.text)
+        if op == "index":
+            v = self.value_of(node.args[0])
+            if not isinstance(v, np.ndarray) or v.ndim != 1:
+                raise StatementError(f"'{node.text}': only vectors can be indexed")
+            if node.value >= len(v):
+                raise StatementError(f"'{node.text}': index {node.value} is out of range for a vector of width {len(v)} "
+                                     f"(entries count from 0)")
+            return v[node.value]
         if op in ("+", "-", "*", "/", "**", "@"):
             return self._binary(node)
         if op in ("==", "!=", "<", "<=", ">", ">="):
@@ -613,11 +208,13 @@ class Evaluator:
             return Fraction(self.case.m)
         if name == "ones":
             return object_array([self.numbers.entry(1)] * self.case.d)
-        if name in ("W", "V", "P", "b", "c"):
-            arrays = self._weights(0)
-            if arrays[name] is None:
+        weight = layer_of(name)
+        if weight is not None:
+            letter, l = weight
+            arrays = self._weights(l)
+            if arrays[letter] is None:
                 raise StatementError(f"'{name}' is a bias and the model has none; set bias = true in [model]")
-            return arrays[name]
+            return arrays[letter]
         if name not in self.values:
             raise StatementError(f"'{name}' has no value here")  # pragma: no cover - every free name is bound
         return self.values[name]
@@ -654,6 +251,8 @@ class Evaluator:
             return self._trans_binary(op, left, right, node)
         left, right = self.lift(left), self.lift(right)
         if op == "@":
+            if isinstance(self.numbers, PolyRing):
+                _check_matmul(left, right, what=f"'{node.text}'")
             return np.matmul(left, right)
         if op == "/":
             return self._divide(left, right, node)
@@ -707,6 +306,9 @@ class Evaluator:
             return self._degree_compare(op, left, right, node)
         if isinstance(left, EntropyVal):
             return self._entropy_compare(op, left, right, node)
+        if isinstance(right, EntropyVal):  # 1 >= entropy(...) is entropy(...) <= 1
+            flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}[op]
+            return self._entropy_compare(flipped, right, left, node)
         if isinstance(left, (frozenset, ArgmaxVal)):
             return self._argmax_compare(op, left, right, node)
         if isinstance(left, SoftmaxVal) and isinstance(right, SoftmaxVal) and op in ("==", "!="):
@@ -806,7 +408,12 @@ class Evaluator:
         same = all(both) if self.exact else All(tuple(both), text=node.text)
         return same if op == "==" else self._not(same)
 
-    def _entropy_compare(self, op: str, left: EntropyVal, right: EntropyVal, node: Node) -> Any:
+    def _entropy_compare(self, op: str, left: EntropyVal, right: Any, node: Node) -> Any:
+        if not isinstance(right, EntropyVal):  # an entropy against a number: intervals at exact points
+            if not self.exact or isinstance(self.numbers, PolyRing):
+                return _entropy_bound(op, len(left.logits), right, node)
+            bound = _iv(right)
+            return _iv_compare(_iv_entropy(left.logits), bound, op) if op not in ("==",) else False
         if self.exact:
             if _same_entropy(left.logits, right.logits):
                 return op in ("==", "<=", ">=")
@@ -837,13 +444,14 @@ class Evaluator:
         return v
 
     def _layer_fn(self, l: int, node: Node, args: tuple[Node, ...]) -> np.ndarray:
+        # the layer's algebra is its block's: B(z) its forward pass, B(u, v) = P((W u) ⊙ (V v))
+        # its pair of two operands (the biases belong to B(z) only)
         layer = self._layer(l)
-        a = self._weights(l)
         if len(args) == 1:
             z = self._vector(self.value_of(args[0]), node.text, layer.d_in)
             return forward(self._single_layer(l), z, numbers=self.numbers)
         u, v = (self._vector(self.value_of(x), node.text, layer.d_in) for x in args)
-        return (u @ a["W"].T * (v @ a["V"].T)) @ a["P"].T
+        return layer.pair(u, v, numbers=self.numbers, same=True)
 
     def _single_layer(self, l: int, *, residual: bool = False) -> Network:
         if (l, residual) not in self._single:
@@ -860,6 +468,85 @@ class Evaluator:
 
     def _fn_B2(self, node: Node, *args: Node) -> np.ndarray:
         return self._layer_fn(2, node, args)
+
+    def _fn_B3(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(3, node, args)
+
+    # -- sums and products of entries ------------------------------------------------------
+
+    def _entries_of(self, node: Node, arg: Node) -> np.ndarray:
+        v = self.lift(self.value_of(arg))
+        if not isinstance(v, np.ndarray) or v.ndim != 1:
+            raise StatementError(f"'{node.text}' needs a vector")
+        return v
+
+    def _fn_dot(self, node: Node, left: Node, right: Node) -> Any:
+        u, v = self._entries_of(node, left), self._entries_of(node, right)
+        if len(u) != len(v):
+            raise StatementError(f"'{node.text}': vectors of widths {len(u)} and {len(v)}")
+        total = self.numbers.entry(0)
+        for p, q in zip(u, v):
+            if isinstance(self.numbers, PolyRing):  # flint multiplies in C: refuse a huge product first
+                _check_product(p, q, limit=SYMBOLIC_TERMS, what=f"the entries of '{node.text}'")
+            total = total + p * q
+        return total
+
+    def _fn_norm2(self, node: Node, arg: Node) -> Any:
+        return self._fn_dot(node, arg, arg)
+
+    def _fn_sum(self, node: Node, arg: Node) -> Any:
+        total = self.numbers.entry(0)
+        for e in self._entries_of(node, arg):
+            total = total + e
+        return total
+
+    def _exact_only(self, node: Node) -> None:
+        # |·|, max and min are piecewise: over generic values they have no polynomial form
+        if isinstance(self.numbers, PolyRing):
+            raise Unsupported(f"'{node.text}' (abs, max, min) is decided at exact points only")
+
+    def _fn_abs(self, node: Node, arg: Node) -> Any:
+        v = self.value_of(arg)
+        if isinstance(self.numbers, PolyRing):  # |p| = 2 relu(p) - p, for the relu prover
+            one = lambda e: self._relu(self.lift(e)) * 2 - self.lift(e)
+            return object_array([one(e) for e in v]) if isinstance(v, np.ndarray) else one(v)
+        if isinstance(v, np.ndarray):
+            return object_array([e if e >= 0 else -e for e in v])
+        return v if v >= 0 else -v
+
+    def _extreme(self, node: Node, args: tuple[Node, ...], pick: Any) -> Any:
+        if isinstance(self.numbers, PolyRing) and len(args) == 2:
+            # max(p, q) = q + relu(p - q) and min(p, q) = p - relu(p - q), for the relu prover
+            p, r = (self.lift(self.value_of(a)) for a in args)
+            return r + self._relu(p - r) if pick is max else p - self._relu(p - r)
+        self._exact_only(node)
+        values = list(self._entries_of(node, args[0])) if len(args) == 1 else [self.value_of(a) for a in args]
+        return pick(values)
+
+    def _fn_max(self, node: Node, *args: Node) -> Any:
+        return self._extreme(node, args, max)
+
+    def _fn_min(self, node: Node, *args: Node) -> Any:
+        return self._extreme(node, args, min)
+
+    def _fn_coeff(self, node: Node, expr: Node, var: Node, power: Node) -> Any:
+        m = self.value_of(power)
+        if not isinstance(m, Fraction) or m.denominator != 1 or not 0 <= m <= MAX_EXPONENT:
+            raise StatementError(f"'{node.text}': the power must be an integer 0 … {MAX_EXPONENT}")
+        inner, value, gens = self._bound(expr, var)
+        out = []
+        values = list(value.ravel()) if isinstance(value, np.ndarray) else [value]
+        for e in values:
+            e = inner.lift(e)
+            if isinstance(e, (Frac, Relu)):
+                raise Unsupported(f"'{node.text}': the coefficient of a quotient or a relu has no polynomial form")
+            split = self._split(inner.numbers, e, gens)
+            c = split.get((int(m),), inner.numbers.entry(0))
+            # a ring of its own (at an exact point): the coefficient is a number
+            out.append(c if inner is self else self.numbers.entry(_constant_value(inner.numbers, c)))
+        if isinstance(value, np.ndarray):
+            return object_array(out, value.shape)
+        return out[0]
 
     def _fn_g(self, node: Node, arg: Node) -> np.ndarray:
         layer, a = self._layer(0), self._weights(0)
@@ -909,11 +596,8 @@ class Evaluator:
         return self._stream(z)[m]
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
-        layer, a = self._layer(0), self._weights(0)
-        s = self._vector(self.value_of(arg), node.text, layer.d_in)
-        ws, vs = s @ a["W"].T, s @ a["V"].T
-        inner = a["W"] * vs[:, None] + a["V"] * ws[:, None]
-        return a["P"] @ inner
+        layer = self._layer(0)
+        return layer.cross_matrix(self._vector(self.value_of(arg), node.text, layer.d_in), numbers=self.numbers)
 
     def _fn_share(self, node: Node, arg: Node, kind: Node | None = None) -> np.ndarray:
         how = "unit" if kind is None else kind.value
@@ -961,15 +645,16 @@ class Evaluator:
     # -- steered parts -------------------------------------------------------------------
 
     def _steered(self, node: Node, arg: Node) -> tuple[Network, Any, Any, Any]:
-        """``f(X + A*S)`` or ``B(X + A*S)``: the network, X, S and A."""
+        """``f(X + A*S)`` or ``B(X + A*S)`` (also ``A*S + X`` and ``X - A*S``): the network, X, S
+        and A (negated for a difference)."""
         fn = arg.value if arg.op == "call" else None
         inner = arg.args[0] if arg.op == "call" and len(arg.args) == 1 else None
-        if fn not in ("f", "B", "B0", "B1", "B2") or inner is None or inner.op != "+":
+        if fn not in ("f", "B", "B0", "B1", "B2", "B3") or inner is None:
             raise StatementError(f"{node.value} expects f(X + A*S) or B(X + A*S); got '{arg.text}'")
-        x_node, steer = inner.args
-        if steer.op != "*":
+        form = steered_form(inner)
+        if form is None:
             raise StatementError(f"{node.value} expects f(X + A*S) with a scalar A times a vector S; got '{inner.text}'")
-        a_node, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
+        x_node, a_node, s_node, sign = form
         if fn == "f":
             if self.case.depth == 0 or self.network is None:
                 raise StatementError(f"{node.value} needs at least one layer")
@@ -977,7 +662,9 @@ class Evaluator:
         else:
             net = self._single_layer(0 if fn in ("B", "B0") else int(fn[1]))
         width = net.d_in
-        return net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width), self.lift(self.value_of(a_node))
+        a = self.lift(self.value_of(a_node))
+        return (net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width),
+                a if sign > 0 else -a)
 
     def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
         net, x, s, a = self._steered(node, arg)
@@ -1091,6 +778,8 @@ class Evaluator:
 
     def _fn_constant(self, node: Node, arg: Node) -> Any:
         v = self.value_of(arg)
+        if isinstance(v, SoftmaxVal):  # softmax(z) is constant exactly when z is
+            v = v.logits
         if not isinstance(v, np.ndarray):
             raise StatementError(f"{node.text}: constant needs a vector")
         return self._zero(_minors_const(v), node, why="all entries equal")
@@ -1208,476 +897,23 @@ class Evaluator:
         return Empirical(arg.value, text=node.text)
 
 
-def _drop_one(dens: list[Any], den: Any, numbers: Any) -> Any:
-    """The product of ``dens`` with one factor equal to ``den`` left out."""
-    out, dropped = numbers.entry(1), False
-    for d in dens:
-        if not dropped and d == den:
-            dropped = True
-            continue
-        out = out * d
-    return out
-
-
-def _minors_const(v: np.ndarray) -> list[Any]:
-    return [_numerator(v[i] - v[0]) for i in range(1, len(v))]
-
-
-def _same_entropy(a: np.ndarray, b: np.ndarray) -> bool:
-    """Entropy of softmax is invariant under shifts and permutations of the logits."""
-    if len(a) != len(b):
-        return False
-    sa = sorted(_fraction(v) for v in a)
-    sb = sorted(_fraction(v) for v in b)
-    return len({p - q for p, q in zip(sa, sb)}) == 1
-
-
-def _generator_index(ring: PolyRing, e: Any) -> int | None:
-    terms = list(ring.terms(e)) if hasattr(e, "monoms") else []
-    if len(terms) == 1:
-        monom, coeff = terms[0]
-        if coeff == 1 and sum(monom) == 1:
-            return monom.index(1)
-    return None
-
-
-def _is_constant(e: Any) -> bool:
-    return not hasattr(e, "monoms") or e.is_constant()
-
-
-def _constant_value(ring: PolyRing, e: Any) -> Fraction:
-    terms = list(ring.terms(e))
-    return _fraction(terms[0][1]) if terms else Fraction(0)
-
-
-def _changes_sign(ring: PolyRing, poly: Any) -> bool:
-    """A univariate polynomial changes sign on the real line: it has a real root of odd multiplicity."""
-    expr = ring.to_sympy(poly)
-    syms = list(expr.free_symbols)
-    if not syms:
-        return False
-    p = sympy.Poly(expr, syms[0])
-    _, factors = p.sqf_list()
-    return any(mult % 2 == 1 and f.count_roots() > 0 for f, mult in factors)
-
-
-# -- the formal algebra: any width at once --------------------------------------------------
-
-
-class NotFormal(Exception):
-    """The expression is outside the formal algebra (elementwise products, literals, shares …)."""
-
-
-@dataclass(frozen=True, eq=False)
-class FVec:
-    """A formal vector: {term id: coefficient}, terms over named leaves and formal layers.
-
-    A term (interned to an int by :class:`Formal`) is a leaf ``(name,)`` (``('1',)`` is the
-    bias leaf, b in a W slot and c in a V slot) or ``(kind, layer, i, j)`` over the ids i, j of
-    two terms. Every bilinear map splits uniquely as B(u, v) = B̂(u, v) + Ǎ(u, v), symmetric plus
-    antisymmetric; kind 'BS' is B̂ on the unordered pair i ≤ j, 'BA' is Ǎ on i < j (Ǎ(j, i) =
-    −Ǎ(i, j), Ǎ(i, i) = 0), and 'GS', 'GA' the same for the hidden activations. B(z, z) = B̂(z, z)
-    then keeps only unordered pairs (docs/mathematics.md's counts). Identities between formal vectors hold
-    for every width d and h: they only use that each layer is linear in each slot.
-    """
-
-    terms: dict
-    space: str = "d"
-
-    def __add__(self, o: FVec) -> FVec:
-        _same_space(self, o)
-        out = dict(self.terms)
-        for k, c in o.terms.items():
-            out[k] = out.get(k, 0) + c
-        return FVec({k: c for k, c in out.items() if c != 0}, self.space)
-
-    def scale(self, c: Any) -> FVec:
-        if c == 0:
-            return FVec({}, self.space)
-        return FVec({k: v * c for k, v in self.terms.items()}, self.space)
-
-    def __sub__(self, o: FVec) -> FVec:
-        return self + o.scale(-1)
-
-
-def _same_space(a: FVec, b: FVec) -> None:
-    if a.space != b.space:
-        raise NotFormal("vectors of different spaces")
-
-
-@dataclass(frozen=True, eq=False)
-class _FSoftmax:
-    logits: FVec
-
-
-@dataclass(frozen=True, eq=False)
-class _FArgmax:
-    vec: FVec
-
-
-@dataclass(frozen=True, eq=False)
-class _FEntropy:
-    logits: FVec
-
-
-class Formal:
-    """Evaluate statements in the formal algebra at one depth, for every width at once.
-
-    Every method returns a formal value or a :class:`Truth`; anything outside the algebra
-    raises :class:`NotFormal`. A proof here is an identity of formal expansions.
-    """
-
-    def __init__(self, *, depth: int, residual: bool, bias: bool, scalars: Iterable[str], m: int | None = None,
-                 facts: Any = None) -> None:
-        self.depth, self.residual, self.bias, self.m = depth, residual, bias, m
-        self.syms = {a: sympy.Symbol(a) for a in scalars}
-        self.ring = PolyRing(list(self.syms.values()))
-        self.values: dict[str, Any] = {}
-        self.facts = facts  # callable(sympy expr, want) -> reason | None: the sign prover with the hypotheses
-        self.nonconstant: list[FVec] = []
-        # interned terms: hashing small tuples of ints instead of deeply nested ones
-        self._ids: dict[tuple, int] = {}
-        self._leafsets: list[frozenset] = []
-
-    def _term(self, key: tuple) -> int:
-        """The id of a term (a leaf ``(name,)`` or ``(kind, layer, i, j)``)."""
-        found = self._ids.get(key)
-        if found is None:
-            found = self._ids[key] = len(self._leafsets)
-            self._leafsets.append(frozenset(key[:1]) if len(key) == 1 else self._leafsets[key[2]] | self._leafsets[key[3]])
-        return found
-
-    def leaves(self, v: FVec) -> frozenset:
-        """Every leaf name in some term of ``v``."""
-        return frozenset().union(*(self._leafsets[k] for k in v.terms))
-
-    def leaf(self, name: str) -> FVec:
-        return FVec({self._term((name,)): self.ring.entry(1)})
-
-    def value(self, name: str) -> Any:
-        if name in self.values:
-            return self.values[name]
-        if name in VECTOR_NAMES or name == "ones":
-            return self.leaf(name)
-        if name in self.syms:
-            return self.ring.entry(self.syms[name])
-        if name == "L":
-            return Fraction(self.depth)
-        if name == "m" and self.m is not None:
-            return Fraction(self.m)
-        raise NotFormal(name)
-
-    def value_of(self, node: Node) -> Any:
-        op = node.op
-        if op == "num":
-            return node.value
-        if op == "name":
-            return self.value(node.value)
-        if op == "neg":
-            v = self.value_of(node.args[0])
-            return v.scale(-1) if isinstance(v, FVec) else -v
-        if op in ("+", "-"):
-            a, b = (self.value_of(x) for x in node.args)
-            if isinstance(a, FVec) != isinstance(b, FVec):
-                raise NotFormal(op)
-            if isinstance(a, FVec):
-                return a + b if op == "+" else a - b
-            return self._scalar(a) + self._scalar(b) if op == "+" else self._scalar(a) - self._scalar(b)
-        if op == "*":
-            a, b = (self.value_of(x) for x in node.args)
-            if isinstance(a, FVec) and isinstance(b, FVec):
-                raise NotFormal("elementwise product")
-            if isinstance(b, FVec):
-                return b.scale(self._scalar(a))
-            if isinstance(a, FVec):
-                return a.scale(self._scalar(b))
-            return self._scalar(a) * self._scalar(b)
-        if op == "/":
-            a, b = (self.value_of(x) for x in node.args)
-            if not isinstance(b, Fraction) or b == 0:
-                raise NotFormal("division")
-            return a.scale(self.ring.entry(1 / b)) if isinstance(a, FVec) else self._scalar(a) * self.ring.entry(1 / b)
-        if op == "**":
-            a, e = (self.value_of(x) for x in node.args)
-            if not isinstance(e, Fraction) or not 0 <= e <= MAX_EXPONENT:
-                raise NotFormal("exponent")
-            if isinstance(a, Fraction):
-                return a ** int(e)
-            base = self._scalar(a)
-            try:
-                _check_power(base, int(e))
-            except Unsupported as exc:
-                raise NotFormal(str(exc)) from None
-            return base ** int(e)
-        if op == "and":
-            items = [self.value_of(x) for x in node.args]
-            if all(isinstance(i, Truth) and i.value for i in items):
-                return Truth(True, "; ".join(i.reason for i in items))
-            raise NotFormal("and")
-        if op == "not":
-            inner = node.args[0]
-            if inner.op == "call" and inner.value == "depends_on":
-                e = self.value_of(inner.args[0])
-                if isinstance(e, FVec) and inner.args[1].value not in self.leaves(e):
-                    return Truth(True, f"no term of the expansion of '{inner.args[0].text}' has a leaf {inner.args[1].value}")
-            raise NotFormal("not")
-        if op == "==":
-            return self._equal(node)
-        if op in ("<=", "<") and node.args[0].op == "call" and node.args[0].value == "degree_in":
-            top, bound = self._degree(node.args[0]), self.value_of(node.args[1])
-            if isinstance(bound, Fraction) and (top <= bound if op == "<=" else top < bound):
-                return Truth(True, f"every coefficient of the expansion of '{node.args[0].args[0].text}' has degree "
-                                   f"≤ {top} in {node.args[0].args[1].value}")
-            raise NotFormal("degree")
-        if op in ("<", ">") and isinstance(self.value_of(node.args[0]), _FEntropy):
-            left, right = (self.value_of(x) for x in node.args)
-            return self._entropy(left.logits, right.logits) if op == "<" else self._entropy(right.logits, left.logits)
-        if op == "call":
-            method = getattr(self, f"_fn_{node.value}", None)
-            if method is None:
-                raise NotFormal(node.value)
-            return method(node, *node.args)
-        raise NotFormal(op)
-
-    def _scalar(self, v: Any) -> Any:
-        if isinstance(v, Fraction):
-            return self.ring.entry(v)
-        if isinstance(v, (FVec, _FSoftmax, _FArgmax, _FEntropy)):
-            raise NotFormal("not a scalar")
-        return v
-
-    # -- layers ---------------------------------------------------------------------------
-
-    def _bilinear(self, kind: str, l: int, u: FVec, v: FVec) -> FVec:
-        if u.space != "d" or v.space != "d":
-            raise NotFormal("layer input")
-        out: dict = {}
-        term, sym, anti = self._term, kind + "S", kind + "A"
-
-        def add(key: tuple, c: Any) -> None:
-            t = term(key)
-            out[t] = out[t] + c if t in out else c
-
-        if u.terms == v.terms:  # B(z, z) = B̂(z, z): each unordered pair once, the cross pairs twice
-            items = sorted(u.terms.items())
-            for n, (i, ci) in enumerate(items):
-                add((sym, l, i, i), ci * ci)
-                two = 2 * ci
-                for j, cj in items[n + 1:]:
-                    add((sym, l, i, j), two * cj)
-        else:
-            for i, ci in u.terms.items():
-                for j, cj in v.terms.items():
-                    c = ci * cj
-                    if i == j:
-                        add((sym, l, i, i), c)
-                    else:
-                        lo, hi = (i, j) if i < j else (j, i)
-                        add((sym, l, lo, hi), c)
-                        add((anti, l, lo, hi), c if i < j else -c)
-        return FVec({k: c for k, c in out.items() if c != 0}, "h" if kind == "G" else "d")
-
-    def _layer(self, kind: str, l: int, z: FVec) -> FVec:
-        if l >= self.depth:
-            raise NotFormal("layer")
-        if self.bias:
-            z = z + self.leaf("1")
-        return self._bilinear(kind, l, z, z)
-
-    def _apply(self, l: int, args: tuple[Node, ...]) -> FVec:
-        vals = [self.value_of(a) for a in args]
-        if not all(isinstance(v, FVec) for v in vals):
-            raise NotFormal("layer argument")
-        if l >= self.depth:
-            raise NotFormal("layer")
-        return self._layer("B", l, vals[0]) if len(vals) == 1 else self._bilinear("B", l, vals[0], vals[1])
-
-    def _fn_B(self, node: Node, *args: Node) -> FVec:
-        return self._apply(0, args)
-
-    _fn_B0 = _fn_B
-
-    def _fn_B1(self, node: Node, *args: Node) -> FVec:
-        return self._apply(1, args)
-
-    def _fn_B2(self, node: Node, *args: Node) -> FVec:
-        return self._apply(2, args)
-
-    def _fn_g(self, node: Node, arg: Node) -> FVec:
-        z = self.value_of(arg)
-        if not isinstance(z, FVec):
-            raise NotFormal("g")
-        return self._layer("G", 0, z)
-
-    def _run(self, z: FVec, layers: int) -> FVec:
-        for l in range(layers):
-            y = self._layer("B", l, z)
-            z = z + y if self.residual else y
-        return z
-
-    def _fn_f(self, node: Node, arg: Node) -> FVec:
-        z = self.value_of(arg)
-        if not isinstance(z, FVec):
-            raise NotFormal("f")
-        return self._run(z, self.depth)
-
-    def _fn_stream(self, node: Node, arg: Node, index: Node) -> FVec:
-        z, m = self.value_of(arg), self.value_of(index)
-        if not isinstance(z, FVec) or not isinstance(m, Fraction) or not 0 <= m <= self.depth:
-            raise NotFormal("stream")
-        return self._run(z, int(m))
-
-    def _part(self, arg: Node, kind: str) -> FVec:
-        if arg.op != "call" or arg.value not in ("f", "B", "B0") or len(arg.args) != 1 or arg.args[0].op != "+":
-            raise NotFormal("part")
-        x_node, steer = arg.args[0].args
-        if steer.op != "*":
-            raise NotFormal("part")
-        _, s_node = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
-        if x_node.op != "name" or s_node.op != "name":
-            raise NotFormal("part")
-        total = self.value_of(arg)
-        x, s = x_node.value, s_node.value
-        keep = {}
-        for key, c in total.terms.items():
-            leaves = self._leafsets[key]
-            has_x, has_s = x in leaves, s in leaves
-            k = ("cross" if has_s else "input") if has_x else ("self" if has_s else "const")
-            if k == kind:
-                keep[key] = c
-        return FVec(keep, total.space)
-
-    def _fn_input_part(self, node: Node, arg: Node) -> FVec:
-        return self._part(arg, "input")
-
-    def _fn_cross_part(self, node: Node, arg: Node) -> FVec:
-        return self._part(arg, "cross")
-
-    def _fn_self_part(self, node: Node, arg: Node) -> FVec:
-        return self._part(arg, "self")
-
-    def _fn_const_part(self, node: Node, arg: Node) -> FVec:
-        return self._part(arg, "const")
-
-    # -- predicates -------------------------------------------------------------------------
-
-    def _fn_softmax(self, node: Node, arg: Node) -> _FSoftmax:
-        v = self.value_of(arg)
-        if not isinstance(v, FVec):
-            raise NotFormal("softmax")
-        return _FSoftmax(v)
-
-    def _fn_argmax(self, node: Node, arg: Node) -> _FArgmax:
-        v = self.value_of(arg)
-        v = v.logits if isinstance(v, _FSoftmax) else v
-        if not isinstance(v, FVec):
-            raise NotFormal("argmax")
-        return _FArgmax(v)
-
-    def _fn_entropy(self, node: Node, arg: Node) -> _FEntropy:
-        v = self.value_of(arg)
-        if not isinstance(v, _FSoftmax):
-            raise NotFormal("entropy")
-        return _FEntropy(v.logits)
-
-    def _degree(self, node: Node) -> int:
-        """The largest degree in the scalar over the coefficients of a formal vector."""
-        expr, var = node.args
-        v = self.value_of(expr)
-        if not isinstance(v, FVec) or var.value not in self.syms:
-            raise NotFormal("degree_in")
-        index = list(self.syms).index(var.value)
-        return max((int(c.degrees()[index]) if hasattr(c, "degrees") else 0 for c in v.terms.values()), default=0)
-
-    def _fn_is_polynomial_in(self, node: Node, expr: Node, *_: Node) -> Truth:
-        v = self.value_of(expr)
-        if not isinstance(v, FVec):
-            raise NotFormal("is_polynomial_in")
-        return Truth(True, f"'{expr.text}' expands to nested bilinear terms whose coefficients are polynomials in the scalars")
-
-    def _fn_continuous_in(self, node: Node, expr: Node, *_: Node) -> Truth:
-        if not isinstance(self.value_of(expr), FVec):
-            raise NotFormal("continuous_in")
-        return Truth(True, f"'{expr.text}' is a polynomial map, hence continuous")
-
-    def _fn_parallel(self, node: Node, left: Node, right: Node) -> Truth:
-        u, v = (self.value_of(a) for a in (left, right))
-        if not isinstance(u, FVec) or not isinstance(v, FVec):
-            raise NotFormal("parallel")
-        keys = list(set(u.terms) | set(v.terms))
-        zero = self.ring.entry(0)
-        cu, cv = [u.terms.get(k, zero) for k in keys], [v.terms.get(k, zero) for k in keys]
-        # rank one: every 2×2 minor of the coefficient rows vanishes, so at every value of the
-        # scalars one row is a multiple of the other, and so are the vectors. Over the field of
-        # rational functions it suffices that every column is proportional to one nonzero column
-        # (then all are multiples of it): one minor per column instead of all pairs.
-        pivot = next((p for p in range(len(keys)) if cu[p] != 0 or cv[p] != 0), None)
-        for i in range(len(keys)) if pivot is not None else ():
-            if cu[pivot] * cv[i] - cu[i] * cv[pivot] != 0:
-                raise NotFormal("parallel")
-        return Truth(True, f"the expansions of '{left.text}' and '{right.text}' are proportional term by term")
-
-    def _fn_same_ranking(self, node: Node, left: Node, right: Node) -> Truth:
-        return self._order(self.value_of(left), self.value_of(right), node)
-
-    def _ratio(self, u: FVec, v: FVec) -> Any:
-        """c with u = c v term by term, c a polynomial in the scalars; or None."""
-        if not v.terms or set(u.terms) - set(v.terms):
-            return None
-        key0, c0 = next(iter(v.terms.items()))
-        if key0 not in u.terms:
-            return None
-        try:
-            c = u.terms[key0] / c0
-        except INEXACT:
-            return None
-        return c if all(u.terms.get(k, 0) == c * cv for k, cv in v.terms.items()) else None
-
-    def _order(self, u: Any, v: Any, node: Node) -> Truth:
-        if not isinstance(u, FVec) or not isinstance(v, FVec) or self.facts is None:
-            raise NotFormal("order")
-        c = self._ratio(u, v)
-        if c is None:
-            raise NotFormal("order")
-        why = self.facts(self.ring.to_sympy(c), ">0")
-        if why is None:
-            raise NotFormal("order")
-        return Truth(True, f"left = c · right term by term with c = {self.ring.to_sympy(c)} > 0 ({why}); "
-                           "multiplying by c > 0 keeps every order")
-
-    def _entropy(self, u: FVec, v: FVec) -> Truth:
-        if self.facts is None:
-            raise NotFormal("entropy")
-        c = self._ratio(u, v)
-        if c is not None and any(v.terms == n.terms for n in self.nonconstant):
-            why = self.facts(self.ring.to_sympy(c) - 1, ">0")
-            if why is not None:
-                return Truth(True, _ENTROPY_LEMMA.format(rel=f"left = c · right with c = {self.ring.to_sympy(c)} > 1 ({why})"))
-        c = self._ratio(v, u)
-        if c is not None and any(u.terms == n.terms for n in self.nonconstant):
-            cs = self.ring.to_sympy(c)
-            pos, below = self.facts(cs, ">0"), self.facts(1 - cs, ">0")
-            if pos is not None and below is not None:
-                return Truth(True, _ENTROPY_LEMMA.format(rel=f"right = c · left with 0 < c = {cs} < 1 ({pos}; {below})"))
-        raise NotFormal("entropy")
-
-    def _equal(self, node: Node) -> Truth:
-        a, b = (self.value_of(x) for x in node.args)
-        if isinstance(a, _FArgmax) and isinstance(b, _FArgmax):
-            return self._order(a.vec, b.vec, node)
-        if isinstance(a, _FSoftmax) and isinstance(b, _FSoftmax):
-            a, b = a.logits, b.logits
-        if isinstance(a, FVec) and isinstance(b, FVec):
-            diff = a - b
-            if not diff.terms:
-                return Truth(True, f"both sides expand to the same {len(a.terms)} nested bilinear term(s)")
-            raise NotFormal("==")
-        if isinstance(a, FVec) or isinstance(b, FVec):
-            raise NotFormal("==")
-        if self._scalar(a) - self._scalar(b) == 0:
-            return Truth(True, "both sides are the same polynomial")
-        raise NotFormal("==")
-
-
-_ENTROPY_LEMMA = ("{rel}, and the right-hand logits are not constant; the entropy H(c) of softmax(c z) has "
-                  "dH/dc = −c · Var_softmax(cz)(z) < 0 for c > 0 and non-constant z, so it falls strictly as c grows")
+def _entropy_bound(op: str, n: int, bound: Any, node: Node) -> Any:
+    """``H(softmax(z)) op r`` for every z of width n, or Opaque: 0 < H ≤ ln n (n ≥ 2), with
+    H = ln n exactly at constant z and H = 0 only when n = 1 (a distribution with full support)."""
+    if not isinstance(bound, Fraction):
+        return Opaque("an entropy compared with a symbolic value is decided at exact points only", text=node.text)
+    from mpmath import iv
+
+    top = iv.log(n)
+    r = iv.mpf(bound.numerator) / iv.mpf(bound.denominator)
+    if n == 1:
+        holds = {"<": bound > 0, "<=": bound >= 0, ">": bound < 0, ">=": bound <= 0, "==": bound == 0, "!=": bound != 0}[op]
+        return Truth(holds, f"softmax of one entry is 1, whose entropy is 0", text=node.text)
+    reason = f"0 < H(softmax(z)) ≤ ln {n} for z of width {n}, with H = ln {n} at constant z"
+    if op in ("<=", "<") and top.b < r.a:  # r above ln n: every entropy is below it
+        return Truth(True, reason, text=node.text)
+    if op in (">=", ">") and bound <= 0:
+        return Truth(True, reason, text=node.text)
+    if op == "<=" and r.b < 0 or op == "<" and bound <= 0:  # never below 0
+        return Truth(False, reason, text=node.text)
+    return Opaque("an entropy compared with a number between 0 and ln n is decided at exact points only", text=node.text)

@@ -1,0 +1,121 @@
+"""A per-sample RMSNorm feeding a bias-free bilinear layer: ``B(g ⊙ x / r)`` with
+``r² = ‖x‖²/d + ε``. Since B is homogeneous of degree 2, ``B(g ⊙ x / r) = B(g ⊙ x) / r²``:
+no square root is left, and a stack of such pre-norm blocks is an exact rational function of α
+(:mod:`symsteer.rational`). Norms that fold at inference (fixed scalars, a static or running
+rms, BatchNorm in eval mode) are not this block: they are :meth:`Linear.diagonal`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..numbers import Numbers, PolyRing
+from .base import Block, as_scalar, as_weight_array, cauchy, poly_add, poly_scale
+from .bilinear import Bilinear
+
+__all__ = ["NormedBilinear"]
+
+
+@dataclass(frozen=True, eq=False)
+class NormedBilinear(Block):
+    """``B(RMSNorm(x))`` with ``RMSNorm(x) = g ⊙ x / √(‖x‖²/d + ε)`` and B bias-free.
+
+    >>> from symsteer.numbers import EXACT
+    >>> block = NormedBilinear(Bilinear([[1, 0]], [[1, 0]], [[1]]), eps=0)
+    >>> block.forward(EXACT.vector([3, 4], "x", 2), numbers=EXACT).tolist()   # 9 / (25/2)
+    [18/25]
+    """
+
+    inner: Bilinear
+    gain: Any = field(default=None, kw_only=True)
+    eps: Any = field(default=Fraction(0), kw_only=True)
+    name: str = field(default="", kw_only=True)
+
+    polynomial = False  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        if not isinstance(self.inner, Bilinear):
+            raise ShapeError(f"NormedBilinear wraps a {type(self.inner).__name__}; expected a Bilinear layer")
+        if self.inner.has_bias:
+            raise ShapeError(
+                f"{self.inner.name}: a per-sample norm before a bilinear layer with biases is not a rational function of alpha "
+                "(B(x/r) keeps a 1/r term); expected a bias-free layer"
+            )
+        if not self.name:
+            put(self, "name", self.inner.name)
+        if self.gain is not None:
+            gain = as_weight_array(self.gain, f"{self.name}.gain", ndim=1)
+            if gain.shape != (self.inner.d_in,):
+                raise ShapeError(f"{self.name}.gain has shape {gain.shape}; expected ({self.inner.d_in},)")
+            put(self, "gain", gain)
+        eps = as_scalar(self.eps, f"{self.name}.eps")
+        if float(eps) < 0:
+            raise ShapeError(f"{self.name}.eps = {eps}; expected ε ≥ 0")
+        put(self, "eps", eps)
+
+    @property
+    def d_in(self) -> int:
+        return self.inner.d_in
+
+    @property
+    def d_out(self) -> int:
+        return self.inner.d_out
+
+    def arrays(self) -> dict[str, Any]:
+        return {"gain": self.gain, "eps": np.asarray([self.eps], dtype=object if not isinstance(self.eps, float) else float),
+                **{f"inner.{k}": v for k, v in self.inner.arrays().items()}}
+
+    def _own(self, numbers: Numbers) -> tuple[Any, Any, Any]:
+        if isinstance(numbers, PolyRing):
+            raise ShapeError(f"{self.name}: a per-sample norm divides by a polynomial; polynomial rings cannot hold the result. "
+                             "Use exact numbers (its Taylor coefficients, or symsteer.rational for the exact rational function)")
+        a = numbers.weights(self, {"gain": self.gain, "eps": np.asarray([self.eps], dtype=object)})
+        return a["gain"], a["eps"][0], numbers.entry(Fraction(1, self.d_in))
+
+    def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
+        """``B(g ⊙ x) / (‖x‖²/d + ε)``."""
+        self._check_input(x)
+        gain, eps, inv_d = self._own(numbers)
+        y = self.inner.forward(x * gain if gain is not None else x, numbers=numbers)
+        r2 = (x * x).sum(axis=-1, keepdims=True) * inv_d + eps
+        if np.any(r2 == 0):
+            raise ShapeError(f"{self.name}: the norm of the stream is 0 and ε = 0; the block is undefined there")
+        return y / r2
+
+    def propagate(self, cs: np.ndarray, *, top: int, numbers: Numbers) -> np.ndarray:
+        """The Taylor coefficients of ``N(α) / D(α)`` to order ``top``: ``N`` the bilinear layer's
+        coefficients on ``g ⊙ x(α)``, ``D = ‖x(α)‖²/d + ε``, by power-series division."""
+        self._check_input(cs, "the coefficients")
+        gain, eps, inv_d = self._own(numbers)
+        N = self.inner.propagate(cs * gain if gain is not None else cs, top=top, numbers=numbers)
+        D = cauchy(cs, cs, top=top, numbers=numbers).sum(axis=-1, keepdims=True) * inv_d
+        D[0] = D[0] + eps
+        if np.any(D[0] == 0):
+            raise ShapeError(f"{self.name}: ‖x‖²/d + ε = 0 at α = 0; the series about α = 0 does not exist")
+        q: list[np.ndarray] = []
+        for m in range(top + 1):
+            acc = N[m] if m < len(N) else N[0] * 0
+            for i in range(1, min(m, len(D) - 1) + 1):
+                acc = acc - D[i] * q[m - i]
+            q.append(acc / D[0])
+        return np.stack(q)
+
+    def degree(self, k: int) -> None:
+        return None  # a rational function of α: no polynomial degree
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """``x = num/den`` ↦ ``B(g ⊙ num) / (‖num‖²/d + ε den²)`` (the den² cancels)."""
+        gain, eps, inv_d = self._own(numbers)
+        top = 1 << 30
+        n, _ = self.inner.rational(num * gain if gain is not None else num, den, numbers=numbers)
+        norm = cauchy(num, num, top=top, numbers=numbers).sum(axis=-1) * inv_d
+        return n, poly_add(norm, poly_scale(cauchy(den, den, top=top, numbers=numbers), eps), numbers)
+
+    def describe(self) -> str:
+        return f"bilinear {self.d_in} → {self.d_out} after a per-sample RMSNorm (ε = {self.eps})"

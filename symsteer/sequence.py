@@ -1,0 +1,274 @@
+"""Sequence models: a stream of T positions through blocks, some of which mix positions.
+
+``x_0`` is the embedding of the tokens (rows of the (vocab, d) table) or a given (T, d) array;
+each block maps the (T, d) stream to the next (attention mixes positions, a bilinear MLP acts on
+each one); the head (a linear block) gives the logits per position. Steering adds ``α D`` to
+the stream entering block n, where ``D`` (T, d) holds ``s`` (or ``S[t]``) at the steered
+positions and zero elsewhere (:func:`symsteer.positions.steer_direction`).
+
+The α-coefficients of every output position come from propagating the stacked coefficients
+(K+1, T, d) block by block (each block's ``propagate``), truncated at order K.
+
+>>> from symsteer.blocks import Attention, Residual
+>>> rng = np.random.default_rng(0)
+>>> model = SequenceModel((Residual.lerp(Attention.random(2, heads=1, rng=rng), Fraction(1, 2)),))
+>>> c = model.coefficients([[1, 0], [0, 1]], direction(model, "last", [1, 1], length=2), steer_at=0)
+>>> c.shape  # orders 0 … 5, T = 2, d = 2
+(6, 2, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction  # noqa: F401  (the module's doctest)
+from typing import Any, Sequence
+
+import numpy as np
+
+from .blocks.base import Block, as_weight_array
+from ._coefficients import KINDS
+from .errors import BudgetError, ShapeError
+from .numbers import EXACT, FLOAT, Numbers
+from .positions import SteerSet, steer_direction
+
+__all__ = ["SequenceModel", "direction", "MAX_ORDER", "MAX_EXACT_WORK"]
+
+#: the highest α-order computed (the work grows with its square)
+MAX_ORDER = 512
+#: the most multiply-adds of exact (object) numbers one propagation may plan before it starts
+MAX_EXACT_WORK = 200_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceModel:
+    """``x_0 = E[tokens]`` (or a given (T, d) stream) → blocks → ``head`` per position.
+
+    ``embed`` is the token table (vocab, d) (rows are embeddings, as ``nn.Embedding``);
+    ``head`` a block mapping the last stream to the output (e.g. a :class:`Linear` unembedding).
+    """
+
+    blocks: tuple[Block, ...]
+    embed: np.ndarray | None = field(default=None, kw_only=True)
+    head: Block | None = field(default=None, kw_only=True)
+    name: str = field(default="model", kw_only=True)
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        put(self, "blocks", tuple(self.blocks))
+        if not self.blocks:
+            raise ShapeError("blocks=() is empty; expected at least one block")
+        if self.embed is not None:
+            put(self, "embed", as_weight_array(self.embed, "embed", ndim=2))
+        width = self.embed.shape[1] if self.embed is not None else self.blocks[0].d_in
+        for i, block in enumerate(self.blocks):
+            if not isinstance(block, Block):
+                raise ShapeError(f"blocks[{i}] is a {type(block).__name__}; expected a block")
+            if block.d_in != width:
+                raise ShapeError(f"blocks[{i}] ({block.name}) takes width {block.d_in}; the stream entering it has width {width}")
+            width = block.d_out
+        if self.head is not None and self.head.d_in != width:
+            raise ShapeError(f"head takes width {self.head.d_in}; the last stream has width {width}")
+
+    # -- shape ------------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def d_model(self) -> int:
+        return self.embed.shape[1] if self.embed is not None else self.blocks[0].d_in
+
+    @property
+    def d_out(self) -> int:
+        return self.head.d_out if self.head is not None else self.blocks[-1].d_out
+
+    @property
+    def vocab(self) -> int | None:
+        return None if self.embed is None else self.embed.shape[0]
+
+    def width_at(self, n: int) -> int:
+        """Width of the stream entering block n (n = depth: the last stream)."""
+        n = self.check_steer_at(n)
+        return self.blocks[n].d_in if n < self.depth else self.blocks[-1].d_out
+
+    def check_steer_at(self, n: int) -> int:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= self.depth:
+            raise ShapeError(f"steer_at={n!r} but the model has {self.depth} blocks; expected an integer 0 ≤ n ≤ {self.depth}")
+        return int(n)
+
+    def degree(self, steer_at: int) -> int | None:
+        """Bound on the output's α-degree when steering at block ``steer_at`` (None: rational)."""
+        k: int | None = 1
+        for block in self.blocks[self.check_steer_at(steer_at):]:
+            k = block.degree(k) if k is not None else None
+        return k
+
+    def describe(self) -> str:
+        lines = [f"sequence model, {self.depth} block(s), width {self.d_model}"
+                 + (f", vocabulary {self.vocab}" if self.vocab else "") + f", output width {self.d_out}"]
+        lines += [f"  block {i}: {b.describe()}" for i, b in enumerate(self.blocks)]
+        if self.head is not None:
+            lines.append(f"  head: {self.head.describe()}")
+        return "\n".join(lines)
+
+    # -- the stream ---------------------------------------------------------------------
+
+    def embed_tokens(self, tokens: Any, *, numbers: Numbers = FLOAT) -> np.ndarray:
+        """``x_0`` (T, d): the embedding rows of the token ids."""
+        if self.embed is None:
+            raise ShapeError("tokens given but the model has no embedding; give the stream x (T, d) instead")
+        ids = np.asarray(tokens)
+        if ids.ndim != 1 or ids.size == 0 or ids.dtype.kind not in "iu":
+            raise ShapeError(f"tokens={np.asarray(tokens).tolist()!r}; expected a non-empty list of integer token ids")
+        bad = [int(t) for t in ids if not 0 <= int(t) < self.vocab]
+        if bad:
+            raise ShapeError(f"token id(s) {', '.join(map(str, bad[:5]))} outside the vocabulary 0 … {self.vocab - 1}")
+        return numbers.array(self.embed[ids], "embed")
+
+    def inputs(self, *, numbers: Numbers, tokens: Any = None, x: Any = None) -> np.ndarray:
+        """``x_0`` from token ids or from a (T, d) array (exactly one of them)."""
+        if (tokens is None) == (x is None):
+            raise ShapeError("give exactly one of tokens and x (the (T, d) stream entering block 0)")
+        if tokens is not None:
+            return self.embed_tokens(tokens, numbers=numbers)
+        arr = numbers.vector(x, "x", self.d_model)
+        if arr.ndim != 2:
+            raise ShapeError(f"x has shape {arr.shape}; expected (T, {self.d_model}), one row per position")
+        return arr
+
+    def stream(self, x0: np.ndarray, *, numbers: Numbers, steer_at: int | None = None, direction: Any = None,
+               alpha: Any = 0) -> list[np.ndarray]:
+        """``[x_0, …, x_L]`` from ``x_0`` (in ``numbers``), with ``α D`` added to ``x_n``."""
+        if steer_at is not None:
+            n = self.check_steer_at(steer_at)
+            added = numbers.vector(direction, "direction", self.width_at(n)) * numbers.entry(alpha)
+        out, cur = [], x0
+        for i in range(self.depth + 1):
+            if steer_at is not None and i == n:
+                cur = cur + added
+            out.append(cur)
+            if i < self.depth:
+                cur = self.blocks[i].forward(cur, numbers=numbers)
+                numbers.check_size(cur, f"after block {i}")
+        return out
+
+    def output(self, last: np.ndarray, *, numbers: Numbers) -> np.ndarray:
+        return self.head.forward(last, numbers=numbers) if self.head is not None else last
+
+    def forward(self, x0: np.ndarray, *, numbers: Numbers, **steer: Any) -> np.ndarray:
+        """The output per position (T, d_out), optionally steered (see :meth:`stream`)."""
+        return self.output(self.stream(x0, numbers=numbers, **steer)[-1], numbers=numbers)
+
+    # -- α-coefficients -------------------------------------------------------------------
+
+    def order_limit(self, steer_at: int, max_order: int | None) -> int:
+        """``min(max_order, degree)``; a rational model (row normalisation) needs ``max_order``."""
+        bound = self.degree(steer_at)
+        if max_order is not None and (isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 0):
+            raise ShapeError(f"max_order={max_order!r}; expected a non-negative integer")
+        if bound is None and max_order is None:
+            raise ShapeError("the model is rational in α (row-normalised attention): give max_order to truncate its series")
+        top = int(max_order) if bound is None else (bound if max_order is None else min(int(max_order), bound))
+        if top > MAX_ORDER:
+            raise BudgetError(
+                f"the output has degree {bound} in alpha after {self.depth - steer_at} block(s); orders above {MAX_ORDER} "
+                f"are refused: pass max_order={MAX_ORDER} or lower (truncation by order is the normal case here)"
+            )
+        return top
+
+    def work(self, steer_at: int, length: int, top: int) -> int:
+        """Multiply-adds one propagation takes, counted before any of it is done."""
+        total, k = 0, 1
+        for block in self.blocks[steer_at:]:
+            d_in, d_out = block.d_in, block.d_out
+            orders = top + 1
+            if block.mixes_positions:
+                total += orders * length * d_in * 6 * d_out + 3 * orders * orders * length * length * d_in
+            else:
+                hidden = getattr(getattr(block, "inner", block), "hidden", d_out)
+                total += orders * length * (2 * d_in * hidden + hidden * d_out) + orders * orders * length * hidden
+            deg = block.degree(k)
+            k = top if deg is None else min(top, deg)
+        if self.head is not None:
+            total += (top + 1) * length * self.head.d_in * self.head.d_out
+        return total
+
+    def coefficients(self, x_n: Any, direction: Any, *, steer_at: int, max_order: int | None = None,
+                     numbers: Numbers = EXACT) -> np.ndarray:
+        """The α-coefficients (K+1, T, d_out) of the output for ``x_n → x_n + α D``.
+
+        ``x_n`` (T, d) is the unsteered stream entering block ``steer_at``; ``D`` (T, d) the
+        steering per position (see :func:`direction`); ``K = min(max_order, degree)``.
+        """
+        n = self.check_steer_at(steer_at)
+        width = self.width_at(n)
+        top = self.order_limit(n, max_order)
+        xs, ds = numbers.vector(x_n, "x_n", width), numbers.vector(direction, "direction", width)
+        if xs.ndim != 2 or ds.shape != xs.shape:
+            raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
+        if numbers is not FLOAT:
+            planned = self.work(n, xs.shape[0], top)
+            if planned > MAX_EXACT_WORK:
+                raise BudgetError(
+                    f"exact coefficients up to order {top} for T={xs.shape[0]} would take about {planned:.2e} "
+                    f"multiply-adds of exact numbers (limit {MAX_EXACT_WORK:.0e}); use float64, a lower max_order, "
+                    "a shorter sequence or steer closer to the output"
+                )
+        out = np.stack([xs, ds][: top + 1])
+        for i in range(n, self.depth):
+            out = self.blocks[i].propagate(out, top=top, numbers=numbers)
+            numbers.check_size(out, f"of the alpha-coefficients after block {i}")
+        return self.head.propagate(out, top=top, numbers=numbers) if self.head is not None else out
+
+    def split(self, x_n: Any, direction: Any, *, steer_at: int, max_order: int | None = None,
+              numbers: Numbers = EXACT) -> dict[str, np.ndarray]:
+        """The coefficients by kind, per position: ``const`` is order 0 at ``x_n := 0`` (every
+        position), ``self`` the orders ≥ 1 there (weights and s alone), ``input`` the rest of
+        order 0, ``cross`` everything else."""
+        total = self.coefficients(x_n, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
+        zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.width_at(steer_at))))
+        at_zero = self.coefficients(zero, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
+        at_zero = _pad(at_zero, len(total), numbers)
+        total = _pad(total, len(at_zero), numbers)
+        zeros = numbers.zeros(total.shape[1:])
+        const, own, inp, cross = (numbers.zeros(total.shape) for _ in range(4))
+        const[0] = at_zero[0]
+        inp[0] = total[0] - at_zero[0]
+        own[1:] = at_zero[1:]
+        cross[1:] = total[1:] - at_zero[1:]
+        cross[0] = zeros
+        return dict(zip(KINDS, (inp, cross, own, const)))
+
+
+def _pad(c: np.ndarray, orders: int, numbers: Numbers) -> np.ndarray:
+    if len(c) >= orders:
+        return c
+    return np.concatenate([c, numbers.zeros((orders - len(c), *c.shape[1:])).astype(c.dtype)])
+
+
+def direction(model: SequenceModel, positions: SteerSet | str | Sequence[int], s: Any, *, length: int,
+              steer_at: int = 0) -> np.ndarray:
+    """The steering direction (T, d) for ``s`` (d,) or (T, d) at ``positions``."""
+    return steer_direction(positions, s, length=length, width=model.width_at(steer_at))
+
+
+def gate_sequence(model: SequenceModel, inputs: Any, reference: Any, *, dtypes: Any = ()) -> Any:
+    """The reference gate for a sequence model: token ids (N, T) (or one sequence (T,)) and the
+    outputs its own code recorded, (N, T, d_out); see :func:`symsteer.gate.gate_arrays`."""
+    from .gate import ATOL, GateResult, tolerance_for
+
+    ids, ref = np.asarray(inputs), np.asarray(reference)
+    if ids.ndim == 1:
+        ids, ref = ids[None], ref[None] if ref.ndim == 2 else ref
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ShapeError(f"--inputs has shape {np.shape(inputs)} and dtype {np.asarray(inputs).dtype}; expected token ids (N, T)")
+    if ref.shape != (*ids.shape, model.d_out):
+        raise ShapeError(f"--reference has shape {np.shape(reference)}; expected {(*ids.shape, model.d_out)}, the outputs per position")
+    tolerance, dtype = tolerance_for([*dtypes, ref.dtype])
+    got = np.stack([model.forward(model.inputs(tokens=row, numbers=FLOAT), numbers=FLOAT) for row in ids])
+    want = ref.astype(np.float64)
+    diff = np.abs(got - want)
+    where = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
+    scale = max(float(np.max(np.abs(want))), ATOL)
+    return GateResult(float(diff[where]) / scale, where, float(got[where]), float(want[where]), tolerance, dtype, ids.shape[0])

@@ -1,0 +1,301 @@
+"""The tensor_language layout: ``CycleModel`` and ``DeepModel`` state dicts as sequence models.
+
+Keys (PyTorch ``nn.Linear`` convention, ``y = W x``):
+
+==================================================  =======================  ================
+key                                                 shape                    role
+==================================================  =======================  ================
+``embed.weight``                                    (vocab, d)               token table
+``layers.{i}.q1/k1/q2/k2/v/o.weight``               (d, d)                   bilinear attention
+``layers.{i}.L.weight``, ``layers.{i}.R.weight``    (h, d)                   bilinear MLP
+``layers.{i}.D.weight``                             (d, h)                   bilinear MLP
+``head.weight``                                     (vocab, d)               unembedding
+==================================================  =======================  ================
+
+Each layer's kind is read from its keys (q1 … o: attention; L, R, D: MLP). What the state dict
+does not hold comes from the run's config or the caller: the number of heads ``n_head``
+(required), the attention residual (``"lerp"`` with ``scale`` λ = 0.5 by default, or ``"add"``)
+and the MLP residual (``mlp_residual``, ``"add"`` by default; a lerp uses the same λ). Every
+attention layer applies RoPE (base 10000, float32 tables as torch computes them) and divides
+the pattern by ``d_head²``. A model built with ``norm`` on (an RMSNorm before each sublayer)
+is not a polynomial and is refused, as is softmax attention (``attention="softmax"``: only q1
+and k1): neither is silently analysed as something else.
+
+λ is taken as the exact rational its decimal text names (``0.3`` → 3/10).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Mapping
+
+import numpy as np
+
+from .blocks import Attention, Bilinear, Linear, Residual, Rotary
+from .errors import InputFileError, ShapeError
+from .sequence import SequenceModel
+
+__all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate"]
+
+_KEY = re.compile(r"layers\.(\d+)\.(q1|k1|q2|k2|v|o|L|R|D)\.(weight|bias)$")
+_ATTN = ("q1", "k1", "q2", "k2", "v", "o")
+_MLP = ("L", "R", "D")
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "rms", "none"):
+        return value.strip().lower() in ("true", "rms")
+    if value is None:
+        return False
+    raise ShapeError(f"{name}={value!r}; expected true or false")
+
+
+def _exact_scalar(value: Any, name: str) -> Fraction:
+    try:
+        out = Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
+    except (ValueError, ZeroDivisionError):
+        raise ShapeError(f"{name}={value!r}; expected a number such as 0.5") from None
+    if not 0 <= out <= 1:
+        raise ShapeError(f"{name}={value!r}; expected a lerp weight 0 ≤ λ ≤ 1")
+    return out
+
+
+@dataclass(frozen=True)
+class TensorLanguageConfig:
+    """What a tensor_language state dict does not hold (from the run's config or flags)."""
+
+    n_head: int
+    residual: str = "lerp"
+    scale: Fraction = Fraction(1, 2)
+    mlp_residual: str = "add"
+    rope_base: float = 10_000.0
+    n_ctx: int | None = None
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any] | None = None, **overrides: Any) -> TensorLanguageConfig:
+        """From a run's config (values may be strings, as the research code records them) and
+        explicit overrides (None means: not given)."""
+        given = {k: v for k, v in dict(config or {}).items()} | {k: v for k, v in overrides.items() if v is not None}
+        if _flag(given.get("norm"), "norm"):
+            raise ShapeError(
+                "norm=true: the model has an RMSNorm before each sublayer, which is not a polynomial; "
+                "symsteer analyses tensor_language models built with norm=false"
+            )
+        if str(given.get("attention", "bilinear")) != "bilinear":
+            raise ShapeError(f"attention={given['attention']!r}; only bilinear attention is a polynomial (softmax is refused)")
+        if "n_head" not in given:
+            raise ShapeError("the number of heads is not in the state dict: give n_head (--heads, or n_head in the config)")
+        try:
+            heads = int(str(given["n_head"]))
+        except ValueError:
+            raise ShapeError(f"n_head={given['n_head']!r}; expected a positive integer") from None
+        if heads < 1:
+            raise ShapeError(f"n_head={heads}; expected a positive integer")
+        residual = str(given.get("residual", "lerp"))
+        mlp_residual = str(given.get("mlp_residual", "add"))
+        for name, value in (("residual", residual), ("mlp_residual", mlp_residual)):
+            if value not in ("add", "lerp"):
+                raise ShapeError(f"{name}={value!r}; expected 'add' or 'lerp'")
+        n_ctx = given.get("n_ctx")
+        return cls(
+            n_head=heads,
+            residual=residual,
+            scale=_exact_scalar(given.get("scale", "0.5"), "scale"),
+            mlp_residual=mlp_residual,
+            rope_base=float(given.get("rope_base", 10_000.0)),
+            n_ctx=None if n_ctx is None else int(str(n_ctx)),
+        )
+
+
+def is_tensor_language(arrays: Mapping[str, Any]) -> bool:
+    """True when the keys are those of a tensor_language model (and nothing else)."""
+    keys = set(arrays)
+    return {"embed.weight", "head.weight"} <= keys and any(_KEY.match(k) for k in keys) and all(
+        k in ("embed.weight", "head.weight") or _KEY.match(k) for k in keys
+    )
+
+
+def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str, np.ndarray]]]:
+    found: dict[int, dict[str, np.ndarray]] = {}
+    for key, arr in arrays.items():
+        match = _KEY.match(key)
+        if match:
+            role = match.group(2) + (".bias" if match.group(3) == "bias" else "")
+            found.setdefault(int(match.group(1)), {})[role] = np.asarray(arr)
+        elif key not in ("embed.weight", "head.weight"):
+            raise InputFileError(f"{source}: key {key!r} is not part of a tensor_language model")
+    if sorted(found) != list(range(len(found))):
+        missing = sorted(set(range(max(found) + 1)) - set(found)) if found else [0]
+        raise InputFileError(f"{source}: layers {', '.join(map(str, missing))} are missing; expected layers 0 … {max(found, default=0)}")
+    out = []
+    for i in range(len(found)):
+        parts = found[i]
+        roles = {r.split(".")[0] for r in parts}
+        if roles <= set(_ATTN) and roles & {"q1"}:
+            if not roles & {"q2", "k2"}:
+                raise InputFileError(f"{source}: layers.{i} has q1, k1 but no q2, k2: softmax attention, which is not a polynomial")
+            need = set(_ATTN)
+            kind = "attn"
+        elif roles <= set(_MLP):
+            need, kind = set(_MLP), "mlp"
+        else:
+            raise InputFileError(f"{source}: layers.{i} mixes attention and MLP keys ({', '.join(sorted(parts))})")
+        missing = sorted(need - roles)
+        if missing:
+            raise InputFileError(f"{source}: layers.{i} lacks {', '.join(f'layers.{i}.{m}.weight' for m in missing)}")
+        bad_bias = [r for r in parts if r.endswith(".bias") and r.split(".")[0] not in ("q1", "k1", "q2", "k2")]
+        if bad_bias:
+            raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases are understood")
+        out.append((kind, parts))
+    return out
+
+
+def _matrix(arr: np.ndarray, key: str, shape: tuple[int | None, int | None], source: str) -> np.ndarray:
+    if arr.ndim != len(shape) or any(want is not None and got != want for got, want in zip(arr.shape, shape)):
+        want = tuple("*" if w is None else w for w in shape)
+        raise InputFileError(f"{source}: {key} has shape {arr.shape}; expected {want}".replace("'*'", "*"))
+    if arr.dtype.kind not in "fiu":
+        raise InputFileError(f"{source}: {key} has dtype {arr.dtype}; expected real numbers")
+    out = arr.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise InputFileError(f"{source}: {key} has NaN or infinite entries")
+    return out
+
+
+def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig, *, source: str = "model") -> SequenceModel:
+    """A :class:`SequenceModel` from a tensor_language state dict and its config."""
+    if "embed.weight" not in arrays or "head.weight" not in arrays:
+        raise InputFileError(f"{source}: a tensor_language model needs embed.weight and head.weight")
+    embed = _matrix(np.asarray(arrays["embed.weight"]), "embed.weight", (None, None), source)
+    vocab, d = embed.shape
+    head = _matrix(np.asarray(arrays["head.weight"]), "head.weight", (None, d), source)
+    if d % config.n_head or (d // config.n_head) % 2:
+        raise ShapeError(f"n_head={config.n_head} with d_model={d}: each head needs an even width (RoPE rotates halves)")
+    dh = d // config.n_head
+    rotary = Rotary(dh, base=config.rope_base)
+    blocks = []
+    for i, (kind, parts) in enumerate(_layers(arrays, source)):
+        name = f"layers.{i}"
+        if kind == "attn":
+            w = {k: _matrix(parts[k], f"{name}.{k}.weight", (d, d), source) for k in _ATTN}
+            biases = {r.split(".")[0]: _matrix(v, f"{name}.{r}", (d,), source) for r, v in parts.items() if r.endswith(".bias")}
+            inner = Attention(**w, heads=config.n_head, rotary=rotary, biases=biases, context=config.n_ctx, name=name)
+            residual = config.residual
+        else:
+            hidden = parts["L"].shape[0]
+            L, R = (_matrix(parts[k], f"{name}.{k}.weight", (hidden, d), source) for k in ("L", "R"))
+            D = _matrix(parts["D"], f"{name}.D.weight", (d, hidden), source)
+            inner = Bilinear(L, R, D, name=name)
+            residual = config.mlp_residual
+        blocks.append(Residual.add(inner) if residual == "add" else Residual.lerp(inner, config.scale))
+    if not blocks:
+        raise InputFileError(f"{source}: no layers.{{i}} keys; expected attention or MLP layers")
+    return SequenceModel(tuple(blocks), embed=embed, head=Linear(head, name="head"), name=source)
+
+
+# -- the reference gate ----------------------------------------------------------------------
+
+
+def reference_forward(arrays: Mapping[str, Any], config: TensorLanguageConfig, tokens: Any) -> np.ndarray:
+    """The research code's forward pass re-derived from the state dict in float64 with einsum
+    (no symsteer block involved): the logits (T, vocab) of one token sequence."""
+    E = np.asarray(arrays["embed.weight"], dtype=np.float64)
+    x = E[np.asarray(tokens)]
+    T, d = x.shape
+    H = config.n_head
+    dh = d // H
+    cos, sin = Rotary(dh, base=config.rope_base).tables(T)
+    lam = float(config.scale)
+
+    def heads(y: np.ndarray) -> np.ndarray:
+        return y.reshape(T, H, dh)
+
+    def rope(y: np.ndarray) -> np.ndarray:
+        turned = np.concatenate([-y[..., dh // 2:], y[..., : dh // 2]], axis=-1)
+        return y * cos[:, None, :] + turned * sin[:, None, :]
+
+    for kind, parts in _layers(arrays, "model"):
+        f = {k: np.asarray(v, dtype=np.float64) for k, v in parts.items()}
+        if kind == "attn":
+            proj = {k: heads(x @ f[k].T + f.get(f"{k}.bias", 0.0)) for k in ("q1", "k1", "q2", "k2", "v")}
+            r = {k: rope(proj[k]) for k in ("q1", "k1", "q2", "k2")}
+            pattern = np.einsum("qhe,khe->hqk", r["q1"], r["k1"]) * np.einsum("qhe,khe->hqk", r["q2"], r["k2"])
+            pattern = pattern / dh**2 * np.tril(np.ones((T, T)))
+            out = np.einsum("hqk,khe->qhe", pattern, proj["v"]).reshape(T, d) @ f["o"].T
+            mode = config.residual
+        else:
+            out = ((x @ f["L"].T) * (x @ f["R"].T)) @ f["D"].T
+            mode = config.mlp_residual
+        x = x + out if mode == "add" else x + lam * (out - x)
+    return x @ np.asarray(arrays["head.weight"], dtype=np.float64).T
+
+
+#: the gate's bound on max |symsteer − reference| / max(|reference|, 1) over its sequences
+GATE_RTOL = 1e-9
+
+
+def gate(model: SequenceModel, arrays: Mapping[str, Any], config: TensorLanguageConfig, *, length: int = 8,
+         seed: int = 0, sequences: int = 3) -> float:
+    """The largest relative difference between the loaded model's float64 forward pass and
+    :func:`reference_forward` over seeded random token sequences; raises when above
+    :data:`GATE_RTOL` (the model does not compute what the research code computes)."""
+    from .numbers import FLOAT
+
+    rng = np.random.default_rng(seed)
+    T = min(length, config.n_ctx or length)
+    worst = 0.0
+    for _ in range(sequences):
+        tokens = rng.integers(0, model.vocab, size=T)
+        got = model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
+        want = reference_forward(arrays, config, tokens)
+        worst = max(worst, float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1.0)))
+    if not worst <= GATE_RTOL:
+        raise InputFileError(
+            f"{model.name}: the loaded model's forward pass differs from the tensor_language reference by {worst:.2e} "
+            f"(relative; limit {GATE_RTOL:.0e}): refused"
+        )
+    return worst
+
+
+# -- the registered layout --------------------------------------------------------------------
+
+
+class TensorLanguageLayout:
+    """The layout registered as ``tensor-language`` in :data:`symsteer.layouts.LAYOUTS`: the config
+    (``config.json`` beside the file) supplies ``n_head`` and the residuals; every model built
+    passes :func:`gate` before it is returned."""
+
+    name = "tensor-language"
+    follows = "loganriggs/tensor_language@89f5b4a model.py CycleModel, deep_model.py DeepModel"
+    #: the config names attention (n_head): this layout reads it instead of the bilinear checks
+    checks_config = True
+
+    def claims(self, keys: list[str]) -> bool:
+        return is_tensor_language(dict.fromkeys(keys))
+
+    def expected(self) -> str:
+        return ("embed.weight; layers.{l}.q1/k1/q2/k2/v/o.weight (bilinear attention) or layers.{l}.L/R/D.weight "
+                "(bilinear MLP); head.weight; n_head, residual, scale, mlp_residual from config.json")
+
+    def build(self, arrays: Mapping[str, Any], *, source: str, residual: bool | None = None,
+              config: Mapping[str, Any] | None = None) -> SequenceModel:
+        if residual is False:
+            raise InputFileError(f"{source}: tensor_language blocks are residual (lerp or add); --plain does not apply")
+        settings = TensorLanguageConfig.of(config)
+        model = load_tensor_language(arrays, settings, source=source)
+        gate(model, arrays, settings)
+        return model
+
+
+def _register() -> None:
+    from .layouts import LAYOUTS, register
+
+    if TensorLanguageLayout.name not in LAYOUTS:
+        register(TensorLanguageLayout())
+
+
+_register()

@@ -1,0 +1,134 @@
+"""The tensor_language layout: loading, the reference gate, refusals."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tensor_reference as ref
+from conftest import as_fractions
+from symsteer._check import RTOL, relative_error
+from symsteer.errors import InputFileError, ShapeError
+from symsteer.io import read_arrays
+from symsteer.numbers import EXACT, FLOAT
+from symsteer.positions import steer_direction
+from symsteer.tensor_language import (TensorLanguageConfig, gate, is_tensor_language, load_tensor_language,
+                                      reference_forward)
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_research_file_reproduces_its_own_forward() -> None:
+    """A 2-block DeepModel (attn, mlp, attn, mlp; RoPE; lerp 0.5) saved by the research code,
+    with the logits its own forward pass gave in float64: loaded, gated, reproduced."""
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
+    saved = np.load(DATA / "tensor_language_block2/logits.npz")
+    assert is_tensor_language(arrays)
+    config = TensorLanguageConfig.of({"n_head": "2", "scale": "0.5", "residual": "lerp", "norm": "False"})
+    model = load_tensor_language(arrays, config, source="block2")
+    assert gate(model, arrays, config) <= 1e-12
+    got = model.forward(model.inputs(tokens=saved["tokens"], numbers=FLOAT), numbers=FLOAT)
+    assert relative_error(got, saved["logits"]) <= RTOL
+    assert relative_error(reference_forward(arrays, config, saved["tokens"]), saved["logits"]) <= RTOL
+    # exact: the same function in rationals (weights and RoPE tables taken exactly)
+    exact = model.forward(model.inputs(tokens=saved["tokens"], numbers=EXACT), numbers=EXACT)
+    assert relative_error(exact, saved["logits"]) <= RTOL
+
+
+@pytest.mark.parametrize("spec, residual, mlp_residual", [
+    (["attn"], "lerp", "add"),
+    (["attn", "attn"], "add", "add"),
+    (["attn", "mlp"], "lerp", "lerp"),
+])
+def test_state_dicts_against_reference(spec: list[str], residual: str, mlp_residual: str) -> None:
+    model = ref.random_model(spec, d=4, heads=2, seed=11, hidden=6, vocab=5, rope=10_000, residual=residual,
+                             mlp_residual=mlp_residual, scale=Fraction(3, 10), kind="float")
+    arrays = ref.state_dict(model)
+    config = TensorLanguageConfig.of(n_head=2, residual=residual, mlp_residual=mlp_residual, scale="0.3")
+    assert config.scale == Fraction(3, 10)
+    seq = load_tensor_language(arrays, config)
+    gate(seq, arrays, config)
+    stored = ref.as_float32(model)
+    tokens = [1, 4, 0, 2]
+    assert as_fractions(seq.forward(seq.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)) == ref.forward_exact(stored, tokens)[-1]
+    # per-position coefficients, exact, against the reference's interpolation
+    D = steer_direction("last", [1, 0, -1, Fraction(1, 2)], length=4, width=4)
+    x0 = seq.inputs(tokens=tokens, numbers=EXACT)
+    got = seq.coefficients(x0, D, steer_at=0, max_order=3, numbers=EXACT)
+    assert as_fractions(got) == ref.coefficients_exact(stored, tokens, 0, D)[:4]
+
+
+def test_gate_catches_a_wrong_config() -> None:
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
+    right = TensorLanguageConfig.of(n_head=2)
+    model = load_tensor_language(arrays, right)
+    wrong = TensorLanguageConfig.of(n_head=2, residual="add")
+    with pytest.raises(InputFileError, match="differs from the tensor_language reference"):
+        gate(model, arrays, wrong)
+
+
+REFUSED_CONFIG = [
+    (dict(), "number of heads is not in the state dict"),
+    (dict(n_head=2, norm="True"), "RMSNorm"),
+    (dict(n_head=2, attention="softmax"), "softmax is refused"),
+    (dict(n_head=2, residual="mix"), "residual='mix'"),
+    (dict(n_head=2, scale="1.5"), "0 ≤ λ ≤ 1"),
+    (dict(n_head=2, scale="half"), "scale='half'"),
+    (dict(n_head="two"), "n_head='two'"),
+]
+
+
+@pytest.mark.parametrize("config, message", REFUSED_CONFIG)
+def test_refused_config(config: dict, message: str) -> None:
+    with pytest.raises(ShapeError, match=message):
+        TensorLanguageConfig.of(config)
+
+
+def test_refused_files() -> None:
+    arrays = read_arrays(DATA / "tensor_language_block2/model.npz")
+    config = TensorLanguageConfig.of(n_head=2)
+    cases = [
+        ({k: v for k, v in arrays.items() if k != "layers.2.k2.weight"}, "lacks layers.2.k2.weight"),
+        ({k: v for k, v in arrays.items() if not k.startswith("layers.2.")}, "layers 2 are missing"),
+        ({k: v for k, v in arrays.items() if not k.startswith("layers.0.q2") and not k.startswith("layers.0.k2")}, "softmax attention"),
+        (arrays | {"layers.0.v.bias": np.ones(8, dtype=np.float32)}, "bias on v"),
+        (arrays | {"layers.1.q1.weight": np.ones((8, 8), dtype=np.float32)}, "mixes attention and MLP keys"),
+        (arrays | {"layers.0.o.weight": np.ones((8, 4), dtype=np.float32)}, r"layers.0.o.weight has shape \(8, 4\)"),
+        (arrays | {"extra": np.ones(2)}, "'extra' is not part of a tensor_language model"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(InputFileError, match=message):
+            load_tensor_language(bad, config)
+    with pytest.raises(ShapeError, match="even width"):
+        load_tensor_language(arrays, TensorLanguageConfig.of(n_head=8))
+    assert not is_tensor_language({"layers.0.W": np.ones((2, 2))})
+
+
+def test_registered_layout_and_gate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """load_model finds the tensor-language layout (n_head from config.json beside the file), and
+    `symsteer gate` checks a token batch against the logits the research code recorded."""
+    from symsteer import cli
+    from symsteer.io import load_model
+    from symsteer.layouts import LAYOUTS
+    from symsteer.sequence import SequenceModel
+
+    assert "tensor-language" in LAYOUTS
+    model = load_model(DATA / "tensor_language_block2" / "model.npz")
+    assert isinstance(model, SequenceModel) and model.depth == 4
+    saved = np.load(DATA / "tensor_language_block2" / "logits.npz")
+    np.save(tmp_path / "tokens.npy", saved["tokens"][None])
+    np.save(tmp_path / "logits.npy", saved["logits"][None])
+    np.save(tmp_path / "wrong.npy", saved["logits"][None] * 1.01)
+    path = str(DATA / "tensor_language_block2" / "model.npz")
+    assert cli.run(["gate", path, "--inputs", str(tmp_path / "tokens.npy"), "--reference", str(tmp_path / "logits.npy")]) == 0
+    out = capsys.readouterr()
+    assert "ok: the loaded model matches" in out.out + out.err
+    assert cli.run(["gate", path, "--inputs", str(tmp_path / "tokens.npy"), "--reference", str(tmp_path / "wrong.npy")]) == 1
+    assert "differs from the reference" in capsys.readouterr().err
+    # without config.json the heads are unknown: refused, not guessed
+    (tmp_path / "model.npz").write_bytes((DATA / "tensor_language_block2" / "model.npz").read_bytes())
+    with pytest.raises(ShapeError, match="number of heads"):
+        load_model(tmp_path / "model.npz")
