@@ -555,7 +555,7 @@ def _calibration_range(alpha_spec: str, kl_budget: float, top_k: int) -> tuple[f
 
 
 def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None, output: str | None) -> None:
-    emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
+    emit(_json(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
     if plot_path is not None:
         result.plot(plot_path, rows=max(1, min(show, 4)))
     if not result.verified or result.certified is False:
@@ -856,7 +856,7 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         sys.set_int_max_str_digits(digits)
-        if in_main:
+        if in_main and previous is not None:  # None: a handler not set from Python, left alone
             signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
 

@@ -191,7 +191,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
                      "total": [[_number(v, exact) for v in row] for row in total[m]]}
             for m in range(len(total))
         }
-        return json.dumps({**head, "values": values}, indent=2)
+        return _json_text({**head, "values": values}, indent=2)
     lines = [model.describe(),
              f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; α-orders 0 … {top}"
              + (f" (truncated; degree ≤ {degree})" if head["truncated"] and degree is not None else
@@ -217,7 +217,7 @@ def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
     rows = check_sequence_grid(seed=seed)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
-        return json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2), failed
+        return _json_text([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2), failed
     lines = [f"{'blocks':<12} {'residual':<8} {'rope':<4} {'n':>2} {'positions':<9} {'forward':>9} {'exact≠':>6} {'causal≠':>7}  ok"]
     for case, r in rows:
         lines.append(f"{'+'.join(case['spec']):<12} {case['residual']:<8} {'yes' if case['rope'] else 'no':<4} {case['steer_at']:>2} "
@@ -280,7 +280,7 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     changes = [(rows[i]["alpha"], rows[i + 1]["alpha"], rows[i]["argmax_last"], rows[i + 1]["argmax_last"])
                for i in range(len(rows) - 1) if rows[i]["argmax_last"] != rows[i + 1]["argmax_last"]]
     if fmt == "json":
-        return json.dumps({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
+        return _json_text({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
                            "degree_bound": degree, "max_order": top, "truncated": not full,
                            "self_norms": {str(m): v for m, v in self_norms.items()}, "alphas": rows,
                            "argmax_changes": [dict(zip(("from_alpha", "to_alpha", "before", "after"), c)) for c in changes]},
@@ -303,3 +303,10 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     if failed:
         lines.append(f"error: polynomial and forward passes differ beyond {RTOL:.0e}")
     return "\n".join(lines), failed
+
+
+def _json_text(data: Any, *, indent: int) -> str:
+    """Valid JSON (a NaN or infinity becomes null), as the other commands write it."""
+    from .cli import _json
+
+    return _json(data, indent=indent)
