@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from .errors import InputFileError, ShapeError
+from .files import shown
 
 __all__ = ["sequence_options", "wants_sequence", "load_sequence_model", "expand_sequence", "DEFAULT_MAX_ORDER"]
 
@@ -108,8 +109,8 @@ def _tokens(text: str | None) -> list[int] | None:
     out = []
     for i, part in enumerate(text.split(",")):
         part = part.strip()
-        if not part.lstrip("+").isdigit():
-            raise ShapeError(f"--tokens: entry {i} is {part!r}; expected non-negative integer token ids such as 3,1,4,1")
+        if not (part.isascii() and part.lstrip("+").isdigit() and len(part) <= 19):  # "²".isdigit() is True; int("²") fails
+            raise ShapeError(f"--tokens: entry {i} is {shown(part)!r}; expected non-negative integer token ids such as 3,1,4,1")
         out.append(int(part))
     return out
 

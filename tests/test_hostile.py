@@ -395,6 +395,11 @@ HOSTILE: list[tuple] = [
      "d/config.json: not valid JSON"),
     ("config.json too large", {"d/m.npz": npz(**GOOD), "d/config.json": b" " * (1 << 20) + b"{}"}, ["expand", "--model", "d/m.npz"], 3,
      "bytes; expected a model config (JSON) of at most 1048576 bytes"),
+    # sequence models: token ids
+    *[(f"tokens {shown_}", {}, ["expand", "--model", str(ROOT / "tests/data/tensor_language_block2/model.npz"), "--heads", "2", "--tokens", t,
+                            "--s", "1,0,0,0,0,0,0,0"], 2, "--tokens: entry 1 is")
+      for shown_, t in (("superscript two", "1,\u00b2"), ("Arabic-Indic digit", "1,\u0663"), ("30 digits", "1," + "9" * 30),
+                        ("escape", "1,\x1b[31m"))],
     # outputs that must not be replaced
     ("output is a directory", {"out": directory}, ["expand", "-o", "out"], 2, "is a directory"),
     ("output parent is a file", {"d": b"x"}, ["expand", "-o", "d/out.txt"], 2, "output d/out.txt cannot be written (Not a directory)"),
