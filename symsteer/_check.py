@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ._coefficients import KINDS, coefficients, forward, split_coefficients, stream
+from ._coefficients import KINDS, forward, split_coefficients, stream
 from .errors import ShapeError
 from .expansion import Expansion, expand
 from .network import Network
@@ -106,11 +106,12 @@ def check(
     mismatches, compared = 0, 0
     systems = [FLOAT] + ([EXACT] if exact else [])
     for numbers in systems:
+        # the stream once, the propagation once (the split's parts sum to the total)
         x_n = stream(net, x, numbers=numbers)[n]
-        parts = expansion.evaluate(s, x=x, numbers=numbers)
+        parts = expansion.evaluate(s, **({"x": x} if expansion.split_directions else {"x_n": x_n}), numbers=numbers)
         total = sum(parts.values())
-        propagated = coefficients(net, x_n=x_n, s=s, steer_at=n, max_order=top, numbers=numbers)
         split = split_coefficients(net, x_n=x_n, s=s, steer_at=n, max_order=top, numbers=numbers)
+        propagated = sum(split.values())
         pairs = [("coefficients", total, propagated)] + [("split", parts[k], split[k]) for k in KINDS]
         if not expansion.truncated:
             for alpha in alphas:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .blocks.attention import Attention, _branches
+from .blocks.attention import Attention, _branches, _scalar
 from .errors import BudgetError, ShapeError
 from .numbers import Numbers
 
@@ -98,7 +98,7 @@ def attention_terms(block: Attention, x: Any, S: Any, *, numbers: Numbers, index
         keys = {k for pair in _branches(block) for k in pair} | {"v"}
         leaves[name] = {key: block._branch(key, arr, w, T, numbers, orders=False) for key in keys}
     (a1, b1), (a2, b2) = _branches(block)
-    sc = numbers.entry(block.scale)
+    sc = _scalar(block.scale, numbers)
     dv = block.d_value
     out = []
     for h in range(H):

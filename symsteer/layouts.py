@@ -24,7 +24,7 @@ from typing import Any, Literal, Mapping, Protocol
 import numpy as np
 
 from .blocks import Bilinear, Block, Linear, Residual
-from .errors import InputFileError, ShapeError, SymsteerError
+from .errors import InputFileError, SymsteerError
 from .files import read_input, shown
 from .network import Network
 
@@ -646,3 +646,4 @@ def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarr
     return arr[:h], arr[h:]
 
 from . import tensor_language  # noqa: E402,F401  (registers the tensor-language sequence layout)
+from . import tensor_similarity  # noqa: E402,F401  (registers the tensor-similarity Transformer layout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, Sequence
 
@@ -42,12 +42,12 @@ class Network:
         unembed: Any = None,
     ) -> None:
         items = (layers,) if isinstance(layers, Block) else tuple(layers)
-        if not any(_stage_layer(b) is not None for b in items):
-            raise ShapeError("layers=() is empty; expected at least one bilinear layer" if not items else
-                             "the network has no bilinear layer; expected at least one")
         for l, block in enumerate(items):
             if not isinstance(block, Block):
                 raise ShapeError(f"layers[{l}] is a {type(block).__name__}; expected a Bilinear layer or another block")
+        if not any(_stage_layer(b) is not None for b in items):
+            raise ShapeError("layers=() is empty; expected at least one bilinear layer" if not items else
+                             "the network has no bilinear layer; expected at least one")
         if residual:
             for l, block in enumerate(items):
                 if isinstance(block, Bilinear) and block.d_out != block.d_in:
@@ -165,7 +165,19 @@ class Network:
         bias = ", biases" if self.has_bias else ""
         return f"{kind} network, {self.depth} layer(s), widths {widths}, hidden {[l.hidden for l in self.layers]}{bias}" + "".join(
             f", {e}" for e in extra if e
-        ) + f", {self.field} weights"
+        ) + f", {self._weight_kind()} weights"
+
+    def _weight_kind(self) -> str:
+        """'integer' when every exact weight is an integer, else the field's name."""
+        if self.field != "rational":
+            return self.field
+        arrays = [self.embed, self.unembed] + [a for layer in self.layers for a in (layer.W, layer.V, layer.P, layer.b, layer.c)]
+        whole = all(v.is_Integer for a in arrays if a is not None for v in a.ravel())
+        return "integer" if whole else "rational"
+
+    def __repr__(self) -> str:
+        """Short: the shapes, not every weight (``describe()``; the arrays are attributes)."""
+        return f"Network({self.describe()})"
 
     def __repr__(self) -> str:
         return f"Network({self.describe()})"

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .blocks.attention import _scalar
 from .blocks.base import Block, as_weight_array
 from ._coefficients import KINDS
 from .errors import BudgetError, ShapeError
@@ -37,6 +38,10 @@ __all__ = ["SequenceModel", "direction", "MAX_ORDER", "MAX_EXACT_WORK"]
 MAX_ORDER = 512
 #: the most multiply-adds of exact (object) numbers one propagation may plan before it starts
 MAX_EXACT_WORK = 200_000_000
+#: the same for float64 (about a minute of BLAS on a laptop core)
+MAX_FLOAT_WORK = 2 * 10**11
+#: the most attention-pattern entries (heads × T × T) one block may hold at once (4 GB of float64)
+MAX_PATTERN_ENTRIES = 500_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,12 +142,24 @@ class SequenceModel:
             raise ShapeError(f"x has shape {arr.shape}; expected (T, {self.d_model}), one row per position")
         return arr
 
+    def check_length(self, length: int, *, orders: int = 1) -> None:
+        """Refuse a sequence whose attention patterns (heads × T × T per order) would not fit."""
+        heads = max((getattr(getattr(b, "inner", b), "heads", 0) for b in self.blocks if b.mixes_positions), default=0)
+        entries = heads * length * length * orders
+        if entries > MAX_PATTERN_ENTRIES:
+            raise BudgetError(
+                f"a sequence of T={length} positions needs {entries:.2e} attention-pattern entries at once "
+                f"({heads} heads × T² × {orders} order(s); limit {MAX_PATTERN_ENTRIES:.0e}); use a shorter sequence"
+            )
+
     def stream(self, x0: np.ndarray, *, numbers: Numbers, steer_at: int | None = None, direction: Any = None,
                alpha: Any = 0) -> list[np.ndarray]:
         """``[x_0, …, x_L]`` from ``x_0`` (in ``numbers``), with ``α D`` added to ``x_n``."""
+        if np.ndim(x0) >= 2:
+            self.check_length(np.shape(x0)[-2])
         if steer_at is not None:
             n = self.check_steer_at(steer_at)
-            added = numbers.vector(direction, "direction", self.width_at(n)) * numbers.entry(alpha)
+            added = numbers.vector(direction, "direction", self.width_at(n)) * _scalar(alpha, numbers)
         out, cur = [], x0
         for i in range(self.depth + 1):
             if steer_at is not None and i == n:
@@ -207,14 +224,16 @@ class SequenceModel:
         xs, ds = numbers.vector(x_n, "x_n", width), numbers.vector(direction, "direction", width)
         if xs.ndim != 2 or ds.shape != xs.shape:
             raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
-        if numbers is not FLOAT:
-            planned = self.work(n, xs.shape[0], top)
-            if planned > MAX_EXACT_WORK:
-                raise BudgetError(
-                    f"exact coefficients up to order {top} for T={xs.shape[0]} would take about {planned:.2e} "
-                    f"multiply-adds of exact numbers (limit {MAX_EXACT_WORK:.0e}); use float64, a lower max_order, "
-                    "a shorter sequence or steer closer to the output"
-                )
+        self.check_length(xs.shape[0], orders=top + 1)
+        planned = self.work(n, xs.shape[0], top)
+        limit = MAX_FLOAT_WORK if numbers is FLOAT else MAX_EXACT_WORK
+        if planned > limit:
+            what = "float64" if numbers is FLOAT else "exact"
+            raise BudgetError(
+                f"{what} coefficients up to order {top} for T={xs.shape[0]} would take about {planned:.2e} "
+                f"multiply-adds (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
+                + ("" if numbers is FLOAT else ", or float64")
+            )
         out = np.stack([xs, ds][: top + 1])
         for i in range(n, self.depth):
             out = self.blocks[i].propagate(out, top=top, numbers=numbers)

@@ -37,7 +37,7 @@ from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
 
-__all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate"]
+__all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate", "save_tensor_language"]
 
 _KEY = re.compile(r"layers\.(\d+)\.(q1|k1|q2|k2|v|o|L|R|D)\.(weight|bias)$")
 _ATTN = ("q1", "k1", "q2", "k2", "v", "o")
@@ -299,3 +299,79 @@ def _register() -> None:
 
 
 _register()
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def save_tensor_language(model: SequenceModel, path: Any) -> dict[str, Any]:
+    """Write ``model`` as a tensor_language state dict (``.npz``) with its ``config.json`` beside
+    it, so that :func:`symsteer.io.load_model` reads it back through the layout and its gate.
+
+    Only what the layout can say is written: bilinear attention with RoPE (one base, one head
+    count), bilinear MLPs without biases, add or lerp residuals (one λ), an embedding and a
+    head; anything else is refused. Weights are stored as float64 (exact rationals that are
+    not floats are refused, as :func:`symsteer.io.save_model` does). Returns the config."""
+    import json
+    from pathlib import Path
+
+    from .io import write_atomic
+
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ShapeError(f"path={str(path)!r}; expected a .npz file (config.json is written beside it)")
+    if model.embed is None or not isinstance(model.head, Linear) or model.head.bias is not None:
+        raise ShapeError("the tensor_language layout needs a token embedding and a bias-free linear head")
+    arrays: dict[str, np.ndarray] = {"embed.weight": _float_array(model.embed, "embed"),
+                                     "head.weight": _float_array(model.head.M, "head")}
+    settings: dict[str, Any] = {}
+
+    def agree(key: str, value: Any) -> None:
+        if settings.setdefault(key, value) != value:
+            raise ShapeError(f"blocks disagree on {key} ({settings[key]!r} and {value!r}); the layout has one {key}")
+
+    for i, block in enumerate(model.blocks):
+        if not isinstance(block, Residual) or block.kind not in ("add", "lerp"):
+            raise ShapeError(f"blocks[{i}] is not an add or lerp residual block; the layout has no other")
+        inner, kind = block.inner, block.kind
+        if isinstance(inner, Attention):
+            if inner.pattern != "bilinear" or inner.rotary is None or inner.scale != Fraction(1, inner.d_head**2):
+                raise ShapeError(f"blocks[{i}]: the layout holds two-branch attention with RoPE and scale 1/d_head²")
+            agree("n_head", inner.heads)
+            agree("rope_base", inner.rotary.base)
+            agree("residual", kind)
+            for key in _ATTN:
+                arrays[f"layers.{i}.{key}.weight"] = _float_array(getattr(inner, key), f"blocks[{i}].{key}")
+            for key, bias in inner.biases.items():
+                arrays[f"layers.{i}.{key}.bias"] = _float_array(bias, f"blocks[{i}].{key}.bias")
+        elif isinstance(inner, Bilinear) and inner.b is None:
+            agree("mlp_residual", kind)
+            for key, arr in (("L", inner.W), ("R", inner.V), ("D", inner.P)):
+                arrays[f"layers.{i}.{key}.weight"] = _float_array(arr, f"blocks[{i}].{key}")
+        else:
+            raise ShapeError(f"blocks[{i}] is a {type(inner).__name__}; the layout holds bilinear attention and bias-free bilinear MLPs")
+        if kind == "lerp":
+            agree("scale", str(Fraction(str(block.scale)) if not isinstance(block.scale, float) else Fraction(block.scale)))
+    config = {"n_head": settings.get("n_head", 1), "residual": settings.get("residual", "lerp"),
+              "mlp_residual": settings.get("mlp_residual", "add"), "scale": settings.get("scale", "1/2"),
+              "rope_base": settings.get("rope_base", 10_000.0), "norm": False, "attention": "bilinear",
+              "spec": ["attn" if isinstance(getattr(b, "inner", b), Attention) else "mlp" for b in model.blocks]}
+    if not any(isinstance(getattr(b, "inner", b), Attention) for b in model.blocks):
+        raise ShapeError("no attention block: save a bilinear network with symsteer.io.save_model instead")
+    import io as _io
+
+    buffer = _io.BytesIO()
+    np.savez(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+    write_atomic(path.parent / "config.json", json.dumps(config, indent=1) + "\n")
+    return config
+
+
+def _float_array(arr: Any, name: str) -> np.ndarray:
+    values = np.asarray(arr, dtype=object)
+    out = np.array([float(v) for v in values.ravel()], dtype=np.float64).reshape(values.shape)
+    exact = [v for v in values.ravel() if not isinstance(v, float)]
+    if any(Fraction(float(v)) != Fraction(int(v.p), int(v.q)) if hasattr(v, "p") else Fraction(float(v)) != Fraction(v)
+           for v in exact if not isinstance(v, (np.floating,))):
+        raise ShapeError(f"{name} has entries a float64 file cannot hold exactly (e.g. 1/3); round them first")
+    return out

@@ -29,8 +29,11 @@ import numpy as np
 
 
 def rotary_tables(d_head: int, length: int, base: float = 10_000) -> tuple[np.ndarray, np.ndarray]:
-    """cos and sin tables (T, d_head), the halves repeated, float32 values as float64 arrays."""
-    import torch
+    """cos and sin tables (T, d_head), the halves repeated, float32 values as float64 arrays
+    (computed by torch, as the research code computes them: RoPE cases need torch)."""
+    import pytest
+
+    torch = pytest.importorskip("torch")
 
     freq = 1.0 / (base ** (torch.arange(0, d_head, 2).float() / d_head))
     angles = torch.outer(torch.arange(length).float(), freq)

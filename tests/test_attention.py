@@ -250,7 +250,7 @@ def test_exact_work_counted_before_any_work() -> None:
     att = Residual.add(Attention.random(16, heads=2, rng=rng))
     seq = SequenceModel((att, att, att))
     T = 64
-    with pytest.raises(BudgetError, match="multiply-adds of exact numbers"):
+    with pytest.raises(BudgetError, match="exact coefficients up to order 40 for T=64 would take about"):
         seq.coefficients(np.zeros((T, 16), dtype=np.int64), np.ones((T, 16), dtype=np.int64), steer_at=0, max_order=40)
 
 
@@ -351,3 +351,50 @@ def test_terms_sum_to_the_coefficients(case: dict[str, Any], positions: str) -> 
     c = SequenceModel((att,)).coefficients(x, D, steer_at=0, numbers=EXACT)
     assert as_fractions(terms_by_order(terms, T, 4, EXACT)) == as_fractions(c)
     assert terms[0].latex().startswith(r"\mathcal{A}")
+
+
+def test_long_sequences_refused_before_any_work() -> None:
+    rng = np.random.default_rng(0)
+    seq = SequenceModel((Residual.add(Attention.random(4, heads=2, rng=rng, kind="float")),))
+    with pytest.raises(BudgetError, match="attention-pattern entries"):
+        seq.stream(np.zeros((20_000, 4)), numbers=FLOAT)
+    with pytest.raises(BudgetError, match="attention-pattern entries"):
+        seq.coefficients(np.zeros((7_000, 4)), np.ones((7_000, 4)), steer_at=0, max_order=5, numbers=FLOAT)
+
+
+def test_steering_all_is_the_sum_of_each_only_at_first_order() -> None:
+    """Order 1 is linear in the steering direction: steering all positions gives the sum of steering
+    each one alone. From order 2 on the positions interact (through the gates): not the sum."""
+    model = ref.random_model(["attn"], d=4, heads=2, seed=30, rope=10_000, residual="lerp")
+    seq = build(model)
+    T = 3
+    x = _inputs(model, np.random.default_rng(9), T)
+    s = [1, -1, 0, 2]
+    every = seq.coefficients(x, steer_direction("all", s, length=T, width=4), steer_at=0, numbers=EXACT)
+    each = sum(seq.coefficients(x, steer_direction([t], s, length=T, width=4), steer_at=0, numbers=EXACT) for t in range(T))
+    assert as_fractions(every[1]) == as_fractions(each[1])
+    assert as_fractions(every[2]) != as_fractions(each[2])
+
+
+def test_symbolic_steering_vector_in_a_polynomial_ring() -> None:
+    """The same propagation over polynomials: s symbolic gives each coefficient as a polynomial
+    map of s; substituting numbers gives the exact coefficients."""
+    import sympy
+
+    model = ref.random_model(["attn"], d=2, heads=1, seed=31, rope=10_000, residual="lerp")
+    seq = build(model)
+    s0, s1 = sympy.symbols("s0 s1")
+    ring = PolyRing([s0, s1])
+    T = 2
+    x = _inputs(model, np.random.default_rng(10), T)
+    D = np.array([[0, 0], [s0, s1]], dtype=object)
+    poly = seq.coefficients(ring.vector(x, "x", 2), ring.vector(D, "D", 2), steer_at=0, numbers=ring)
+    value = {s0: sympy.Rational(1, 2), s1: -2}
+    exact = seq.coefficients(x, np.array([[0, 0], [Fraction(1, 2), -2]], dtype=object), steer_at=0, numbers=EXACT)
+    for m in range(len(exact)):
+        for t in range(T):
+            for e in range(2):
+                got = ring.to_sympy(poly[m, t, e]).subs(value)
+                want = exact[m, t, e]
+                assert got == sympy.Rational(int(want.p), int(want.q))
+    assert sympy.Poly(ring.to_sympy(poly[5, 1, 0]), s0, s1).total_degree() <= 5

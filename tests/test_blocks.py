@@ -223,3 +223,38 @@ def test_shape_errors_say_which_input_was_expected():
         coefficients(net, s=[1, 0], steer_at=0)
     with pytest.raises(TypeError):
         coefficients(net, [1, 2], [1, 0], steer_at=0)  # inputs are keyword-only: x or x_n must be named
+
+
+def test_batchnorm_in_eval_mode_folds_exactly(rng):
+    mean, var, gamma, beta = rng.standard_normal(4), rng.random(4) + 0.5, rng.standard_normal(4), rng.standard_normal(4)
+    block = Linear.batchnorm(mean, var, weight=gamma, bias=beta, eps=1e-5)
+    x = rng.standard_normal((3, 4))
+    np.testing.assert_allclose(block.forward(x, numbers=FLOAT), (x - mean) / np.sqrt(var + 1e-5) * gamma + beta, rtol=1e-13)
+    # σ² + ε a rational square: the fold is exact
+    exact = Linear.batchnorm([1, Fr(-1, 2)], [Fr(9, 4) - Fr(1, 100), 4 - Fr(1, 100)], weight=[2, 1], bias=[0, Fr(1, 3)],
+                             eps=Fr(1, 100))
+    assert exact.field == "rational"
+    got = exact.forward(EXACT.vector([4, 5], "x", 2), numbers=EXACT)
+    assert as_fracs(got) == [(4 - 1) / Fr(3, 2) * 2, (5 + Fr(1, 2)) / 2 + Fr(1, 3)]
+
+
+def test_linear_layers_between_blocks_and_the_steering_points(rng):
+    """[B0, L, B1]: x_1 is the stream after L (entering B1); propagation through L and B1 equals
+    forward passes at many α, exactly."""
+    from symsteer import Network, coefficients, forward
+
+    B0 = Bilinear(ints(rng, 3, 2), ints(rng, 3, 2), ints(rng, 3, 3))
+    L = Linear(ints(rng, 2, 3), bias=[1, -1], name="between")
+    B1 = Residual.lerp(Bilinear(ints(rng, 2, 2), ints(rng, 2, 2), ints(rng, 2, 2)), Fr(1, 4))
+    net = Network([B0, L, B1])
+    assert net.depth == 2 and net.width_at(1) == 2 and not net.is_stack
+    x, s = [1, -2], [2, 1]
+    x1 = as_fracs(L.forward(B0.forward(EXACT.vector(x, "x", 2), numbers=EXACT), numbers=EXACT))
+    alphas = [Fr(-1), Fr(0), Fr(1, 2)]
+    values = [[Fr(int(v.p), int(v.q)) for v in forward(net, x, numbers=EXACT, steer_at=1, s=s, alpha=a)] for a in alphas]
+    want = interpolate(values, alphas)
+    got = coefficients(net, x=x, s=s, steer_at=1, numbers=EXACT)
+    assert [as_fracs(r) for r in got] == want
+    # the steering point 1 is after L: B1 on x_1 + α s is the output
+    steered = [u + Fr(1, 2) * v for u, v in zip(x1, s)]
+    assert as_fracs(B1.forward(EXACT.vector(steered, "x", 2), numbers=EXACT)) == values[2]

@@ -55,3 +55,29 @@ def test_orders_beyond_the_degree_vanish(case: tuple) -> None:
     x = rng.integers(-2, 3, size=(T, 2))
     c = model.coefficients(x, D, steer_at=0, max_order=500, numbers=EXACT)
     assert len(c) == model.degree(0) + 1
+
+
+@settings(max_examples=15, deadline=None)
+@given(cases())
+def test_self_part_depends_on_the_weights_and_s_only(case: tuple) -> None:
+    """The self part (x_n := 0 at every position) is the same whatever the context."""
+    spec, T, positions, seed, rope, residual = case
+    rng = np.random.default_rng(seed)
+    model = random_sequence_model(spec, d=2, heads=1, rng=rng, rope=rope, residual=residual, kind="int")
+    D = steer_direction(positions, [1, -1], length=T, width=2)
+    one, other = rng.integers(-2, 3, size=(T, 2)), rng.integers(-2, 3, size=(T, 2))
+    a = model.split(one, D, steer_at=0, max_order=6, numbers=EXACT)["self"]
+    b = model.split(other, D, steer_at=0, max_order=6, numbers=EXACT)["self"]
+    assert (a == b).all()
+
+
+def test_degree_bound_is_attained() -> None:
+    """5^L after L attention blocks (×2 per MLP): the top coefficient of a random model is nonzero."""
+    rng = np.random.default_rng(3)
+    for spec in (["attn"], ["attn", "attn"], ["attn", "mlp"]):
+        model = random_sequence_model(spec, d=4, heads=2, rng=rng, rope=True, residual="add", kind="rational")
+        x = rng.integers(-2, 3, size=(2, 4))
+        D = steer_direction("all", [1, 2, -1, 1], length=2, width=4)
+        c = model.coefficients(x, D, steer_at=0, numbers=EXACT)
+        assert len(c) == model.degree(0) + 1 == {("attn",): 6, ("attn", "attn"): 26, ("attn", "mlp"): 11}[tuple(spec)]
+        assert any(v != 0 for v in c[-1].ravel())

@@ -132,3 +132,29 @@ def test_registered_layout_and_gate_command(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "model.npz").write_bytes((DATA / "tensor_language_block2" / "model.npz").read_bytes())
     with pytest.raises(ShapeError, match="number of heads"):
         load_model(tmp_path / "model.npz")
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    """A model built in Python, written in the layout with its config.json, reads back through
+    load_model (and the gate) as the same function."""
+    from symsteer.io import load_model
+    from symsteer.sequence_check import random_sequence_model
+    from symsteer.blocks import Linear
+    from symsteer.sequence import SequenceModel
+    from symsteer.tensor_language import save_tensor_language
+
+    rng = np.random.default_rng(5)
+    inner = random_sequence_model(["attn", "mlp", "attn"], d=4, heads=2, rng=rng, rope=True, residual="lerp", kind="int")
+    model = SequenceModel(inner.blocks, embed=rng.integers(-2, 3, size=(6, 4)), head=Linear(rng.integers(-2, 3, size=(6, 4))))
+    config = save_tensor_language(model, tmp_path / "m.npz")
+    assert config["n_head"] == 2 and config["scale"] == "1/2" and config["spec"] == ["attn", "mlp", "attn"]
+    back = load_model(tmp_path / "m.npz")
+    tokens = [1, 5, 0]
+    want = model.forward(model.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)
+    got = back.forward(back.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)
+    assert (want == got).all()
+    with pytest.raises(ShapeError, match="cannot hold exactly"):
+        third = SequenceModel(inner.blocks, embed=np.full((6, 4), Fraction(1, 3), dtype=object), head=model.head)
+        save_tensor_language(third, tmp_path / "t.npz")
+    with pytest.raises(ShapeError, match="token embedding"):
+        save_tensor_language(inner, tmp_path / "u.npz")

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers, PolyRing
-from .base import Block, as_scalar, as_weight_array, cauchy, random_array
+from .base import Block, as_scalar, as_weight_array, cauchy, random_array, scalar
 from .rotary import Rotary, rotate
 
 __all__ = ["Attention", "FrozenAttention", "LastPosition", "PATTERNS", "cauchy_matmul", "cross_map", "last_position", "self_pattern"]
@@ -56,6 +56,11 @@ def cauchy_matmul(a: np.ndarray, b: np.ndarray, *, top: int) -> np.ndarray:
         right = np.concatenate([b[m - i] for i in range(lo, hi + 1)], axis=-2)
         out.append(left @ right)
     return np.stack(out)
+
+
+def _scalar(value: Any, numbers: Numbers) -> Any:
+    """``value`` in ``numbers``, ready to multiply arrays by (see :func:`.base.scalar`)."""
+    return scalar(numbers.entry(value))
 
 
 def _check_heads(width: int, heads: int, what: str, name: str) -> int:
@@ -224,8 +229,13 @@ class Attention(Block):
             y = rotate(y, cos, sin)
         return y
 
-    def _mask(self, T: int) -> np.ndarray:
-        return np.tril(np.ones((T, T), dtype=np.int64))
+    def _masked(self, p: np.ndarray, T: int, numbers: Numbers) -> np.ndarray:
+        """``p`` with the entries k > q set to zero. Object arrays go through ``np.where``:
+        flint polynomials multiplied by numpy integers come out wrong (numpy unpacks them)."""
+        mask = np.tril(np.ones((T, T), dtype=bool))
+        if p.dtype != object:
+            return p * mask
+        return np.where(mask, p, numbers.zeros(p.shape))
 
     def _check_divides(self, numbers: Numbers) -> None:
         if isinstance(numbers, PolyRing):
@@ -252,7 +262,7 @@ class Attention(Block):
             p = a * (q2 @ np.swapaxes(k2, -1, -2))
         else:
             p = a * a
-        p = p * numbers.entry(self.scale) * self._mask(T)
+        p = self._masked(p * _scalar(self.scale, numbers), T, numbers)
         if self.pattern == "squared-normalized":
             p = self._normalize(p, numbers)
         z = p @ self._branch("v", x, w, T, numbers, orders=False)
@@ -272,7 +282,7 @@ class Attention(Block):
             b = cauchy_matmul(q2, np.swapaxes(k2, -1, -2), top=top)
         else:
             b = a
-        p = cauchy(a, b, top=top, numbers=numbers) * numbers.entry(self.scale) * self._mask(T)
+        p = self._masked(cauchy(a, b, top=top, numbers=numbers) * _scalar(self.scale, numbers), T, numbers)
         if self.pattern == "squared-normalized":
             p = self._series_quotient(p, top, numbers)
         z = cauchy_matmul(p, self._branch("v", cs, w, T, numbers, orders=True), top=top)
@@ -449,7 +459,7 @@ class LastPosition:
             g1 = np.sum(u * numbers.apply(self.gates[0, h], u), axis=-1, keepdims=True)
             g2 = np.sum(u * numbers.apply(self.gates[1, h], u), axis=-1, keepdims=True)
             vh = numbers.apply(w["v"][h * dv:(h + 1) * dv], u)
-            term = numbers.apply(w["o"][:, h * dv:(h + 1) * dv], g1 * g2 * numbers.entry(b.scale) * vh)
+            term = numbers.apply(w["o"][:, h * dv:(h + 1) * dv], g1 * g2 * _scalar(b.scale, numbers) * vh)
             out = term if out is None else out + term
         return out
 
@@ -491,7 +501,7 @@ def self_pattern(block: Attention, S: Any, *, numbers: Numbers) -> np.ndarray:
     r = _rotated(block, S, numbers)
     (a1, b1), (a2, b2) = _branches(block)
     g = (r[a1] @ np.swapaxes(r[b1], -1, -2)) * (r[a2] @ np.swapaxes(r[b2], -1, -2))
-    return g * numbers.entry(block.scale) * block._mask(S.shape[-2])
+    return block._masked(g * _scalar(block.scale, numbers), S.shape[-2], numbers)
 
 
 def cross_map(block: Attention, x: Any, q: int, k: int, *, numbers: Numbers) -> np.ndarray:
@@ -510,7 +520,7 @@ def cross_map(block: Attention, x: Any, q: int, k: int, *, numbers: Numbers) -> 
     R = _rotation_matrices(block, T, numbers)
     r = _rotated(block, x, numbers)
     (a1, b1), (a2, b2) = _branches(block)
-    sc = numbers.entry(block.scale)
+    sc = _scalar(block.scale, numbers)
     dh, dv = block.d_head, block.d_value
     for h in range(block.heads):
         rows, vrows = slice(h * dh, (h + 1) * dh), slice(h * dv, (h + 1) * dv)
@@ -544,7 +554,7 @@ def last_position(block: Attention, x: Any, *, numbers: Numbers) -> LastPosition
     R = _rotation_matrices(block, T, numbers)
     r = _rotated(block, x, numbers)
     (a1, b1), (a2, b2) = _branches(block)
-    sc = numbers.entry(block.scale)
+    sc = _scalar(block.scale, numbers)
     dh, dv = block.d_head, block.d_value
     W, V, P = [], [], []
     gates = np.empty((2, block.heads, block.d_in, block.d_in), dtype=object)

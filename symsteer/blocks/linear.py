@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy
+from fractions import Fraction  # noqa: F401  (the doctest)
 
 from ..errors import ShapeError
-from ..numbers import Numbers
+from ..numbers import EXACT, Numbers  # noqa: F401  (EXACT: the doctest)
 from .base import Block, as_weight_array, poly_add
 
 __all__ = ["Linear"]
@@ -48,6 +50,27 @@ class Linear(Block):
         M[np.arange(len(scale)), np.arange(len(scale))] = scale
         return cls(M, bias=shift, name=name)
 
+    @classmethod
+    def batchnorm(cls, mean: Any, var: Any, *, weight: Any = None, bias: Any = None, eps: Any = 0, name: str = "batchnorm") -> Linear:
+        """BatchNorm in eval mode (running statistics), folded: ``(x − μ) / √(σ² + ε) · γ + β``.
+        Exact when every ``σ² + ε`` is the square of a rational (then ``√`` is exact), float64
+        otherwise. A static rms is ``mean=0, var=rms², eps=0``; a fixed scalar c is ``Linear.diagonal([c] * d)``.
+
+        >>> Linear.batchnorm([1], [Fraction(9, 4)], eps=0).forward(np.array([4], dtype=object), numbers=EXACT).tolist()
+        [2]
+        """
+        mean = as_weight_array(mean, f"{name}.mean", ndim=1)
+        var = as_weight_array(var, f"{name}.var", ndim=1)
+        d = len(mean)
+        gamma = as_weight_array(weight if weight is not None else [1] * d, f"{name}.weight", ndim=1)
+        beta = as_weight_array(bias if bias is not None else [0] * d, f"{name}.bias", ndim=1)
+        if not len(var) == len(gamma) == len(beta) == d:
+            raise ShapeError(f"{name}: mean, var, weight, bias have lengths {len(mean)}, {len(var)}, {len(gamma)}, {len(beta)}; expected one width")
+        root = [_sqrt(v + eps, f"{name}.var + eps") for v in var]
+        scale = [g / r for g, r in zip(gamma, root)]
+        shift = [b - m * c for b, m, c in zip(beta, mean, scale)]
+        return cls.diagonal(scale, shift, name=name)
+
     @property
     def d_in(self) -> int:
         return self.M.shape[1]
@@ -81,6 +104,10 @@ class Linear(Block):
     def degree(self, k: int) -> int:
         return k
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``M num/den + t = (M num + t den) / den``."""
         a = self.weights(numbers)
@@ -91,3 +118,16 @@ class Linear(Block):
 
     def describe(self) -> str:
         return f"linear {self.d_in} → {self.d_out}" + (", bias" if self.has_bias else "")
+
+
+def _sqrt(value: Any, name: str) -> Any:
+    """√value: exact for the square of a rational, float64 otherwise."""
+    if isinstance(value, (float, np.floating)):
+        if value <= 0:
+            raise ShapeError(f"{name} = {value}; expected a positive number")
+        return float(np.sqrt(value))
+    value = sympy.nsimplify(value) if not isinstance(value, sympy.Basic) else value
+    if not value.is_positive:
+        raise ShapeError(f"{name} = {value}; expected a positive number")
+    root = sympy.sqrt(value)
+    return root if root.is_Rational else float(root)
