@@ -1,4 +1,4 @@
-"""96 claims decided by hand before the verifier saw them (tests/claims/): true only at small
+"""101 claims decided by hand before the verifier saw them (tests/claims/): true only at small
 widths, only generically, only vacuously, counterexamples that need fractions or negatives,
 ties, chained comparisons, and every addition to the statement language. Each must get its
 hand verdict; the few the verifier cannot decide yet may be 'undecided', never the opposite
