@@ -270,7 +270,8 @@ class TensorLanguageLayout:
     passes :func:`gate` before it is returned."""
 
     name = "tensor-language"
-    follows = "loganriggs/tensor_language@89f5b4a model.py CycleModel, deep_model.py DeepModel"
+    follows = ("loganriggs/tensor_language `CycleModel`, model.py @ 53727465, with `Attention`; `DeepModel`, "
+               "deep_model.py @ 3c0bcb98, with `BilinearMLP`")
     #: the config names attention (n_head): this layout reads it instead of the bilinear checks
     checks_config = True
 
