@@ -34,7 +34,7 @@ from .errors import BudgetError, ShapeError
 from .expansion import Expansion
 from .blocks import Bilinear
 from .network import Network
-from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, Term
+from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, SubtermNames, Term
 from .claim_latex import claim_items, note_item, verdict_items
 
 __all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
@@ -551,75 +551,18 @@ def _glyphs(tex: str) -> float:
 _BREAK = "\x00"
 
 
-class _Names:
-    """Names for the input-only sub-terms of an expansion's terms, each defined once.
-
-    In a plain stack without biases the input-only term entering layer l is the unsteered
-    stream itself, ``x_{l}`` (``x_{l+1} = \\hat B_{l}(x_{l}, x_{l})``, ``x_{n} = x``); any other
-    input-only sub-term of more than two leaves is ``u_{k}``, numbered so that a definition uses
-    only earlier names. Sub-terms with ``s`` are never named: the skeleton a reader sees is
-    the one the text output shows, and nothing is lost.
-    """
-
-    def __init__(self, e: Expansion) -> None:
-        self.network, self.steer_at, self.split = e.network, e.steer_at, e.split_directions
-        self.streams = False  # whether any x_{l} is used
-        self.printed: dict[tuple[int, bool], tuple[str, int]] = {}
-        self._stream: dict[int, int | None] = {}
-        self._seen: dict[int, tuple[Term, int]] = {}
-        self._visited: set[int] = set()
-        self._number: dict[int, int] = {}
-
-    def stream(self, t: Term) -> int | None:
-        """l if ``t`` is the unsteered stream x_{l} of a plain, bias-free stack (else None)."""
-        chain = []
-        u = t
-        while not u.is_leaf and u.left is u.right and id(u) not in self._stream:
-            chain.append(u)
-            u = u.left
-        if id(u) in self._stream:
-            base = self._stream[id(u)]
-        else:
-            base = self.steer_at if u.is_leaf and u.name == "x" and not self.split else None
-            self._stream[id(u)] = base
-        for node in reversed(chain):
-            plain = not self.network.residual and not self.network.layers[node.layer].has_bias
-            base = node.layer + 1 if base is not None and plain and node.layer == base else None
-            self._stream[id(node)] = base
-        return self._stream[id(t)]
-
-    def collect(self, terms: Iterable[Term]) -> None:
-        """Record the names the terms and the definitions they need use (before :meth:`name`)."""
-        stack = [(term, True) for term in reversed(list(terms))]
-        while stack:
-            t, root = stack.pop()
-            if t.is_leaf or (not root and id(t) in self._visited):
-                continue
-            if not root:
-                self._visited.add(id(t))
-            if not root and t.order == 0:
-                if self.stream(t) is not None:
-                    self.streams = True
-                    continue
-                if t.size > 2:
-                    self._seen[id(t)] = (t, len(self._seen))
-            stack += [(t.right, False), (t.left, False)]
-        # definitions only use earlier names: shallower terms first, then by first appearance
-        ranked = sorted(self._seen.values(), key=lambda ts: (ts[0].height, ts[1]))
-        self._number = {id(t): k + 1 for k, (t, _) in enumerate(ranked)}
+class _Names(SubtermNames):
+    """:class:`SubtermNames` written as LaTeX: ``x_{l}`` and ``u_{k}``."""
 
     def name(self, t: Term) -> str | None:
-        if t.order != 0 or t.is_leaf:
+        label = self.label(t)
+        if label is None:
             return None
-        l = self.stream(t)
-        if l is not None:
-            return f"x_{{{l}}}"
-        k = self._number.get(id(t))
-        return None if k is None else f"u_{{{k}}}"
+        kind, k = label
+        return f"{kind}_{{{k}}}"
 
-    def defined(self) -> list[tuple[Term, str]]:
-        terms = sorted((t for t, _ in self._seen.values()), key=lambda t: self._number[id(t)])
-        return [(t, f"u_{{{self._number[id(t)]}}}") for t in terms]
+    def defined(self) -> list[tuple[Term, str]]:  # type: ignore[override]
+        return [(t, f"u_{{{k}}}") for t, k in self.numbered()]
 
 
 class _Rows:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClaimFileError, DeadlineError, SymsteerError
-from .verify import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
-from .verify.evaluation import Case
-from .verify.language import MODEL_NAMES, Node, StatementError, parse_statement
+from .verifier import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
+from .verifier.evaluation import Case
+from .verifier.language import MODEL_NAMES, Node, StatementError, parse_statement
 
 __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_claim", "load_claims", "verify", "verify_all"]
 

@@ -56,14 +56,35 @@ def _start_watchdog(seconds: float) -> None:
 # -- shared options ----------------------------------------------------------------------
 
 
+MODEL_HELP = ("Model file: .npz, .safetensors or a PyTorch state dict (.pt, .pth, .bin; needs torch), in a registered "
+              "key layout (symsteer, bilinear-mlp, bilinear-blocks, bilinear-toy, …; detected; README: weight files), "
+              "or any layout with --keys.")
+
+
+def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How to read a model file: a key map or a named layout (the same on every command)."""
+    options = [
+        click.option("--keys", "keys_path", type=click.Path(dir_okay=False),
+                     help="With --model: a key map (TOML) from roles (W, V, P, …) to the file's keys."),
+        click.option("--layout", metavar="NAME",
+                     help="With --model: force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
+                          "tensor-sim-deep-mlp, …; README: weight files) [default: detected]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe a network: a model file, or a random / symbolic one."""
     options = [
-        click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model file (.npz in symsteer's layout)."),
+        click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP),
         click.option("--layers", type=int, help="Number of bilinear layers [default: 2]."),
         click.option("--width", type=int, help="Stream width d [default: 2]."),
         click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
-        click.option("--residual/--plain", default=None, help="Residual blocks x + B(x), or a plain stack [default: plain]."),
+        click.option("--residual/--plain", default=None,
+                     help="Residual blocks x + B(x), or a plain stack [default: plain (report: residual); with --model, "
+                          "what the file says]."),
         click.option("--bias", is_flag=True, default=None, help="Biases: (W x + b) ⊙ (V x + c)."),
         click.option("--embed", type=int, help="Add an embedding E from this input width."),
         click.option("--unembed", type=int, help="Add an unembedding U to this output width."),
@@ -77,14 +98,14 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return file_options(func)
 
 
 _SHAPE_OPTIONS = ("layers", "width", "hidden", "residual", "bias", "embed", "unembed", "weights", "seed")
 
 
-def build_network(model_path: str | None, **opts: Any) -> Any:
-    from symsteer import Network, load_model
+def build_network(model_path: str | None, keys_path: str | None = None, layout: str | None = None, **opts: Any) -> Any:
+    from symsteer import Network
 
     given = [k for k in _SHAPE_OPTIONS if opts.get(k) is not None]
     reference, inputs = opts.pop("reference_path", None), opts.pop("reference_inputs", None)
@@ -94,7 +115,9 @@ def build_network(model_path: str | None, **opts: Any) -> Any:
         clash = [k for k in given if k != "residual"]
         if clash:
             raise click.UsageError(f"--model conflicts with --{clash[0]}: the model file fixes the weights and shapes")
-        return _gated(load_model(model_path, residual=opts.get("residual")), reference, inputs)
+        return _load_file_model(model_path, opts.get("residual"), keys_path, layout, reference, inputs)
+    if keys_path is not None or layout is not None:
+        raise click.UsageError(f"--{'keys' if keys_path is not None else 'layout'} needs --model: it says how to read a model file")
     layers = 2 if opts["layers"] is None else opts["layers"]
     width = 2 if opts["width"] is None else opts["width"]
     shape = dict(
@@ -142,7 +165,9 @@ def emit(text: str, output: str | None) -> None:
 @click.option("--split-directions", is_flag=True, help="Residual only: leaves x_0 and d_l = B_l(x_l) instead of x_n.")
 @click.option("--s", "s_value", help="Steering vector: comma-separated numbers or a .npy file.")
 @click.option("--x", "x_value", help="Network input: comma-separated numbers or a .npy file.")
-@click.option("--exact/--float", default=True, show_default=True, help="Evaluate in exact rationals or float64.")
+@click.option("--exact/--float", default=None,
+              help="Evaluate --s/--x in exact rationals or float64 [default: exact, but float64 when the weights are "
+                   "floats (a float64 model file, --weights float): their exact values are 50-digit fractions].")
 @click.option("--coefficients", "show_coefficients", is_flag=True, help="Print each α-coefficient as a polynomial, by kind.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text", show_default=True)
 @click.option("--limit", type=int, default=200, show_default=True, help="List at most this many terms.")
@@ -150,7 +175,7 @@ def emit(text: str, output: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @sequence_options
 def expand(model_path: str | None, steer_at: int, max_order: int | None, split_directions: bool, s_value: str | None,
-           x_value: str | None, exact: bool, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
+           x_value: str | None, exact: bool | None, show_coefficients: bool, fmt: str, limit: int, budget: int | None,
            output: str | None, **shape: Any) -> None:
     """Expand the steered output x_n → x_n + α s into input / cross / self terms by α-order.
 
@@ -175,6 +200,8 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     e = do_expand(network, steer_at=steer_at, max_order=max_order, split_directions=split_directions,
                   budget=DEFAULT_BUDGET if budget is None else budget)
     values = None
+    if exact is None:  # exact inputs stay exact; float weights give float values unless --exact
+        exact = network.field != "float"
     if s_value is not None:
         numbers = EXACT if exact else FLOAT
         values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)
@@ -186,7 +213,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     if fmt == "json":
         emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
         return
-    parts = [e.to_text(limit=limit)]
+    parts = [_as_flags(e.to_text(limit=limit))]
     if show_coefficients:
         parts.append(_coefficients_text(e))
     if values is not None:
@@ -226,10 +253,15 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
         "counts": {str(m): c for m, c in e.counts().items()},
     }
     if e.total_terms <= limit:
+        from symsteer.terms import listing
+
+        texts, defs = listing(e, [t for t, _ in e.terms])
         out["terms"] = [
-            {"order": t.order, "kind": t.kind, "multiplicity": m, "term": str(t), "layers": sorted(t.layers)}
-            for t, m in e.terms
+            {"order": t.order, "kind": t.kind, "multiplicity": m, "term": text, "layers": sorted(t.layers)}
+            for (t, m), text in zip(e.terms, texts)
         ]
+        if defs:
+            out["names"] = defs
     if show_coefficients:
         out["coefficients"] = {
             str(m): {k: [str(v) for v in e.coefficient(m, k)] for k in ("input", "cross", "self", "const")} for m in e.orders
@@ -248,18 +280,30 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 
 
 @main.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="Check this model file at every steering point instead of the grid of random models. " + MODEL_HELP)
+@file_options
+@click.option("--residual/--plain", default=None, help="With --model: residual blocks or a plain stack [default: what the file says].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random models and vectors.")
-@click.option("--width", type=int, default=3, show_default=True)
-@click.option("--hidden", type=int, default=3, show_default=True)
-@click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True)
+@click.option("--width", type=int, default=3, show_default=True, help="Stream width d of the grid's models.")
+@click.option("--hidden", type=int, default=3, show_default=True, help="Hidden width h of the grid's models.")
+@click.option("--weights", type=click.Choice(["int", "rational", "float"]), default="rational", show_default=True,
+              help="Kind of random weights of the grid's models.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--sequence", is_flag=True,
-              help="Check sequence models instead (attention, positions, steer sets; width 4, 2 heads, T = 3: --width, --hidden and --weights do not apply).")
-def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: bool) -> None:
-    """Check expansions against numeric models over a grid of shapes (exit 1 on any failure)."""
+@click.option("--sequence", is_flag=True, help="Check sequence models (attention, positions, steer sets) instead.")
+def check(model_path: str | None, keys_path: str | None, layout: str | None, residual: bool | None, seed: int, width: int,
+          hidden: int, weights: str, fmt: str, sequence: bool) -> None:
+    """Check expansions against numeric models (exit 1 on any failure): forward passes at several
+    α, propagated coefficients and the split by kind, in float64 (relative tolerance) and exact
+    rationals (zero difference). Default: a grid of random models of every shape; with --model,
+    that model at every steering point, on seeded random integer inputs and steering vectors."""
     from symsteer._check import RTOL, check_grid
 
+    if model_path is None and (keys_path is not None or layout is not None or residual is not None):
+        raise click.UsageError("--keys, --layout and --residual/--plain need --model: they say how to read a model file")
     if sequence:
+        if model_path is not None:
+            raise click.UsageError("--sequence conflicts with --model: it checks a grid of sequence models")
         from symsteer.sequence_cli import check_sequences
 
         text, failed = check_sequences(seed=seed, fmt=fmt)
@@ -267,8 +311,10 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: 
         if failed:
             sys.exit(EXIT_FAILED)
         return
-
-    rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
+    if model_path is not None:
+        rows = _check_model(_load_file_model(model_path, residual, keys_path, layout), seed)
+    else:
+        rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
         click.echo(json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
@@ -282,6 +328,26 @@ def check(seed: int, width: int, hidden: int, weights: str, fmt: str, sequence: 
         click.echo(f"{len(rows) - failed} passed, {failed} failed (float tolerance {RTOL:.0e} relative; exact: zero difference)")
     if failed:
         sys.exit(EXIT_FAILED)
+
+
+def _check_model(network: Any, seed: int) -> list[tuple[dict[str, Any], Any]]:
+    """Rows like ``check_grid``'s for one loaded model, one per steering point."""
+    import numpy as np
+
+    from symsteer import check as do_check, expand as do_expand
+
+    if isinstance(seed, bool) or seed < 0:
+        raise click.UsageError(f"--seed={seed}; expected a non-negative integer")
+    rows = []
+    for n in range(network.depth + 1):
+        rng = np.random.default_rng([seed, n])
+        x = rng.integers(-3, 4, size=network.d_in).tolist()
+        s = rng.integers(-3, 4, size=network.width_at(n)).tolist()
+        case = {"layers": network.depth, "residual": network.residual, "bias": network.has_bias, "steer_at": n,
+                "embed": None if network.embed is None else network.embed.shape[1],
+                "unembed": None if network.unembed is None else network.unembed.shape[0]}
+        rows.append((case, do_check(do_expand(network, steer_at=n), s=s, x=x)))
+    return rows
 
 
 # -- report ------------------------------------------------------------------------------
@@ -340,6 +406,9 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
     emit(tex, output)
     if pdf:
         compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    if output is not None:  # stdout carries the document itself otherwise
+        wrote = [output] + ([str(Path(output).with_suffix(".pdf"))] if pdf else [])
+        click.echo(f"wrote {' and '.join(wrote)}", err=True)
     if any(not getattr(v, "ok", True) for v in verdicts):
         sys.exit(EXIT_FAILED)
 
@@ -347,20 +416,14 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
 # -- effect and steer (real models) ------------------------------------------------------
 
 
-def _file_model_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """How to read a weight file: residual or not, a key map or a named layout."""
-    options = [
-        click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file says]."),
-        click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys."),
-        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
-                     help="Outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
-        click.option("--layout", metavar="NAME",
-                     help="Force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
-                          "tensor-sim-deep-mlp, …; README: weight files) [default: detected]."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _residual_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--residual/--plain", default=None,
+                        help="Residual blocks or a plain stack [default: what the file says].")(func)
+
+
+def _reference_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+                        help="Outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs.")(func)
 
 
 def _load_file_model(path: str, residual: bool | None, keys_path: str | None, layout: str | None,
@@ -413,8 +476,9 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
-@click.option("--steer-at", type=int, required=True, help="Layer n whose input x_n gets α s.")
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
+@click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
 @click.option("--s", "s_value", required=True, help="Steering vector: a .npy file or comma-separated numbers.")
 @click.option("--inputs", "inputs_value", help="Network inputs (N, d_in) as .npy (or one input, comma-separated).")
 @click.option("--alpha", "alpha_spec", default="-10:10:21", show_default=True, help="α values: start:stop:count or a,b,c.")
@@ -432,24 +496,36 @@ def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool 
 @click.option("--kl-budget", type=float, default=0.1, show_default=True, help="With --calibrate: the KL budget (nats).")
 @click.option("--target", type=int, help="With --calibrate: the output to follow [default: the one α¹ raises most].")
 @click.option("--top-k", type=int, default=5, show_default=True, help="With --calibrate: report top-k set changes.")
-@_file_model_options
+@file_options
+@_residual_option
+@_reference_option
 @sequence_options
 @click.option("--max-order", type=int, help="Sequence models: α-orders kept [default: 8, or the degree when lower].")
-def effect(model_path: str, steer_at: int, s_value: str, inputs_value: str | None, alpha_spec: str, exact: bool, top: int,
-           show: int, image_shape: str, fmt: str, plot_path: str | None, output: str | None, calibrate: bool,
-           kl_budget: float, target: int | None, top_k: int, residual: bool | None,
+def effect(model_arg: str | None, model_path: str | None, steer_at: int, s_value: str, inputs_value: str | None,
+           alpha_spec: str, exact: bool, top: int, show: int, image_shape: str, fmt: str, plot_path: str | None,
+           output: str | None, calibrate: bool, kl_budget: float, target: int | None, top_k: int, residual: bool | None,
            keys_path: str | None, layout: str | None, reference_path: str | None = None, max_order: int | None = None,
            **sequence: Any) -> None:
-    """What steering MODEL with α s at layer n does, from the weights (and on --inputs).
+    """What steering the --model with α s at layer n does, from the weights (and on --inputs).
 
     Weights alone: the self part of every α-order, the cross map M_s with its singular values
     and top input directions. With --inputs: every output's exact polynomial in α against the
     model's forward passes (exit 1 if they differ beyond the tolerance), where the self part
-    overtakes the cross part, and where the argmax changes. MODEL: .npz, .safetensors or a
-    PyTorch state dict in a registered layout (README: weight files), or --keys.
+    overtakes the cross part, and where the argmax changes.
     """
     from symsteer._check import RTOL
     from symsteer.effect import effect as do_effect, parse_alphas
+
+    if model_arg is not None and model_path is not None:
+        raise click.UsageError(f"MODEL {model_arg!r} and --model {model_path!r} both given; expected one model")
+    model_path = model_path or model_arg
+    if model_path is None:
+        raise click.UsageError("missing --model: the model file to steer (.npz, .safetensors or a PyTorch state dict)")
+    if plot_path is not None:  # before the work: a missing plotter should not cost the whole report
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise click.UsageError("--plot needs matplotlib: pip install matplotlib (or symsteer[plot]), or leave out --plot")
     from symsteer.io import load_vector
     from symsteer.sequence_cli import effect_sequence, wants_sequence
 
@@ -577,12 +653,14 @@ def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: 
 @main.command()
 @click.option("--h", "h_path", required=True, type=click.Path(dir_okay=False), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
 @click.option("--q", "q_path", required=True, type=click.Path(dir_okay=False), help="Activations (or inputs) without it: .npy (N, width).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first.")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first. " + MODEL_HELP)
 @click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
 @click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
 @click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False), help="With --reference: network inputs (.npy) it was recorded for.")
-@_file_model_options
+@file_options
+@_residual_option
+@_reference_option
 def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None, normalize: bool, output: str,
           residual: bool | None, keys_path: str | None, layout: str | None, reference_path: str | None = None,
           reference_inputs: str | None = None) -> None:
@@ -632,7 +710,7 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list |
             if wanted not in known:
                 close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
                 hint = f"; closest matches: {', '.join(close)}" if close else ""
-                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}")
+                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}; `symsteer claims` lists the ids")
         claims = [known[w] for w in dict.fromkeys(only)]
     return claims
 
@@ -671,7 +749,10 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
         emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
                          "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
-        emit(verdicts_text(verdicts, verbose=verbose, seconds=elapsed), output)
+        text = verdicts_text(verdicts, verbose=verbose, seconds=elapsed)
+        if verbose:  # proofs and counterexamples run long: wrap them, keeping each line's indent
+            text = "\n".join(w for line in text.splitlines() for w in _wrap(line))
+        emit(text, output)
     if evidence is not None:
         from symsteer.claims import write_evidence
 
@@ -707,11 +788,39 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
     models = [c.family for c in selected]
     mwidth = max([len(m) for m in models] + [5])
     lines = [f"{'claim':<{width}}  {'expected':<12} {'model':<{mwidth}}  statement"]
+    pad = " " * (width + 2)
     for c, model in zip(selected, models):
         assume = f"  [assuming {', '.join(c.assumptions)}]" if c.assumptions else ""
         lines.append(f"{c.id:<{width}}  {c.expected:<12} {model:<{mwidth}}  {c.statement}{assume}")
+        # what the claim says in words, and the seed's words it comes from
+        for label, text in (("title", getattr(c, "title", None)), ("seed", getattr(c, "quote", None))):
+            if text:
+                lines += _wrap(f"{label}: " + (f"“{text}”" if label == "seed" else text), indent=pad)
     lines.append(f"{len(selected)} claim(s)")
     emit("\n".join(lines), output)
+
+
+def _wrap(line: str, *, indent: str | None = None, width: int = 100) -> list[str]:
+    """A long line as lines of at most ``width`` characters (words longer than that stay whole),
+    continuation lines indented four more than the line itself."""
+    import textwrap
+
+    lead = indent if indent is not None else line[:len(line) - len(line.lstrip())]
+    if len(lead + line.lstrip()) <= width:
+        return [lead + line.lstrip()]
+    return textwrap.wrap(line.lstrip(), width=width, initial_indent=lead, subsequent_indent=lead + "    ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
+_FLAGS = {"max_order": "--max-order", "steer_at": "--steer-at", "budget": "--budget"}
+
+
+def _as_flags(message: str) -> str:
+    """A library message in the CLI's words: ``max_order=3`` reads ``--max-order=3``."""
+    import re
+
+    message = re.sub(r"(?<![\w-])budget=", "--budget=", message)
+    return re.sub(r"(?<![\w-])(max_order|steer_at)\b", lambda m: _FLAGS[m.group(1)], message)
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -744,7 +853,7 @@ def run(argv: list[str] | None = None) -> int:
         from symsteer.errors import SymsteerError
 
         if isinstance(exc, SymsteerError):
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_as_flags(str(exc))}", err=True)
             return exc.exit_code
         if os.environ.get("SYMSTEER_DEBUG"):
             raise

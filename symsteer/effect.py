@@ -330,7 +330,7 @@ class Effect:
         n = self.steer_at
         lines = [
             f"steering effect on a {self.network.describe()}",
-            f"steer at n={n}: x_{n} -> x_{n} + alpha s, |s| = {np.linalg.norm(self.s):.6g}; "
+            f"steer at n={n}: x_{n} → x_{n} + alpha s, |s| = {np.linalg.norm(self.s):.6g}; "
             f"every output is a polynomial in alpha of degree <= {self.degree_bound}",
             "",
             "from the weights alone",
@@ -348,7 +348,7 @@ class Effect:
             lines.append(f"  no layer after x_{n}: steering adds alpha U s and nothing depends on the input")
         else:
             c = self.cross
-            lines.append(f"  cross map {c.formula} ({c.cols} {c.matrix.shape[1]} -> {c.rows} {c.matrix.shape[0]}), "
+            lines.append(f"  cross map {c.formula} ({c.cols} {c.matrix.shape[1]} → {c.rows} {c.matrix.shape[0]}), "
                          f"M_s = P (diag(V s) W + diag(W s) V) of layer {n}:")
             lines.append("    singular values: " + " ".join(f"{v:.4g}" for v in c.singular_values))
             lines.extend(_directions_text(c, top, self.image_shape))
@@ -433,7 +433,7 @@ def _directions_text(c: CrossMap, top: int, image_shape: tuple[int, int] | None)
     for i in range(k):
         out = c.outputs[i]
         big = np.argsort(-np.abs(out))[:2]
-        heads.append(f"direction {i + 1} (sigma {c.singular_values[i]:.4g}) -> "
+        heads.append(f"direction {i + 1} (sigma {c.singular_values[i]:.4g}) → "
                      + ", ".join(f"{c.rows if c.rows != 'logits' else 'class'} {j} {out[j]:+.2f}" for j in big))
     if image_shape is not None:
         lines.append("    top input directions as images (## strongly +, ++ +, == strongly -, -- -):")
@@ -492,7 +492,7 @@ def _sweep_text(sw: Sweep, show: int) -> list[str]:
         f"alpha={a:g}: " + ", ".join(f"{c} x{n}" for c, n in zip(*np.unique(w, return_counts=True))) for a, w in ends))
     for i in range(min(show, count)):
         at0 = int(np.argmax(total[0, i]))
-        path = " ".join(f"-> {c.after} at alpha={c.alpha:+.6g}{'' if c.verified else ' (UNVERIFIED)'}" for c in sw.changes[i])
+        path = " ".join(f"→ {c.after} at alpha={c.alpha:+.6g}{'' if c.verified else ' (UNVERIFIED)'}" for c in sw.changes[i])
         lines.append(f"    input {i}: argmax {at0} at alpha=0; from alpha={lo:g}: "
                      f"{sw.changes[i][0].before if sw.changes[i] else at0} {path}".rstrip())
     for i in range(min(show, count)):
@@ -550,6 +550,18 @@ def effect(
 
 
 def _plot(e: Effect, path: str, *, sample: int, top: int) -> None:
+    fig = _figure(e, sample=sample, top=top)
+    from .io import write_atomic
+    import io as _bytes_io
+
+    buffer = _bytes_io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    write_atomic(path, buffer.getvalue())
+
+
+def _figure(e: Effect, *, sample: int, top: int) -> Any:
+    """The figure :meth:`Effect.plot` draws: labelled axes (α, logits), a legend by class, the
+    α where the self part overtakes the cross part, the input directions with colour bars."""
     try:  # a bare Figure: no pyplot, so the caller's backend (a notebook's, say) is left alone
         from matplotlib.figure import Figure
     except ImportError:
@@ -563,6 +575,8 @@ def _plot(e: Effect, path: str, *, sample: int, top: int) -> None:
     spec = fig.add_gridspec(2 if k else 1, max(2, k))
     ax1 = fig.add_subplot(spec[0, : max(2, k) // 2])
     ax2 = fig.add_subplot(spec[0, max(2, k) // 2 :])
+    logits = e.cross is not None and e.cross.rows == "logits" or e.network.unembed is not None
+    what = "class" if logits else "output"
     if sw is not None:
         if not 0 <= sample < sw.total.shape[1]:
             raise ShapeError(f"sample={sample}; expected 0 ≤ sample < {sw.total.shape[1]}")
@@ -570,40 +584,49 @@ def _plot(e: Effect, path: str, *, sample: int, top: int) -> None:
         for j in range(curves.shape[1]):
             line = ax1.plot(grid, curves[:, j], lw=1.2, label=str(j))[0]
             ax1.plot(sw.alphas, sw.forward[:, sample, j], "o", ms=3, color=line.get_color())
-        ax1.set_title(f"logits of input {sample}: polynomial (lines), forward passes (dots)", fontsize=9)
-        ax1.legend(fontsize=7, ncol=2, title="output", title_fontsize=7)
+        ax1.set_title(f"{'logits' if logits else 'outputs'} of input {sample}: polynomial (lines), forward passes (dots)", fontsize=9)
         for kind in ("input", "cross", "self"):
             values = np.einsum("am,mnk->ank", powers, sw.parts[kind])
-            ax2.plot(grid, np.linalg.norm(values, axis=-1).mean(axis=1), label=f"{kind} (mean over inputs)")
+            ax2.plot(grid, np.linalg.norm(values[:, sample], axis=-1), label=f"{kind}")
+        # where the self part overtakes the cross part for this input (α < a− and α > a+)
+        for a, side in zip(sw.overtake[sample], ("a−", "a+")):
+            if np.isfinite(a) and lo <= a <= hi:
+                ax2.axvline(a, color="0.3", ls="--", lw=0.8)
+                ax2.annotate(f"self > cross ({side} = {a:.3g})", (a, 0.98), xycoords=("data", "axes fraction"),
+                             rotation=90, va="top", ha="right", fontsize=7)
+        ax2.set_title(f"size of each part of the output of input {sample}", fontsize=9)
     else:
         curves = powers @ e.self_part
         for j in range(curves.shape[1]):
             ax1.plot(grid, curves[:, j], lw=1.2, label=str(j))
         ax1.set_title("self part of the outputs (x_n := 0)", fontsize=9)
-        ax1.legend(fontsize=7, ncol=2, title="output", title_fontsize=7)
         ax2.plot(grid, np.linalg.norm(powers @ e.self_part, axis=-1), label="self")
-    ax1.set_xlabel("alpha")
+        ax2.set_title("size of the self part", fontsize=9)
+    ax1.legend(fontsize=7, ncol=2, title=what, title_fontsize=7)
+    ax1.set_xlabel(r"$\alpha$ (steering x_n + $\alpha$ s)")
+    ax1.set_ylabel("logit" if logits else "output")
     ax2.set_yscale("symlog", linthresh=1e-3)
-    ax2.set_xlabel("alpha")
-    ax2.set_title("norm of each part of the output", fontsize=9)
+    ax2.set_ylim(bottom=0)  # sizes: no negative half
+    ax2.set_xlabel(r"$\alpha$")
+    ax2.set_ylabel(r"$\|\mathrm{part}(\alpha)\|$ (Euclidean, over the outputs)")
     ax2.legend(fontsize=7)
     for i in range(k):
         ax = fig.add_subplot(spec[1, i])
         d = e.cross.directions[i]
+        out = e.cross.outputs[i]
+        big = int(np.argmax(np.abs(out)))
         if e.image_shape is not None:
             scale = float(np.max(np.abs(d))) or 1.0
-            ax.imshow(d.reshape(e.image_shape), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            im = ax.imshow(d.reshape(e.image_shape), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            fig.colorbar(im, ax=ax, shrink=0.8, label="input weight")
             ax.set_xticks([])
             ax.set_yticks([])
         else:
             ax.bar(np.arange(len(d)), d)
-        ax.set_title(f"{e.cross.formula}: direction {i + 1}, sigma {e.cross.singular_values[i]:.3g}", fontsize=8)
-    from .io import write_atomic
-    import io as _bytes_io
-
-    buffer = _bytes_io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    write_atomic(path, buffer.getvalue())
+            ax.set_xlabel("input entry")
+        ax.set_title(f"{e.cross.formula}: direction {i + 1}, sigma {e.cross.singular_values[i]:.3g}\n"
+                     f"moves {what} {big} most ({out[big]:+.2f})", fontsize=8)
+    return fig
 
 
 # -- eigen-analysis ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ._coefficients import KINDS, order_limit, split_coefficients, stream
 from .errors import BudgetError, ShapeError
 from .network import Network
 from .numbers import EXACT, Numbers, PolyRing
-from .terms import ONE, Term, apply, leaf
+from .terms import ONE, Term, apply, leaf, listing
 
 __all__ = ["Expansion", "expand", "DEFAULT_BUDGET"]
 
@@ -271,7 +271,7 @@ class Expansion:
         if (x is None) == (x_n is None):
             raise ShapeError("give exactly one of x (the network input) and x_n (the stream at the steering point)")
         n, width = self.steer_at, self.network.width_at(self.steer_at)
-        values = {"s": numbers.vector(s, f"s (the steering vector at steer_at={n})", width)}
+        values = {"s": numbers.vector(s, "s", width)}
         if x_n is not None:
             if self.split_directions:
                 raise ShapeError("x_n cannot be split into x0 and d_l; give the network input x instead")
@@ -349,18 +349,30 @@ class Expansion:
 
     # -- text ---------------------------------------------------------------------------
 
+    def __repr__(self) -> str:
+        """Short: what was expanded and how many terms; ``to_text()`` lists them."""
+        order = "" if self.max_order is None or not self.truncated else f", max_order={self.max_order}"
+        return (f"Expansion({self.network.describe()}; steer_at={self.steer_at}{order}, "
+                f"{_count_text(self.total_terms)} terms)")
+
     def to_text(self, *, limit: int = 200) -> str:
         """Terms grouped by order and kind, with counts; at most ``limit`` terms listed."""
         counts = self.counts()
         head = [
             f"steered output of a {self.network.describe()}",
-            f"steer at n={self.steer_at}: x_{self.steer_at} -> x_{self.steer_at} + alpha s; "
+            f"steer at n={self.steer_at}: x_{self.steer_at} → x_{self.steer_at} + alpha s; "
             f"degree <= {_power_text(self.network.depth - self.steer_at)}" + (f", truncated at order {self.max_order}" if self.truncated else ""),
             f"{_count_text(self.total_terms)} distinct terms",
         ]
         lines = []
         shown = 0
         listable = self._built <= self.budget
+        texts: dict[int, str] = {}
+        defs: list[str] = []
+        if listable:  # distinct terms print distinctly: too large ones name their input-only parts
+            listed = [t for t, _ in self.terms[:limit]]
+            strings, defs = listing(self, listed)
+            texts = {id(t): text for t, text in zip(listed, strings)}
         for m in self.orders:
             kinds = ", ".join(f"{k} {_count_text(counts[m][k])}" for k in KINDS if counts[m][k])
             lines.append(f"alpha^{m}: {kinds or 'no terms'}")
@@ -373,7 +385,7 @@ class Expansion:
                 for term, mult in items:
                     if shown >= limit:
                         break
-                    lines.append(f"    {'' if mult == 1 else f'{mult}*'}{'U ' if self.network.unembed is not None else ''}{term}")
+                    lines.append(f"    {'' if mult == 1 else f'{mult}*'}{'U ' if self.network.unembed is not None else ''}{texts[id(term)]}")
                     shown += 1
         if shown >= limit:
             lines.append(f"... {self.total_terms - limit} more terms (raise --limit to list them)")
@@ -381,6 +393,8 @@ class Expansion:
             lines.append(f"(terms not listed: {self._over_budget()})")
         if self.truncated:
             lines.append(f"+ O(alpha^{self.max_order + 1})")
+        if defs:
+            lines.append("where " + ";\n      ".join(defs))
         return "\n".join(head + lines)
 
 

@@ -165,7 +165,19 @@ class Network:
         bias = ", biases" if self.has_bias else ""
         return f"{kind} network, {self.depth} layer(s), widths {widths}, hidden {[l.hidden for l in self.layers]}{bias}" + "".join(
             f", {e}" for e in extra if e
-        ) + f", {self.field} weights"
+        ) + f", {self._weight_kind()} weights"
+
+    def _weight_kind(self) -> str:
+        """'integer' when every exact weight is an integer, else the field's name."""
+        if self.field != "rational":
+            return self.field
+        arrays = [self.embed, self.unembed] + [a for layer in self.layers for a in (layer.W, layer.V, layer.P, layer.b, layer.c)]
+        whole = all(v.is_Integer for a in arrays if a is not None for v in a.ravel())
+        return "integer" if whole else "rational"
+
+    def __repr__(self) -> str:
+        """Short: the shapes, not every weight (``describe()``; the arrays are attributes)."""
+        return f"Network({self.describe()})"
 
     def __repr__(self) -> str:
         return f"Network({self.describe()})"

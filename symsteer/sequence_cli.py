@@ -49,9 +49,11 @@ def wants_sequence(model_path: str | None, options: dict[str, Any]) -> bool:
         return False
     from .io import read_arrays
     from .tensor_language import is_tensor_language
+    from .tensor_similarity import is_tensor_similarity
 
     try:
-        return is_tensor_language(read_arrays(model_path))
+        arrays = read_arrays(model_path)
+        return is_tensor_language(arrays) or is_tensor_similarity(arrays)
     except InputFileError:
         return False  # the bilinear loader reports what is wrong with the file
 
@@ -81,6 +83,10 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     if model_path is None:
         raise click.UsageError("sequence options need --model: a tensor_language state dict (.pt, .safetensors or .npz)")
     arrays = read_arrays(model_path)
+    from .tensor_similarity import is_tensor_similarity
+
+    if is_tensor_similarity(arrays):
+        return _load_tensor_similarity(model_path, arrays, options, gate=gate)
     if not is_tensor_language(arrays):
         keys = ", ".join(sorted(arrays)[:8])
         raise InputFileError(
@@ -95,6 +101,25 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
         mlp_residual=options.get("mlp_residual"), scale=options.get("lerp_scale"),
     )
     model = load_tensor_language(arrays, config, source=model_path)
+    if gate:
+        run_gate(model, arrays, config)
+    return model, config
+
+
+def _load_tensor_similarity(model_path: str, arrays: Any, options: dict[str, Any], *, gate: bool) -> tuple[Any, Any]:
+    """A tensor-similarity Transformer: n_head and scale from config.json beside it, --config, --heads
+    and --lerp-scale (its lerp λ); the residual kinds are fixed by its code."""
+    from .layouts import read_config
+    from .tensor_similarity import TensorSimilarityConfig, gate as run_gate, load_tensor_similarity
+
+    for name in ("attn_residual", "mlp_residual"):
+        if options.get(name) is not None:
+            raise click.UsageError(f"--{name.replace('_', '-')}: a tensor-similarity Transformer's residuals are lerps of its scale; "
+                                   "give --lerp-scale")
+    base = read_config(model_path) or {}
+    config = TensorSimilarityConfig.of(base | _config(options.get("config_path")), n_head=options.get("heads"),
+                                       scale=options.get("lerp_scale"))
+    model = load_tensor_similarity(arrays, config, source=model_path)
     if gate:
         run_gate(model, arrays, config)
     return model, config

@@ -36,11 +36,12 @@ def _batch(values: Any, name: str, width: int | None = None) -> np.ndarray:
     return arr
 
 
-def activations(network: Network, inputs: Any, *, layer: int) -> np.ndarray:
+def activations(network: Network, inputs: Any, *, layer: int, name: str = "inputs") -> np.ndarray:
     """``x_n`` for a batch of network inputs ``(N, d_in)``: the activation entering layer ``n``
-    (after the embedding; ``n = L`` is the last stream), float64, shape ``(N, width_at(n))``."""
+    (after the embedding; ``n = L`` is the last stream), float64, shape ``(N, width_at(n))``;
+    ``name`` is what a message calls the inputs."""
     n = network.check_steer_at(layer)
-    return stream(network, _batch(inputs, "inputs", network.d_in), numbers=FLOAT)[n]
+    return stream(network, _batch(inputs, name, network.d_in), numbers=FLOAT)[n]
 
 
 def steering_vector(h: Any, q: Any, *, normalize: bool = False) -> np.ndarray:
@@ -65,5 +66,6 @@ def steering_vector(h: Any, q: Any, *, normalize: bool = False) -> np.ndarray:
 def steering_from_inputs(network: Network, h_inputs: Any, q_inputs: Any, *, steer_at: int, normalize: bool = False) -> np.ndarray:
     """Run both batches of network inputs to layer ``steer_at`` and take :func:`steering_vector`."""
     return steering_vector(
-        activations(network, h_inputs, layer=steer_at), activations(network, q_inputs, layer=steer_at), normalize=normalize
+        activations(network, h_inputs, layer=steer_at, name="h (--h)"),
+        activations(network, q_inputs, layer=steer_at, name="q (--q)"), normalize=normalize,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import BudgetError
 
-__all__ = ["Term", "leaf", "apply", "kind_of", "ONE"]
+__all__ = ["Term", "leaf", "apply", "kind_of", "ONE", "SubtermNames", "listing"]
 
 #: terms with more leaf occurrences are printed with their inner parts elided (``…``): a term of a
 #: deep plain stack shares its sub-terms and has 2^depth leaves written out
@@ -109,9 +109,11 @@ class Term:
             return self.name if leaf is None else leaf(self.name)
         if room < 2:
             return dots
-        half = room // 2
-        left = self.left.abbreviated(self.left.size if self.left.size <= half else half, dots=dots, fmt=fmt, leaf=leaf)
-        right = self.right.abbreviated(self.right.size if self.right.size <= room - half else room - half, dots=dots, fmt=fmt, leaf=leaf)
+        # a side gets all it needs when the other side leaves room for it: only what does not
+        # fit is abbreviated (an even split would elide parts of a term that fits whole)
+        left_room = min(self.left.size, max(room // 2, room - self.right.size))
+        left = self.left.abbreviated(left_room, dots=dots, fmt=fmt, leaf=leaf)
+        right = self.right.abbreviated(room - left_room, dots=dots, fmt=fmt, leaf=leaf)
         return fmt(self.layer, left, right)
 
     def short(self, *, dots: str = "…", fmt: Any = None, leaf: Any = None) -> str:
@@ -162,3 +164,140 @@ def apply(layer: int, left: Term, right: Term) -> Term:
         size=left.size + right.size,
         height=1 + max(left.height, right.height),
     )
+
+
+class SubtermNames:
+    """Names for the input-only sub-terms of an expansion's terms, each defined once: how a
+    listing abbreviates a term too large to write out while distinct terms stay distinct.
+
+    In a plain stack without biases the input-only term entering layer l is the unsteered
+    stream itself, x_l (``x_{l+1} = B̂_l(x_l, x_l)``, ``x_n = x``): label ``("x", l)``. Any other
+    input-only sub-term of more than two leaves is ``("u", k)``, numbered so that a definition
+    uses only earlier names. Sub-terms with ``s`` are never named.
+    """
+
+    def __init__(self, e: Any) -> None:
+        self.network, self.steer_at, self.split = e.network, e.steer_at, e.split_directions
+        self.streams = False  # whether any x_l is used
+        self.printed: dict[tuple[int, bool], tuple[str, int]] = {}
+        self._stream: dict[int, int | None] = {}
+        self._seen: dict[int, tuple[Term, int]] = {}
+        self._visited: set[int] = set()
+        self._number: dict[int, int] = {}
+
+    def stream(self, t: Term) -> int | None:
+        """l if ``t`` is the unsteered stream x_l of a plain, bias-free stack (else None)."""
+        chain = []
+        u = t
+        while not u.is_leaf and u.left is u.right and id(u) not in self._stream:
+            chain.append(u)
+            u = u.left
+        if id(u) in self._stream:
+            base = self._stream[id(u)]
+        else:
+            base = self.steer_at if u.is_leaf and u.name == "x" and not self.split else None
+            self._stream[id(u)] = base
+        for node in reversed(chain):
+            plain = not self.network.residual and not self.network.layers[node.layer].has_bias
+            base = node.layer + 1 if base is not None and plain and node.layer == base else None
+            self._stream[id(node)] = base
+        return self._stream[id(t)]
+
+    def collect(self, terms: Any) -> None:
+        """Record the names the terms and the definitions they need use (before :meth:`label`)."""
+        stack = [(term, True) for term in reversed(list(terms))]
+        while stack:
+            t, root = stack.pop()
+            if t.is_leaf or (not root and id(t) in self._visited):
+                continue
+            if not root:
+                self._visited.add(id(t))
+            if not root and t.order == 0:
+                if self.stream(t) is not None:
+                    self.streams = True
+                    continue
+                if t.size > 2:
+                    self._seen[id(t)] = (t, len(self._seen))
+            stack += [(t.right, False), (t.left, False)]
+        # definitions only use earlier names: shallower terms first, then by first appearance
+        ranked = sorted(self._seen.values(), key=lambda ts: (ts[0].height, ts[1]))
+        self._number = {id(t): k + 1 for k, (t, _) in enumerate(ranked)}
+
+    def label(self, t: Term) -> tuple[str, int] | None:
+        """("x", l) for the stream x_l, ("u", k) for a named sub-term, None when written out."""
+        if t.order != 0 or t.is_leaf:
+            return None
+        l = self.stream(t)
+        if l is not None:
+            return "x", l
+        k = self._number.get(id(t))
+        return None if k is None else ("u", k)
+
+    def numbered(self) -> list[tuple[Term, int]]:
+        """The named sub-terms ``u_k`` in order."""
+        terms = sorted((t for t, _ in self._seen.values()), key=lambda t: self._number[id(t)])
+        return [(t, self._number[id(t)]) for t in terms]
+
+
+def _text_name(label: tuple[str, int]) -> str:
+    return f"{label[0]}_{label[1]}" if label[0] == "x" else f"u{label[1]}"
+
+
+def skeleton_text(term: Term, names: SubtermNames) -> str:
+    """The term in text with its input-only sub-terms as their names (its root written out);
+    iterative, as a deep stack nests a term per layer."""
+    done: dict[tuple[int, bool], str] = {}
+
+    def ready(t: Term, root: bool) -> str | None:
+        if t.is_leaf:
+            return t.name
+        label = None if root else names.label(t)
+        return _text_name(label) if label is not None else done.get((id(t), root))
+
+    stack = [(term, True)]
+    while stack:
+        t, root = stack[-1]
+        if ready(t, root) is not None:
+            stack.pop()
+            continue
+        todo = [(u, False) for u in (t.left, t.right) if ready(u, False) is None]
+        if todo:
+            stack += todo
+            continue
+        done[(id(t), root)] = f"B{t.layer}({ready(t.left, False)}, {ready(t.right, False)})"
+        stack.pop()
+    return ready(term, True)
+
+
+def listing(e: Any, terms: list[Term]) -> tuple[list[str], list[str]]:
+    """The terms of an expansion as text, and the definitions of the names they use.
+
+    A term of at most MAX_PRINTED_LEAVES leaf occurrences is written out. When one is larger,
+    every term is written with its input-only sub-terms named (x_l, the unsteered stream of a
+    plain stack; u1, u2, … otherwise) and the names are defined after the list. Terms deeper
+    than MAX_SKELETON_HEIGHT keep only their outer layers; should two such abbreviations
+    coincide, each gets a number, ``[#k]``: a listing never prints two distinct terms alike.
+    """
+    texts: list[str]
+    defs: list[str] = []
+    large = any(t.size > MAX_PRINTED_LEAVES for t in terms)
+    if large and all(t.height <= MAX_SKELETON_HEIGHT for t in terms):
+        names = SubtermNames(e)
+        names.collect(terms)
+        texts = [skeleton_text(t, names) for t in terms]
+        if names.streams:
+            n = e.steer_at
+            defs.append(f"x_{n} = x and x_(l+1) = Bl(x_l, x_l) (the unsteered stream)")
+        defs += [f"u{k} = {skeleton_text(t, names)}" for t, k in names.numbered()]
+    else:
+        texts = [str(t) for t in terms]
+    seen: dict[str, int] = {}
+    for text in texts:
+        seen[text] = seen.get(text, 0) + 1
+    if any(c > 1 for c in seen.values()):
+        count: dict[str, int] = {}
+        for i, text in enumerate(texts):
+            if seen[text] > 1:
+                count[text] = count.get(text, 0) + 1
+                texts[i] = f"{text} [#{count[text]}]"
+    return texts, defs

@@ -25,6 +25,9 @@ from symsteer.errors import ClaimFileError
 
 #: every built-in claim and the verdict the mathematics gives (docs/mathematics.md's table, one file per condition)
 EXPECTED = {
+    "c06-scale-invariance-pre-rmsnorm": "holds",
+    "c07-argmax-final-rmsnorm": "holds",
+    "c07-argmax-layernorm-beta": "fails",
     "c01-homogeneity-bias-free": "holds",
     "c01-homogeneity-biases": "fails",
     "c02-linearity-additive": "fails",
@@ -101,7 +104,7 @@ FOR_ALL_WIDTHS = {
     "c07-softmax-temperature-plain", "c07-ranking-kept-plain", "c07-argmax-kept-plain", "c07-sharper-when-scaled-up",
     "c07-flatter-when-scaled-down", "c08-steering-parallel-to-x", "c09-alpha-and-2alpha-parallel-to-x",
     "c15-degree-bound", "c15-trace-from-weights", "c16-self-interaction-from-weights", "c16-self-interaction-input-free", "c21-bilinear-smooth",
-    "c19-stack-split-from-weights",
+    "c19-stack-split-from-weights", "c07-argmax-final-rmsnorm",
 }
 
 
@@ -279,6 +282,7 @@ STATEMENTS = {
     "c06-relative-magnitudes-biases": lambda p: parallel(p.stream(scale(p["t"], p["x"]), p.m), p.stream(p["x"], p.m)),
     "c06-relative-magnitudes-residual": lambda p: parallel(p.stream(scale(p["t"], p["x"]), p.m), p.stream(p["x"], p.m)),
     "c07-argmax-residual": lambda p: argmax(p.f(scale(p["a"], p["x"]))) == argmax(p.f(p["x"])),
+    "c07-argmax-layernorm-beta": lambda p: argmax(add(scale(p["t"], p.f(p["x"])), p["u"])) == argmax(p.f(p["x"])),
     "c07-minor-effect": lambda p: all(q >= r / 2 for q, r in zip(softmax(p.f(scale(p["a"], p["x"]))), softmax(p.f(p["x"])))),
     "c07-ranking-depth-zero-negative": lambda p: ranking(scale(p["a"], p["x"])) == ranking(p["x"]),
     "c07-ranking-biases": lambda p: ranking(p.f(scale(p["a"], p["x"]))) == ranking(p.f(p["x"])),
@@ -506,7 +510,7 @@ def test_directory_argument_verifies_every_file_in_it(tmp_path, capsys):
 def test_prove_nonnegative_is_sound(text: str, facts: list, shown: bool) -> None:
     import sympy
 
-    from symsteer.verify.signs import prove_nonnegative
+    from symsteer.verifier.signs import prove_nonnegative
 
     a, t = sympy.symbols("a t")
     expr = {"a**2": a**2, "a**2 - 2*a*t + t**2": a**2 - 2 * a * t + t**2, "a**2 - a*t + t**2": a**2 - a * t + t**2,

@@ -60,17 +60,17 @@ def test_expand_from_model_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["expand", "--steer-at", "5"], 2, "steer_at=5 but the model has 2 layers"),
+    (["expand", "--steer-at", "5"], 2, "--steer-at=5 but the model has 2 layers"),
     (["expand", "--layers", "0"], 2, "layers=0; expected a positive integer"),
     (["expand", "--width", "0"], 2, "width=0; expected a positive integer"),
-    (["expand", "--max-order", "-1"], 2, "max_order=-1"),
+    (["expand", "--max-order", "-1"], 2, "--max-order=-1"),
     (["expand", "--s", "1,2"], 2, "--s and --x go together"),
     (["expand", "--s", "1,zz", "--x", "1,2"], 2, "--s: entry 1 is 'zz'"),
-    (["expand", "--s", "1,2,3", "--x", "1,2"], 2, "s has shape (3,); expected a vector of length 2"),
+    (["expand", "--s", "1,2,3", "--x", "1,2"], 2, "s (the steering vector at steer_at=0) has shape (3,); expected a vector of length 2"),
     (["expand", "--model", "missing.npz"], 3, "missing.npz: no such file"),
     (["expand", "--model", "m.npz", "--layers", "2"], 2, "--model conflicts with --layers"),
     (["expand", "--weights", "symbolic", "--seed", "1"], 2, "--seed conflicts with --weights symbolic"),
-    (["expand", "--layers", "5", "--residual", "--s", "1,1", "--x", "1,1"], 2, "budget 300000); pass max_order=1 or lower"),
+    (["expand", "--layers", "5", "--residual", "--s", "1,1", "--x", "1,1"], 2, "budget 300000); pass --max-order=1 or lower"),
     (["expand", "--bogus"], 2, "No such option"),
 ])
 def test_bad_input_exit_codes(args, code, message, capsys):

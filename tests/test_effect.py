@@ -53,7 +53,7 @@ def test_digits_effect_text_report(capsys):
     code = cli.run(["effect", str(DIGITS), "--steer-at", "0", "--s", str(S38), "--inputs", str(INPUTS), "--exact", "--show", "1"])
     out = capsys.readouterr().out
     assert code == 0
-    for fragment in ["cross map U M_s E (network input 64 -> logits 10)", "singular values: 20.31", "alpha^2  |.| = 7.0799",
+    for fragment in ["cross map U M_s E (network input 64 → logits 10)", "singular values: 20.31", "alpha^2  |.| = 7.0799",
                      "in exact rationals: 0 entries differ", "68 change(s), 68 verified", "y_9 = ", "## strongly +"]:
         assert fragment in out, fragment
     grid_rows = [line for line in out.splitlines() if line.startswith("      ") and set(line.strip()) <= set("=-.+# ")]
@@ -203,7 +203,7 @@ def test_report_without_inputs_and_at_the_last_stream():
     assert data["cross_map"]["formula"] == "U M_s" and "inputs" not in data
     assert data["self"]["1"] == self_terms(net, [1.0, 0.0, -1.0], steer_at=1)[1].tolist()
     text = effect(net, [1.0, 0.0, -1.0], steer_at=0).to_text()
-    assert "cross map M_s (x_0 3 -> x_1 3)" in text and "largest input entries" in text
+    assert "cross map M_s (x_0 3 → x_1 3)" in text and "largest input entries" in text
 
 
 def test_json_is_plain_json(tmp_path, capsys):
@@ -244,7 +244,7 @@ def test_parse_alphas(text, expected):
     (["--image-shape", "8by8"], 2, "--image-shape='8by8'; expected RxC"),
     (["--image-shape", "4x4"], 2, "image_shape=(4, 4); expected rows × cols = 64"),
     (["--s", "1,2"], 2, "s has shape (2,); expected a vector of length 24"),
-    (["--steer-at", "2"], 2, "steer_at=2 but the model has 1 layers"),
+    (["--steer-at", "2"], 2, "--steer-at=2 but the model has 1 layers"),
     (["--top", "-1"], 2, "--top=-1"),
     (["--keys", "k.toml", "--layout", "symsteer"], 2, "--keys conflicts with --layout"),
 ])

@@ -24,8 +24,8 @@ FORMULA = re.compile(
     """
 )
 
-#: the verifier predates the blocks; its owner routes it through them (these must shrink, not grow)
-PENDING = {"semantics.py", "prover.py"}
+#: the verifier's evaluation predates the blocks; its owner routes it through them (this must shrink, not grow)
+PENDING = {"verifier/model_functions.py"}
 
 
 def offending_lines(text: str) -> list[str]:
@@ -48,7 +48,7 @@ def test_no_module_outside_the_blocks_writes_a_layer_formula():
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE)
-        if rel.parts[0] == "blocks" or rel.name in PENDING:
+        if rel.parts[0] == "blocks" or rel.as_posix() in PENDING:
             continue
         lines = offending_lines(path.read_text(encoding="utf-8"))
         if lines:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from symsteer import cli
 from symsteer import SymsteerError, load_model
 from symsteer.claims import load_claim, verify
-from symsteer.verify.language import parse_statement
+from symsteer.verifier.language import parse_statement
 
 def fuzz(examples: int) -> settings:
     return settings(derandomize=True, deadline=None, max_examples=examples, suppress_health_check=list(HealthCheck))

@@ -745,8 +745,8 @@ def test_elementwise_product_is_size_guarded(tmp_path: Path) -> None:
 
 def test_formal_term_counts_match_math_md() -> None:
     # distinct formal terms with leaves x and s, B̂ on unordered pairs (docs/mathematics.md)
-    from symsteer.verify.formal import Formal
-    from symsteer.verify.language import parse_statement
+    from symsteer.verifier.formal import Formal
+    from symsteer.verifier.language import parse_statement
 
     steered = parse_statement("f(x + alpha*s) == x").args[0]
     for residual, counts in ((True, [2, 5, 20, 230, 26795]), (False, [2, 3, 6, 21, 231])):
@@ -886,7 +886,7 @@ def test_deadline_is_not_lost_in_a_weakref_callback() -> None:
     import types
 
     from symsteer.errors import DeadlineError
-    from symsteer.verify.problem import deadline
+    from symsteer.verifier.problem import deadline
 
     def frame(filename: str, name: str) -> Any:
         return types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name))

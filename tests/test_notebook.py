@@ -20,6 +20,7 @@ def test_digits_notebook_runs(tmp_path):
 
     for name in NEEDS:
         shutil.copy(EXAMPLES / name, tmp_path / name)
+    before = {p.name for p in tmp_path.iterdir()}
     nb = nbformat.read(tmp_path / "digits.ipynb", as_version=4)
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs)
@@ -28,6 +29,21 @@ def test_digits_notebook_runs(tmp_path):
     assert "exact_mismatches=0" in text
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs if out.output_type == "error"]
     assert not errors
+    # running it leaves nothing behind in the folder (plots go to a temporary one)
+    assert {p.name for p in tmp_path.iterdir()} - before <= {"__pycache__"}
+
+
+def test_digits_notebook_is_committed_with_its_outputs():
+    """A reader on GitHub sees the results: every code cell was run, in order, without errors."""
+    import json
+
+    nb = json.loads((EXAMPLES / "digits.ipynb").read_text(encoding="utf-8"))
+    code = [cell for cell in nb["cells"] if cell["cell_type"] == "code"]
+    assert [cell["execution_count"] for cell in code] == list(range(1, len(code) + 1))
+    assert all(cell["outputs"] for cell in code[1:])  # the first cell only imports
+    assert not [out for cell in code for out in cell["outputs"] if out["output_type"] == "error"]
+    assert any("image/png" in out.get("data", {}) for cell in code for out in cell["outputs"])
+
 
 
 def test_tiny_lm_notebook_runs(tmp_path):

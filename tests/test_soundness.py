@@ -135,8 +135,8 @@ def test_the_issues_point_refutes_the_parts_claim():
 
 
 def test_formal_rules_refuse_what_they_were_not_proved_for(tmp_path):
-    from symsteer.verify.formal import formal_proof
-    from symsteer.verify.problem import Problem
+    from symsteer.verifier.formal import formal_proof
+    from symsteer.verifier.problem import Problem
 
     cases = [
         ("not depends_on(f(x + t*s), t)", ["cross_map(s) == 0"]),
@@ -199,7 +199,7 @@ def test_a_bug_in_one_claim_is_exit_4_after_the_others(tmp_path, monkeypatch, ca
 
 
 def test_a_proof_contradicted_by_an_exact_point_is_a_bug(tmp_path, monkeypatch):
-    from symsteer.verify import decision as prover
+    from symsteer.verifier import decision as prover
 
     # a formal rule that proves everything: the falsification search must catch it
     monkeypatch.setattr(prover, "formal_proof", lambda problem, case: "a broken rule")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from symsteer import cli
 from symsteer.claims import load_claim, verify
-from symsteer.verify.language import MAX_EXPONENT, StatementError, parse_statement
+from symsteer.verifier.language import MAX_EXPONENT, StatementError, parse_statement
 
 ACCEPTED = [
     ("B(a*x) == a**2 * B(x)", "=="),
@@ -141,8 +141,8 @@ def test_any_text_parses_or_is_refused_cleanly(text):
 
 
 def test_number_comparison_over_generic_values_is_a_proposition() -> None:
-    from symsteer.verify.evaluation import Case, symbolic_env
-    from symsteer.verify.propositions import Truth
+    from symsteer.verifier.evaluation import Case, symbolic_env
+    from symsteer.verifier.propositions import Truth
 
     env = symbolic_env(Case(1, 1, 1), vectors=[], scalars=[], model=False)
     for text, value in (("2**L == 2", True), ("L >= 2", False), ("1/2 < 1", True)):

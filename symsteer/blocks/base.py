@@ -359,6 +359,10 @@ class Residual(Block):
         inner = self.inner.degree(k)
         return None if inner is None else max(k, inner)
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``keep · num/den + scale · n/d = (keep · num d + scale · n den) / (den d)``."""
         n, d = self.inner.rational(num, den, numbers=numbers)

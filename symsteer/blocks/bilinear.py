@@ -170,6 +170,10 @@ class Bilinear(Block):
         Q = a["W"].T @ ((a["P"].T @ u)[:, None] * a["V"])
         return (Q + Q.T) * numbers.half()
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def describe(self) -> str:
         return f"bilinear {self.d_in} → {self.d_out}, hidden {self.hidden}" + (", biases" if self.has_bias else "")
 

@@ -104,6 +104,10 @@ class Linear(Block):
     def degree(self, k: int) -> int:
         return k
 
+    def __repr__(self) -> str:
+        """Short: what the block is, not its weights (they are attributes)."""
+        return f"{type(self).__name__}({self.describe()})"
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``M num/den + t = (M num + t den) / den``."""
         a = self.weights(numbers)

@@ -5,7 +5,10 @@ Its modules, each named for what it holds:
 - :mod:`.language`: the statement language (parsed against an allow-list, never evaluated);
 - :mod:`.propositions`: what a statement becomes over generic values (zero sets, signs, orders);
 - :mod:`.values`: quotients, relu, softmax and entropy values, and the size guards;
-- :mod:`.evaluation`: a statement on one model shape, at an exact point or over generic weights;
+- :mod:`.evaluation`: a statement on one model shape, at an exact point or over generic weights
+  (propositions made by a strategy: :class:`.evaluation.AtPoint` or :class:`.evaluation.OverGeneric`);
+- :mod:`.model_functions`: the model in a statement (layers, f, stream, cross_map, share, parts);
+- :mod:`.functions`: the other functions and predicates (relu, softmax, orders, depends_on, …);
 - :mod:`.formal`: the every-width algebra of nested bilinear terms;
 - :mod:`.signs`: the sign prover for polynomials in the scalars;
 - :mod:`.proof`: implications, and the order, relu and entropy lemmas;

@@ -213,10 +213,10 @@ def _residuals(problem: Problem, case: Case, point: dict[str, Any], equations: l
         env = problem.at(case, point)
         out: list[Fraction] = []
         for eq in equations:
-            left, right = (env.value_of(a) for a in eq.args)
-            diff = np.asarray(left - right, dtype=object) if not isinstance(left, np.ndarray) or not isinstance(right, np.ndarray) \
-                else np.asarray(left, dtype=object) - np.asarray(right, dtype=object)
-            out += [_fraction(v) for v in np.ravel(diff)]
+            # both sides as Fractions (a literal is a Fraction, a computed value a flint fmpq)
+            left, right = (np.vectorize(_fraction, otypes=[object])(np.asarray(env.value_of(a), dtype=object))
+                           for a in eq.args)
+            out += list(np.ravel(left - right))
         return out
     except (Undefined, Unsupported, ZeroDivisionError):
         return None

@@ -6,7 +6,7 @@ checked against an allow-list, never evaluated by Python.
 >>> parse_statement("x.real == x")
 Traceback (most recent call last):
 ...
-symsteer.statements.StatementError: attribute access (a.b) is not part of the language at column 1 of 'x.real == x'
+symsteer.verifier.language.StatementError: attribute access (a.b) is not part of the language at column 1 of 'x.real == x'
 """
 
 from __future__ import annotations
@@ -351,6 +351,8 @@ class _Builder:
         if isinstance(tree.op, ast.BitXor):
             raise self.fail(tree, "'^' is not a power here (in Python it is exclusive or); use ** for powers, e.g. a**2")
         if op is None:
+            if isinstance(tree.op, ast.BitXor):  # a^2 in mathematical notation: Python's power is **
+                raise self.fail(tree, "'^' is not a power here: use ** (a**2), as in Python")
             raise self.fail(tree, f"operator {type(tree.op).__name__} is not part of the language (use + - * / ** @)")
         left, right = self.build(tree.left), self.build(tree.right)
         if op == "**":

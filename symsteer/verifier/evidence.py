@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..numbers import EXACT, object_array
 from .evaluation import Case, Evaluator
 from .language import Node
 from .problem import Problem
 from .propositions import Undefined, Unsupported
-from .values import ArgmaxVal, DegreeVal, EntropyVal, SoftmaxVal, TransVec, _iv_entropy
+from .values import ArgmaxVal, DegreeVal, EntropyVal, SoftmaxVal, TransVec
 
 # -- evidence ---------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import sympy
 
-from .formal import _ENTROPY_LEMMA
 from .propositions import All, Any_, EntropyLess, NotZero, Opaque, Order, Prop, ReluSign, ReluZero, Sign, Truth, Zero, negate
 from .signs import Fact, prove_nonnegative, prove_sign, scalar_facts
 from .values import INEXACT

@@ -1,0 +1,204 @@
+"""The model in a statement: the layers B0 … B3, g, f, stream, cross_map, share and the parts
+of a steered output, in every number system (the layer's algebra is its block's).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._coefficients import forward, stream
+from ..expansion import expand
+from ..network import Network
+from ..numbers import PolyRing, object_array
+from .language import Node, StatementError, steered_form
+from .propositions import Undefined, Unsupported
+from .values import Frac, Relu, SYMBOLIC_TERMS, _box
+
+
+class ModelFunctions:
+    """Methods of :class:`.evaluation.Evaluator` (a mixin: it uses the evaluator's values and number system)."""
+
+    # -- the model -----------------------------------------------------------------------
+
+    def _vector(self, v: Any, what: str, width: int) -> np.ndarray:
+        if not isinstance(v, np.ndarray) or v.ndim != 1:
+            raise StatementError(f"{what} needs a vector")
+        if v.shape[0] != width:
+            raise StatementError(f"{what} got a vector of length {v.shape[0]}; expected {width}")
+        if any(isinstance(e, (Frac, Relu)) for e in v):
+            raise Unsupported(f"{what} of a quotient or a relu has no polynomial meaning here")
+        return v
+
+    def _layer_fn(self, l: int, node: Node, args: tuple[Node, ...]) -> np.ndarray:
+        # the layer's algebra is its block's: B(z) its forward pass, B(u, v) = P((W u) ⊙ (V v))
+        # its pair of two operands (the biases belong to B(z) only)
+        layer = self._layer(l)
+        if len(args) == 1:
+            z = self._vector(self.value_of(args[0]), node.text, layer.d_in)
+            return forward(self._single_layer(l), z, numbers=self.numbers)
+        u, v = (self._vector(self.value_of(x), node.text, layer.d_in) for x in args)
+        return layer.pair(u, v, numbers=self.numbers, same=True)
+
+    def _single_layer(self, l: int, *, residual: bool = False) -> Network:
+        if (l, residual) not in self._single:
+            self._single[(l, residual)] = Network((self._layer(l),), residual=residual)
+        return self._single[(l, residual)]
+
+    def _fn_B(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(0, node, args)
+
+    _fn_B0 = _fn_B
+
+    def _fn_B1(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(1, node, args)
+
+    def _fn_B2(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(2, node, args)
+
+    def _fn_B3(self, node: Node, *args: Node) -> np.ndarray:
+        return self._layer_fn(3, node, args)
+
+    def _fn_g(self, node: Node, arg: Node) -> np.ndarray:
+        layer, a = self._layer(0), self._weights(0)
+        z = self._vector(self.value_of(arg), node.text, layer.d_in)
+        wz, vz = z @ a["W"].T, z @ a["V"].T
+        if a["b"] is not None:
+            wz, vz = wz + a["b"], vz + a["c"]
+        return wz * vz
+
+    def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
+        z = self.value_of(arg)
+        if self.case.depth == 0:
+            z = self._vector(z, node.text, self.case.d)
+            return z if self.unembed is None else self.unembed @ z
+        if self.network is None:
+            raise StatementError("f needs the model")  # pragma: no cover
+        z = self._vector(z, node.text, self.network.d_in)
+        if not isinstance(self.numbers, PolyRing):
+            return forward(self.network, z, numbers=self.numbers)
+        y = self._stream(z)[-1]
+        U = self.numbers.weights(self.network, {"unembed": self.network.unembed})["unembed"]
+        return y if U is None else y @ U.T
+
+    def _stream(self, z: np.ndarray) -> list[np.ndarray]:
+        """The activations x_0 … x_L. Over a polynomial ring one layer at a time, refusing a layer
+        whose product would be too large: flint multiplies in C, where no time limit reaches."""
+        if not isinstance(self.numbers, PolyRing):
+            return stream(self.network, z, numbers=self.numbers)
+        out = [z]
+        for l, layer in enumerate(self.network.layers):
+            terms = max((len(e) if hasattr(e, "monoms") else 1) for e in out[-1])
+            size = layer.hidden * (layer.d_in * terms + layer.has_bias) ** 2
+            if size > SYMBOLIC_TERMS:
+                raise Unsupported(f"layer {l} with generic weights would multiply out to about {size:.1e} terms "
+                                  f"(limit {SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")
+            out.append(stream(self._single_layer(l, residual=self.network.residual), out[-1], numbers=self.numbers)[1])
+        return out
+
+    def _fn_stream(self, node: Node, arg: Node, index: Node) -> np.ndarray:
+        m = int(self.value_of(index))
+        if not 0 <= m <= self.case.depth:
+            raise StatementError(f"stream(z, {m}) but the model has {self.case.depth} layer(s); expected 0 ≤ m ≤ {self.case.depth}")
+        z = self.value_of(arg)
+        if self.case.depth == 0:
+            return self._vector(z, node.text, self.case.d)
+        z = self._vector(z, node.text, self.network.d_in)
+        return self._stream(z)[m]
+
+    def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
+        layer = self._layer(0)
+        return layer.cross_matrix(self._vector(self.value_of(arg), node.text, layer.d_in), numbers=self.numbers)
+
+    def _fn_share(self, node: Node, arg: Node, kind: Node | None = None) -> np.ndarray:
+        how = "unit" if kind is None else kind.value
+        if self.case.depth == 0 or self.network is None:
+            raise StatementError("share needs at least one layer")
+        net = self.network
+        z = self._vector(self.value_of(arg), node.text, net.d_in)
+        acts = self._stream(z)
+        x, y = acts[-2], acts[-1]
+        a = self._weights(net.depth - 1)
+        wx, vx = x @ a["W"].T, x @ a["V"].T
+        if a["b"] is not None:
+            wx, vx = wx + a["b"], vx + a["c"]
+        P = a["P"]
+        if how == "unit":
+            parts = [P * (wx * vx)[None, :]]
+        elif how == "entry":
+            W, V, xa = a["W"], a["V"], x
+            if a["b"] is not None:  # the augmented form x' = [x, 1], W' = [W b], V' = [V c]
+                W, V = np.concatenate([W, a["b"][:, None]], axis=1), np.concatenate([V, a["c"][:, None]], axis=1)
+                xa = np.concatenate([x, object_array([self.numbers.entry(1)])])
+            B = np.einsum("ka,ai,aj->kij", P, W, V)
+            parts = [B * xa[None, :, None] * xa[None, None, :]]
+        else:
+            parts = [P * (wx * vx)[None, :],
+                     (P * vx[None, :])[:, :, None] * (a["W"] * x[None, :])[None],
+                     (P * wx[None, :])[:, :, None] * (a["V"] * x[None, :])[None]]
+            if a["b"] is not None:
+                parts += [P * (a["b"] * vx)[None, :], P * (wx * a["c"])[None, :]]
+        out = []
+        for contrib in parts:
+            flat = contrib.reshape(contrib.shape[0], -1)
+            for k in range(flat.shape[0]):
+                for e in flat[k]:
+                    out.append(self._quotient(e, y[k], node))
+        return object_array(out)
+
+    def _quotient(self, num: Any, den: Any, node: Node) -> Any:
+        if self.exact and not isinstance(self.numbers, PolyRing):
+            if den == 0:
+                raise Undefined(f"'{node.text}' divides by an output y_k = 0")
+            return num / den
+        return Frac(num, den)
+
+    # -- steered parts -------------------------------------------------------------------
+
+    def _steered(self, node: Node, arg: Node) -> tuple[Network, Any, Any, Any]:
+        """``f(X + A*S)`` or ``B(X + A*S)`` (also ``A*S + X`` and ``X - A*S``): the network, X, S
+        and A (negated for a difference)."""
+        fn = arg.value if arg.op == "call" else None
+        inner = arg.args[0] if arg.op == "call" and len(arg.args) == 1 else None
+        if fn not in ("f", "B", "B0", "B1", "B2", "B3") or inner is None:
+            raise StatementError(f"{node.value} expects f(X + A*S) or B(X + A*S); got '{arg.text}'")
+        form = steered_form(inner)
+        if form is None:
+            raise StatementError(f"{node.value} expects f(X + A*S) with a scalar A times a vector S; got '{inner.text}'")
+        x_node, a_node, s_node, sign = form
+        if fn == "f":
+            if self.case.depth == 0 or self.network is None:
+                raise StatementError(f"{node.value} needs at least one layer")
+            net = self.network
+        else:
+            net = self._single_layer(0 if fn in ("B", "B0") else int(fn[1]))
+        width = net.d_in
+        a = self.lift(self.value_of(a_node))
+        return (net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width),
+                a if sign > 0 else -a)
+
+    def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
+        net, x, s, a = self._steered(node, arg)
+        e = self._expansions.get(id(net))
+        if e is None:
+            e = self._expansions[id(net)] = (net, expand(net, steer_at=0))
+        parts = e[1].evaluate(s, x_n=x, numbers=self.numbers)[kind]
+        total = parts[0]
+        power = self.numbers.entry(1)
+        for m in range(1, parts.shape[0]):
+            power = power * a
+            total = total + parts[m] * _box(power)
+        return total
+
+    def _fn_input_part(self, node: Node, arg: Node) -> np.ndarray:
+        return self._part(node, arg, "input")
+
+    def _fn_cross_part(self, node: Node, arg: Node) -> np.ndarray:
+        return self._part(node, arg, "cross")
+
+    def _fn_self_part(self, node: Node, arg: Node) -> np.ndarray:
+        return self._part(node, arg, "self")
+
+    def _fn_const_part(self, node: Node, arg: Node) -> np.ndarray:
+        return self._part(node, arg, "const")
