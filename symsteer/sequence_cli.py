@@ -163,7 +163,7 @@ def _causality(total: np.ndarray, first: int) -> str:
 
 
 def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | None, s_value: str | None,
-                    x_value: str | None, exact: bool, fmt: str, options: dict[str, Any]) -> str:
+                    x_value: str | None, exact: bool | None, fmt: str, options: dict[str, Any]) -> str:
     """``symsteer expand`` for a sequence model: per-position α-coefficients by kind."""
     from .io import load_vector
     from .numbers import EXACT, FLOAT
@@ -175,6 +175,8 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         raise click.UsageError("a sequence model needs exactly one of --tokens (token ids) and --x (a (T, d) .npy stream)")
     if s_value is None:
         raise click.UsageError("a sequence model needs --s: the steering vector (d values) or a (T, d) .npy array")
+    # like the bilinear path: float64 unless --exact (the weights of a model file are floats,
+    # and their exact values are long fractions)
     numbers = EXACT if exact else FLOAT
     if tokens is not None:
         x0 = model.inputs(tokens=tokens, numbers=numbers)
