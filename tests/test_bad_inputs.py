@@ -97,7 +97,7 @@ BAD_INPUTS = [
      "array layers.0.W[0, 1] = nan; expected finite numbers"),
     ("weights infinity", {"m.npz": npz(**{**GOOD, "layers.0.P": np.array([[1, np.inf], [0, 1]])})}, EXPAND, 3, "= inf; expected finite numbers"),
     # vectors
-    ("vector wrong length", {"m.npz": npz(**GOOD)}, EXPAND + ["--s", "1,2,3", "--x", "1,1"], 2, "s (the steering vector at steer_at=0) has shape (3,); expected a vector of length 2"),
+    ("vector wrong length", {"m.npz": npz(**GOOD)}, EXPAND + ["--s", "1,2,3", "--x", "1,1"], 2, "has shape (3,); expected a vector of length 2"),
     ("vector not a number", {"m.npz": npz(**GOOD)}, EXPAND + ["--s", "1,x", "--x", "1,1"], 2, "--s: entry 1 is 'x'; expected a number"),
     ("vector divides by zero", {"m.npz": npz(**GOOD)}, EXPAND + ["--s", "1,3/0", "--x", "1,1"], 2, "--s: entry 1 is '3/0'"),
     ("vector file NaN", {"m.npz": npz(**GOOD), "s.npy": npy(np.array([1.0, np.nan]))}, EXPAND + ["--s", "s.npy", "--x", "1,1"], 3,

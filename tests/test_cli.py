@@ -66,7 +66,7 @@ def test_expand_from_model_file(tmp_path, capsys):
     (["expand", "--max-order", "-1"], 2, "--max-order=-1"),
     (["expand", "--s", "1,2"], 2, "--s and --x go together"),
     (["expand", "--s", "1,zz", "--x", "1,2"], 2, "--s: entry 1 is 'zz'"),
-    (["expand", "--s", "1,2,3", "--x", "1,2"], 2, "s (the steering vector at steer_at=0) has shape (3,); expected a vector of length 2"),
+    (["expand", "--s", "1,2,3", "--x", "1,2"], 2, "has shape (3,); expected a vector of length 2"),
     (["expand", "--model", "missing.npz"], 3, "missing.npz: no such file"),
     (["expand", "--model", "m.npz", "--layers", "2"], 2, "--model conflicts with --layers"),
     (["expand", "--weights", "symbolic", "--seed", "1"], 2, "--seed conflicts with --weights symbolic"),
