@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import BudgetError, ShapeError
 from .blocks import Block
+from .blocks.base import scalar
 from .network import Network
 from .numbers import EXACT, FLOAT, Numbers
 
@@ -38,9 +39,12 @@ def run_blocks(blocks: Sequence[Block], cur: np.ndarray, numbers: Numbers, where
 
 
 def walk(blocks: Sequence[Block], cur: np.ndarray, *, points: Sequence[int], numbers: Numbers,
-         where: Callable[[int], str], steer_at: int | None = None, added: Any = None) -> list[np.ndarray]:
+         where: Callable[[int], str], steer_at: int | None = None, direction: Any = None,
+         alpha: Any = 0) -> list[np.ndarray]:
     """The streams entering blocks ``points`` (ascending; ``len(blocks)``: the last stream),
-    with ``added`` (the steering ``α s`` or ``α D``) added at ``points[steer_at]``."""
+    with ``α direction`` (a vector s, or a (T, d) array D) added at ``points[steer_at]``."""
+    if steer_at is not None:
+        added = direction * scalar(numbers.entry(alpha))
     out, done = [], 0
     for l, upto in enumerate(points):
         cur = run_blocks(blocks[done:upto], cur, numbers, lambda i, done=done: where(done + i))
@@ -145,12 +149,11 @@ def stream(
     with ``α s`` added to ``x_n`` when ``steer_at = n`` is given. ``x_n`` is the stream
     entering stage n (the block holding bilinear layer n)."""
     cur = numbers.vector(x, "x (the network input)", network.d_in)
-    added = None
     if steer_at is not None:
         steer_at = network.check_steer_at(steer_at)
-        added = numbers.vector(s, "s", network.width_at(steer_at)) * numbers.entry(alpha)
+        s = numbers.vector(s, "s", network.width_at(steer_at))
     return walk(network.blocks, cur, points=_points(network), numbers=numbers, where=network.where,
-                steer_at=steer_at, added=added)
+                steer_at=steer_at, direction=s, alpha=alpha)
 
 
 def forward(network: Network, x: Any, *, numbers: Numbers = FLOAT, **steer: Any) -> np.ndarray:

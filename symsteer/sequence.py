@@ -25,7 +25,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .blocks.attention import _scalar
 from .blocks.base import Block, as_weight_array
 from ._coefficients import MAX_ORDER, degree_of, propagate, split_parts, truncation, walk
 from .errors import BudgetError, ShapeError
@@ -152,12 +151,11 @@ class SequenceModel:
         """``[x_0, …, x_L]`` from ``x_0`` (in ``numbers``), with ``α D`` added to ``x_n``."""
         if np.ndim(x0) >= 2:
             self.check_length(np.shape(x0)[-2])
-        added = None
         if steer_at is not None:
             steer_at = self.check_steer_at(steer_at)
-            added = numbers.vector(direction, "direction", self.width_at(steer_at)) * _scalar(alpha, numbers)
+            direction = numbers.vector(direction, "direction", self.width_at(steer_at))
         return walk(self.blocks, x0, points=range(self.depth + 1), numbers=numbers, where=lambda i: f"block {i}",
-                    steer_at=steer_at, added=added)
+                    steer_at=steer_at, direction=direction, alpha=alpha)
 
     def output(self, last: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         return self.head.forward(last, numbers=numbers) if self.head is not None else last
