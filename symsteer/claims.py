@@ -347,6 +347,14 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
     except Exception as exc:  # noqa: BLE001 - a bug is reported as one (exit 4), after the other claims
         import traceback
 
+        if time.perf_counter() - start >= limit:
+            # the time limit's signal fired inside library code (numpy, sympy, flint), which may
+            # pass it on as another exception: the claim ran out of time, it did not hit a bug
+            decision = Decision("undecided", "none", "time limit", f"not decided within the time limit of {limit:g} s",
+                                {"timeout": limit})
+            return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
+                           decision.detail, decision.evidence)
+
         where = traceback.extract_tb(exc.__traceback__)[-1]
         text = f"internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
         decision = Decision("bug", "none", "internal error", text, {"error": text})

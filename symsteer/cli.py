@@ -504,21 +504,28 @@ def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
 
 
 @main.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
 @click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
 @click.option("--reference", "reference_path", required=True, type=click.Path(dir_okay=False),
               help="The outputs the model's own code gave for --inputs (.npy, N × d_out).")
 @click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file or its config.json says].")
 @click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys.")
 @click.option("--layout", metavar="NAME", help="Force a registered layout (README: weight files) [default: detected].")
-def gate(model_path: str, inputs_path: str, reference_path: str, residual: bool | None, keys_path: str | None,
-         layout: str | None) -> None:
-    """Check only: does MODEL, as loaded, reproduce the outputs its own code recorded? Exit 0 with
-    the largest difference, or 1 naming it and where. Every command taking a model file accepts
+def gate(model_arg: str | None, model_path: str | None, inputs_path: str, reference_path: str, residual: bool | None,
+         keys_path: str | None, layout: str | None) -> None:
+    """Check only: does the --model, as loaded, reproduce the outputs its own code recorded? Exit 0
+    with the largest difference, or 1 naming it and where. Every command taking a model file accepts
     the same --reference/--inputs and refuses to analyse a model that fails this check."""
     from symsteer.gate import gate_arrays, read_array
     from symsteer.io import load_model
     from symsteer.layouts import file_dtypes
+
+    if model_arg is not None and model_path is not None:
+        raise click.UsageError(f"MODEL {model_arg!r} and --model {model_path!r} both given; expected one model")
+    model_path = model_path or model_arg
+    if model_path is None:
+        raise click.UsageError("missing --model: the model file to check")
 
     if keys_path is not None and layout is not None:
         raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
@@ -859,15 +866,39 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
 
 
 def _wrap(line: str, *, indent: str | None = None, width: int = 100) -> list[str]:
-    """A long line as lines of at most ``width`` characters (words longer than that stay whole),
-    continuation lines indented four more than the line itself."""
+    """A long line as lines of at most ``width`` characters, continuation lines indented four
+    more than the line itself. Breaks fall after "; " where they can, so a value such as
+    ``B(x + z) = [4]`` stays on one line; only a part longer than a line breaks at its spaces
+    (words longer than that stay whole)."""
+    import re
     import textwrap
 
     lead = indent if indent is not None else line[:len(line) - len(line.lstrip())]
-    if len(lead + line.lstrip()) <= width:
-        return [lead + line.lstrip()]
-    return textwrap.wrap(line.lstrip(), width=width, initial_indent=lead, subsequent_indent=lead + "    ",
-                         break_long_words=False, break_on_hyphens=False)
+    body = line.lstrip()
+    if len(lead + body) <= width:
+        return [lead + body]
+    more = lead + "    "
+    out: list[str] = []
+    ind, cur = lead, ""
+    for part in re.split(r"(?<=; )", body):
+        if len(ind) + len(cur) + len(part) <= width:
+            cur += part
+            continue
+        if cur:
+            out.append(ind + cur.rstrip())
+            ind, cur = more, ""
+        if len(ind) + len(part) <= width:
+            cur = part
+            continue
+        # a part longer than a line: break it at its spaces
+        pieces = textwrap.wrap(part, width=width, initial_indent=ind, subsequent_indent=more,
+                               break_long_words=False, break_on_hyphens=False)
+        out += pieces[:-1]
+        prefix = ind if len(pieces) == 1 else more
+        ind, cur = prefix, pieces[-1][len(prefix):] + (" " if part.endswith(" ") else "")
+    if cur.strip():
+        out.append(ind + cur.rstrip())
+    return out
 
 
 _FLAGS = {"max_order": "--max-order", "steer_at": "--steer-at", "budget": "--budget"}

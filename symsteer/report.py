@@ -47,11 +47,11 @@ def document(
     parts = [
         "\\documentclass[10pt,a4paper]{article}",
         preamble(),
-        "\\usepackage[margin=2.2cm]{geometry}",
+        "\\usepackage[hmargin=2.2cm,vmargin=2cm]{geometry}",
         "\\usepackage{array,longtable,booktabs}",
         "\\allowdisplaybreaks",
         # claims are many short blocks: their headings close above and below
-        "\\makeatletter\\renewcommand\\paragraph{\\@startsection{paragraph}{4}{\\z@}{1.5ex \\@plus .5ex \\@minus .2ex}"
+        "\\makeatletter\\renewcommand\\paragraph{\\@startsection{paragraph}{4}{\\z@}{1ex \\@plus .5ex \\@minus .2ex}"
         "{.2ex}{\\normalfont\\normalsize\\bfseries\\raggedright}}\\makeatother",
         f"\\title{{{escape_text(title)}}}",
         "\\author{symsteer}",

@@ -22,7 +22,8 @@ __all__ = ["sequence_options", "wants_sequence", "load_sequence_model", "expand_
 DEFAULT_MAX_ORDER = 4
 #: the largest run config read (a JSON object of a few dozen keys)
 MAX_CONFIG_BYTES = 1 << 20
-SEQUENCE_OPTIONS = ("tokens", "positions", "heads", "config_path", "attn_residual", "mlp_residual", "lerp_scale")
+SEQUENCE_OPTIONS = ("tokens", "positions", "heads", "config_path", "attn_residual", "mlp_residual", "lerp_scale",
+                    "freeze_softmax")
 
 
 def sequence_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -36,6 +37,9 @@ def sequence_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--attn-residual", type=click.Choice(["add", "lerp"]), help="Sequence models: attention residual [default: lerp]."),
         click.option("--mlp-residual", type=click.Choice(["add", "lerp"]), help="Sequence models: MLP residual [default: add]."),
         click.option("--lerp-scale", help="Sequence models: λ of lerp residuals, exact as written (0.5 = 1/2) [default: 0.5]."),
+        click.option("--freeze-softmax", is_flag=True, default=None,
+                     help="Sequence models: analyse softmax attention layers with their pattern frozen at the unsteered "
+                          "--tokens (linear in the values; an explicit approximation, never the default)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -102,10 +106,12 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     config = TensorLanguageConfig.of(
         base | _config(options.get("config_path")), n_head=options.get("heads"), residual=options.get("attn_residual"),
         mlp_residual=options.get("mlp_residual"), scale=options.get("lerp_scale"),
+        freeze_softmax=options.get("freeze_softmax"),
     )
-    model = load_tensor_language(arrays, config, source=model_path)
+    tokens = _tokens(options.get("tokens")) if config.freeze_softmax else None
+    model = load_tensor_language(arrays, config, source=model_path, tokens=tokens)
     if gate:
-        run_gate(model, arrays, config)
+        run_gate(model, arrays, config, tokens=tokens)
     return model, config
 
 
@@ -166,7 +172,7 @@ def _causality(total: np.ndarray, first: int) -> str:
 
 
 def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | None, s_value: str | None,
-                    x_value: str | None, exact: bool, fmt: str, options: dict[str, Any]) -> str:
+                    x_value: str | None, exact: bool | None, fmt: str, options: dict[str, Any]) -> str:
     """``symsteer expand`` for a sequence model: per-position α-coefficients by kind."""
     from .io import load_vector
     from .numbers import EXACT, FLOAT
@@ -178,6 +184,9 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         raise click.UsageError("a sequence model needs exactly one of --tokens (token ids) and --x (a (T, d) .npy stream)")
     if s_value is None:
         raise click.UsageError("a sequence model needs --s: the steering vector (d values) or a (T, d) .npy array")
+    if exact is None:  # as for every model: float weights give float values unless --exact
+        embed = getattr(model, "embed", None)
+        exact = not (embed is not None and np.asarray(embed).dtype.kind == "f")
     numbers = EXACT if exact else FLOAT
     if tokens is not None:
         x0 = model.inputs(tokens=tokens, numbers=numbers)

@@ -171,7 +171,7 @@ def test_report_command_takes_model_options(tmp_path: Path) -> None:
     (["--pdf"], "--pdf needs -o FILE.tex"),
     (["-o", "r.pdf"], "expected a .tex file"),
     (["--no-claims", "proofs"], "claim PATHs conflict with --no-claims"),
-    (["--steer-at", "5", "--no-claims"], "steer_at=5 but the model has 2 layers"),
+    (["--steer-at", "5", "--no-claims"], "--steer-at=5 but the model has 2 layers"),
 ])
 def test_report_command_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert run(["report", *args]) == 2

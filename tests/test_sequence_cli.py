@@ -34,7 +34,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_expand_json_per_position_by_kind() -> None:
     code, out = run("expand", "--model", MODEL, "--heads", "2", "--tokens", "3,1,4,1", "--s", "1,0,0,0,0,0,0,-1/2",
-                    "--positions", "from:2", "--max-order", "2", "--format", "json")
+                    "--positions", "from:2", "--max-order", "2", "--format", "json", "--exact")
     assert code == 0, out
     data = json.loads(out)
     assert data["positions"] == "from:2" and data["steered"] == [2, 3] and data["degree_bound"] == 100
@@ -94,7 +94,7 @@ def test_expand_config_file(tmp_path: Path) -> None:
     (["--heads", "2", "--tokens", "1,2"], 2, "needs --s"),
     (["--heads", "2", "--s", "1,0,0,0,0,0,0,0"], 2, "exactly one of --tokens"),
     (["--heads", "2", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0", "--lerp-scale", "2"], 2, "0 ≤ λ ≤ 1"),
-    (["--heads", "2", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0", "--steer-at", "5"], 2, "steer_at=5"),
+    (["--heads", "2", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0", "--steer-at", "5"], 2, "--steer-at=5"),
 ])
 def test_refused(args: list[str], code: int, message: str) -> None:
     got, out = run("expand", "--model", MODEL, *args)
