@@ -100,6 +100,8 @@ class RowCalibration:
     iso_kl: tuple[float | None, float | None]
     #: KL from forward passes at those α (None where there is no such α)
     iso_kl_forward: tuple[float | None, float | None]
+    #: the target's probability at those α, from the forward passes (None where there is no such α)
+    iso_kl_target: tuple[float | None, float | None]
     #: (α₋, α₊): beyond them the self part is larger than the cross part (see effect.Sweep)
     overtake: tuple[float, float] | None
     argmax_flips: tuple[Flip, ...]
@@ -165,6 +167,7 @@ class Calibration:
                 "target_coefficients": [float(c) for c in r.target_coefficients],
                 "target_turning_points": list(r.target_turning_points), "non_monotone": r.non_monotone,
                 "iso_kl_alpha": [num(v) for v in r.iso_kl], "iso_kl_forward": [num(v) for v in r.iso_kl_forward],
+                "iso_kl_target_probability": [num(v) for v in r.iso_kl_target],
                 "self_overtakes_cross": None if r.overtake is None else [num(v) for v in r.overtake],
                 "argmax_flips": flips(r.argmax_flips), "topk_flips": flips(r.topk_flips),
                 "kl_curve": {"alpha": [float(a) for a in self.grid], "kl": [float(v) for v in r.kl],
@@ -179,7 +182,8 @@ class Calibration:
         if self.certified is not None:
             lines.append(f"every flip's root enclosed by certified ball arithmetic: {'yes' if self.certified else 'NO'}")
         for r in self.rows[:show]:
-            neg, pos = (("—" if v is None else f"{v:.6g}") for v in r.iso_kl)
+            neg, pos = (("—" if v is None else f"{v:.6g}" + ("" if p is None else f" (P {p:.3g})"))
+                        for v, p in zip(r.iso_kl, r.iso_kl_target))
             lines.append(f"{r.label}: iso-KL α = {neg} / {pos}; target {_set((r.target,), self.names)} "
                          + (f"non-monotone (turns at {', '.join(f'{t:.4g}' for t in r.target_turning_points)})"
                             if r.non_monotone else "monotone in range"))
@@ -399,12 +403,14 @@ def calibrate(
 
         iso = (_iso(kl_of, grid[neg][::-1], kl[neg, r][::-1], budget), _iso(kl_of, grid[pos], kl[pos, r], budget))
         iso_fwd = tuple(None if a is None else float(kl_divergence(forward(0.0)[r], forward(a)[r])) for a in iso)
+        iso_target = tuple(None if a is None else float(np.exp(forward(a)[r] - _logsumexp(forward(a)[r]))[targets[r]])
+                           for a in iso)
         coeffs = total[:, r, targets[r]]
         deriv = coeffs[1:] * np.arange(1, len(coeffs))
         turning = tuple(float(t) for t in _real_roots(deriv) if lo < t < hi) if len(deriv) else ()
         arg, top = _rank_flips(total[:, r], lo, hi, top_k, lambda a, r=r: forward(a)[r],
                                None if exact is None else np.asarray(exact)[:, r])
-        rows.append(RowCalibration(labels[r], targets[r], coeffs.copy(), turning, iso, iso_fwd,
+        rows.append(RowCalibration(labels[r], targets[r], coeffs.copy(), turning, iso, iso_fwd, iso_target,
                                    None if overtake is None else (float(overtake[r, 0]), float(overtake[r, 1])),
                                    arg, top, kl[:, r].copy(), probs[:, r, targets[r]].copy()))
     if names is not None and len(names) != v:

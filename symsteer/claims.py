@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import time
 import tomllib
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ClaimFileError, DeadlineError, SymsteerError
+from .errors import ClaimFileError, DeadlineError, InputFileError, SymsteerError
+from .files import read_input, shown, write_output
 from .verifier import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
 from .verifier.evaluation import Case
 from .verifier.language import MODEL_NAMES, Node, StatementError, parse_statement
@@ -171,7 +173,7 @@ def load_claims(paths: Sequence[str | Path] | None = None, *, errors: list[Claim
             if not found:  # verifying nothing would pass silently
                 bad(ClaimFileError(f"{p}: a directory with no claim files; expected *.toml files in it"))
             files += found
-        elif p.is_file():
+        elif os.path.lexists(p):  # a file, or a FIFO, device …: load_claim says which
             files.append(p)
         else:
             bad(ClaimFileError(f"{p}: no such file or directory; expected a claim file (.toml) or a directory of them"))
@@ -195,14 +197,16 @@ def load_claims(paths: Sequence[str | Path] | None = None, *, errors: list[Claim
 def load_claim(path: str | Path) -> Claim:
     """One claim file; :class:`ClaimFileError` names the file, the line and what was expected."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ClaimFileError(f"{path}: cannot be read ({exc})") from None
+    try:  # a regular file of bounded size: a FIFO or /dev/zero would never end
+        text = read_input(path, what="a claim file (.toml)").decode("utf-8-sig")
+    except InputFileError as exc:
+        raise ClaimFileError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ClaimFileError(f"{shown(path)}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected a claim file (.toml)") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ClaimFileError(f"{path}: not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise ClaimFileError(f"{shown(path)}: not valid TOML: {exc}") from None
 
     def fail(key: str, message: str, table: str | None = None) -> ClaimFileError:
         line = _line_of(text, key, table)
@@ -343,6 +347,14 @@ def verify(claim: Claim, *, timeout: float | None = None) -> Verdict:
     except Exception as exc:  # noqa: BLE001 - a bug is reported as one (exit 4), after the other claims
         import traceback
 
+        if time.perf_counter() - start >= limit:
+            # the time limit's signal fired inside library code (numpy, sympy, flint), which may
+            # pass it on as another exception: the claim ran out of time, it did not hit a bug
+            decision = Decision("undecided", "none", "time limit", f"not decided within the time limit of {limit:g} s",
+                                {"timeout": limit})
+            return Verdict(claim, decision.found, decision.method, time.perf_counter() - start, decision.scope,
+                           decision.detail, decision.evidence)
+
         where = traceback.extract_tb(exc.__traceback__)[-1]
         text = f"internal error: {type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
         decision = Decision("bug", "none", "internal error", text, {"error": text})
@@ -366,16 +378,14 @@ def evidence_record(verdict: Verdict) -> dict[str, Any]:
 def write_evidence(verdicts: Sequence[Verdict], directory: str | Path) -> list[Path]:
     """One small JSON file per claim, ``<id>.json``, in ``directory`` (created if missing)."""
     import json
-    import os
 
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for v in verdicts:
         path = folder / f"{v.claim.id}.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(evidence_record(v), ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        os.replace(tmp, path)  # never a half-written file under the final name
+        # never a half-written file under the final name, nor a temporary one left on Ctrl-C or SIGTERM
+        write_output(path, json.dumps(evidence_record(v), ensure_ascii=False, default=str) + "\n")
         written.append(path)
     return written
 

@@ -1,12 +1,14 @@
 """The ``symsteer`` command: options in, one library call, output out.
 
 Exit codes: 0 ok · 1 a check failed, a verdict differs or --timeout ran out · 2 usage error ·
-3 bad input file · 4 internal error (a bug) · 130 interrupted.
+3 bad input file · 4 internal error (a bug) · 5 environment (full disk, out of memory) ·
+130 interrupted · 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any, Callable
 
@@ -16,18 +18,42 @@ from symsteer import __version__
 from symsteer.sequence_cli import sequence_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_FILE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_ENVIRONMENT, EXIT_TERMINATED = 5, 143
+
+
+class Seconds(click.ParamType):
+    """A time limit: a finite number of seconds, 0 < t ≤ ``most`` (inf, nan, 0, negatives and
+    1e300 are usage errors before any work: a timer cannot wait that long)."""
+
+    name = "seconds"
+
+    def __init__(self, most: float) -> None:
+        self.most = most
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not 0 < seconds <= self.most:  # also false for nan
+            self.fail(f"{value!r}; expected a number of seconds, 0 < t ≤ {self.most:g}", param, ctx)
+        return seconds
+
+
+#: a whole command may run a week; a claim an hour (as in a claim file's ``timeout``)
+COMMAND_SECONDS, CLAIM_SECONDS = Seconds(7 * 24 * 3600.0), Seconds(3600.0)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(version=__version__, message="symsteer %(version)s")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", type=COMMAND_SECONDS, metavar="SECONDS",
               help="Stop the whole command after this many seconds (exit 1).")
 def main(timeout: float | None) -> None:
     """Exact steering expansions for networks of bilinear layers.
 
     Exit codes: 0 ok, 1 a check failed, a verdict differs or --timeout ran out,
     2 usage error, 3 bad input file, 4 internal error (a bug: please report it),
-    130 interrupted.
+    5 environment (full disk, out of memory), 130 interrupted, 143 terminated.
     """
     if timeout is not None:
         _start_watchdog(timeout)
@@ -146,6 +172,21 @@ def _number(value: Any, exact: bool) -> Any:
     return float(v)
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(data: Any, *, indent: int) -> str:
+    """Valid JSON: a NaN or infinity (which JSON cannot hold) is written as null."""
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
 def emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text)
@@ -211,7 +252,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
         emit(latex(e, coefficients=show_coefficients), output)
         return
     if fmt == "json":
-        emit(json.dumps(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
+        emit(_json(_expansion_json(e, values, exact, limit, show_coefficients), indent=2), output)
         return
     parts = [_as_flags(e.to_text(limit=limit))]
     if show_coefficients:
@@ -317,7 +358,7 @@ def check(model_path: str | None, keys_path: str | None, layout: str | None, res
         rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
-        click.echo(json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
+        click.echo(_json([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2))
     else:
         click.echo(f"{'model':<34} {'n':>2} {'forward':>9} {'coeffs':>9} {'split':>9} {'exact≠':>6}  ok")
         for case, r in rows:
@@ -358,7 +399,7 @@ def _check_model(network: Any, seed: int) -> list[tuple[dict[str, Any], Any]]:
 @click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
 @click.option("--max-order", type=int, default=2, show_default=True, help="List the expansion up to this α-order.")
 @click.option("--claims/--no-claims", "with_claims", default=True, show_default=True, help="Verify claims and add their verdicts.")
-@click.option("--timeout", type=float, help="Time limit per claim in seconds [default: the verifier's].")
+@click.option("--timeout", type=CLAIM_SECONDS, help="Time limit per claim in seconds [default: the verifier's].")
 @click.option("--pdf", is_flag=True, help="Also compile the .tex to a .pdf beside it (needs pdflatex).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="The .tex file to write (atomically) [default: stdout].")
 @click.argument("paths", nargs=-1, type=click.Path())
@@ -375,7 +416,7 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
     table of α-coefficients and the attention block's terms with their positions."""
     from pathlib import Path
 
-    from symsteer.report import compile_pdf, document
+    from symsteer.report import document
     from symsteer.sequence_cli import SEQUENCE_OPTIONS, report_sequence, wants_sequence
 
     if pdf and output is None:
@@ -386,9 +427,7 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
     if wants_sequence(model_path, sequence):
         tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
                               options=sequence)
-        emit(tex, output)
-        if pdf:
-            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        _write_report(tex, output, pdf)
         return
     if s_value is not None or x_value is not None:
         raise click.UsageError("--s and --x are for sequence models (a tensor_language --model)")
@@ -403,14 +442,30 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
 
         verdicts = list(verify_all(load_claims(list(paths) or None), **({} if timeout is None else {"timeout": timeout})))
     tex = document(network, steer_at=steer_at, max_order=max_order, verdicts=verdicts)
-    emit(tex, output)
-    if pdf:
-        compile_pdf(tex, Path(output).with_suffix(".pdf"))
+    _write_report(tex, output, pdf)
     if output is not None:  # stdout carries the document itself otherwise
         wrote = [output] + ([str(Path(output).with_suffix(".pdf"))] if pdf else [])
         click.echo(f"wrote {' and '.join(wrote)}", err=True)
     if any(not getattr(v, "ok", True) for v in verdicts):
         sys.exit(EXIT_FAILED)
+
+
+def _write_report(tex: str, output: str | None, pdf: bool) -> None:
+    """The .tex, and with --pdf the .pdf beside it. The PDF is compiled first, so an interruption
+    while pdflatex runs leaves neither file; when LaTeX is missing or fails, the .tex is still
+    written (to compile by hand) before the error."""
+    from pathlib import Path
+
+    from symsteer.errors import SymsteerError
+    from symsteer.report import compile_pdf
+
+    if pdf:
+        try:
+            compile_pdf(tex, Path(output).with_suffix(".pdf"))
+        except SymsteerError:
+            emit(tex, output)
+            raise
+    emit(tex, output)
 
 
 # -- effect and steer (real models) ------------------------------------------------------
@@ -571,13 +626,13 @@ def effect(model_arg: str | None, model_path: str | None, steer_at: int, s_value
         return
     result = do_effect(network, s, steer_at=steer_at, inputs=inputs, alphas=parse_alphas(alpha_spec), exact=exact, image_shape=shape)
     if fmt == "json":
-        emit(json.dumps(result.to_json(), indent=1), output)
+        emit(_json(result.to_json(), indent=1), output)
     else:
         emit(result.to_text(top=top, show=show), output)
     if plot_path is not None:
         result.plot(plot_path, top=top)
     sw = result.sweep
-    if sw is not None and (sw.error > RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
+    if sw is not None and (not sw.error <= RTOL or sw.exact_mismatches or not all(c.verified for row in sw.changes for c in row)):
         sys.exit(EXIT_FAILED)
 
 
@@ -598,7 +653,7 @@ def _calibration_range(alpha_spec: str, kl_budget: float, top_k: int) -> tuple[f
 
 
 def _emit_calibration(result: Any, *, fmt: str, show: int, plot_path: str | None, output: str | None) -> None:
-    emit(json.dumps(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
+    emit(_json(result.to_json(), indent=1) if fmt == "json" else result.to_text(show=show), output)
     if plot_path is not None:
         result.plot(plot_path, rows=max(1, min(show, 4)))
     if not result.verified or result.certified is False:
@@ -717,7 +772,10 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list |
             if wanted not in known:
                 close = difflib.get_close_matches(wanted, list(known), n=3, cutoff=0.4)
                 hint = f"; closest matches: {', '.join(close)}" if close else ""
-                raise click.UsageError(f"--only {wanted}: no claim with this id{hint}; `symsteer claims` lists the ids")
+                from symsteer.files import shown
+
+                # name=True: a Cyrillic "а" in "clаim" must not look like the id it is not
+                raise click.UsageError(f"--only {shown(wanted, name=True)}: no claim with this id{hint}; `symsteer claims` lists the ids")
         claims = [known[w] for w in dict.fromkeys(only)]
     return claims
 
@@ -727,7 +785,7 @@ def _select_claims(paths: tuple[str, ...], only: tuple[str, ...], errors: list |
 @click.option("--only", multiple=True, metavar="ID", help="Verify only this claim (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-v", "--verbose", is_flag=True, help="Show each proof's residual or counterexample.")
-@click.option("--timeout", type=float, help="Seconds per claim (overrides the claim files) [default: 20].")
+@click.option("--timeout", type=CLAIM_SECONDS, help="Seconds per claim (overrides the claim files) [default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (atomically) instead of stdout.")
 @click.option("--evidence", "evidence", type=click.Path(file_okay=False), metavar="DIR",
               help="Write one JSON file per claim here: the counterexample or the certificate (replay: tools/replay.py DIR).")
@@ -753,8 +811,8 @@ def verify(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, verbose: boo
     elapsed = time.perf_counter() - start
     if fmt == "json":
         passed = sum(v.ok for v in verdicts)
-        emit(json.dumps({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
-                         "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
+        emit(_json({"verdicts": [v.to_dict() for v in verdicts], "passed": passed,
+                    "failed": len(verdicts) - passed, "seconds": round(elapsed, 3)}, indent=2), output)
     else:
         text = verdicts_text(verdicts, verbose=verbose, seconds=elapsed)
         if verbose:  # proofs and counterexamples run long: wrap them, keeping each line's indent
@@ -789,7 +847,7 @@ def claims(paths: tuple[str, ...], only: tuple[str, ...], fmt: str, output: str 
     """List the claims in PATHS (default: the built-in proofs/): id, expected verdict, statement."""
     selected = _select_claims(paths, only)
     if fmt == "json":
-        emit(json.dumps([c.to_dict() for c in selected], indent=2), output)
+        emit(_json([c.to_dict() for c in selected], indent=2), output)
         return
     width = max([len(c.id) for c in selected] + [5])
     models = [c.family for c in selected]
@@ -857,41 +915,117 @@ def _as_flags(message: str) -> str:
 # -- entry point -------------------------------------------------------------------------
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it unwinds like Ctrl-C (temporary files removed)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+#: digits Python may convert between int and str while a command runs: enough for the largest
+#: exact number symsteer computes (numbers.MAX_EXACT_BITS), bounded so that parsing stays fast
+def _int_digits() -> int:
+    from symsteer.numbers import MAX_EXACT_BITS
+
+    return int(MAX_EXACT_BITS * math.log10(2)) + 10
+
+
+def _say(text: str) -> None:
+    """One message on stderr, control characters escaped (a message may echo a user's bytes)."""
+    from symsteer.files import shown
+
+    click.echo("\n".join(shown(line) for line in str(text).split("\n")), err=True)
+
+
+def _stopped(what: str) -> str:
+    from symsteer.files import written
+
+    done = written()
+    return f"{what}; wrote {', '.join(done)} before that" if done else f"{what}; no output was written"
+
+
+def _environment(exc: BaseException) -> str | None:
+    """The message for a failure of the machine rather than of the input, or None."""
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return "out of memory; give a smaller model or input (see the limits in the README)"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.ENOMEM):
+        return f"cannot write the output ({exc.strerror})"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: no traceback for a user's mistake."""
     import os
+    import signal
+    import threading
+
+    from symsteer.files import forget_written, shown
 
     _TIMED_OUT.clear()
+    forget_written()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    digits = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(max(digits, _int_digits()) if digits else 0)
     try:
         main.main(args=argv, prog_name="symsteer", standalone_mode=False)
+        sys.stdout.flush()  # a full device or closed pipe fails here, not silently at exit
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        exc.message = shown(exc.message)
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):  # click wraps it in Abort
+            _say(_stopped("terminated (SIGTERM)"))
+            return EXIT_TERMINATED
         if _TIMED_OUT:
-            click.echo(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s; no output was written", err=True)
+            _say(_stopped(f"error: stopped after --timeout={_TIMED_OUT[0]:g} s"))
             return EXIT_FAILED
-        click.echo("interrupted; no output was written", err=True)
+        _say(_stopped("interrupted"))
         return EXIT_INTERRUPTED
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
     except BrokenPipeError:  # output piped into `head`: not an error
-        sys.stderr.close()
+        _discard_stdout()
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - every escape is mapped to an exit code
         from symsteer.errors import SymsteerError
 
         if isinstance(exc, SymsteerError):
-            click.echo(f"error: {_as_flags(str(exc))}", err=True)
+            _say(f"error: {_as_flags(str(exc))}")
             return exc.exit_code
+        environment = _environment(exc)
+        if environment is not None:
+            _discard_stdout()
+            _say(f"error: {environment}")
+            return EXIT_ENVIRONMENT
         if os.environ.get("SYMSTEER_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
-                   "for the traceback and please report it)", err=True)
+        _say(f"internal error: {type(exc).__name__}: {exc}\n(a bug in symsteer; rerun with SYMSTEER_DEBUG=1 "
+             "for the traceback and please report it)")
         return EXIT_INTERNAL
+    finally:
+        sys.set_int_max_str_digits(digits)
+        if in_main and previous is not None:  # None: a handler not set from Python, left alone
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so Python's flush at exit cannot fail a second time."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # pytest's capture has no real descriptor
+        pass
 
 
 def entry() -> None:

@@ -281,9 +281,14 @@ def sweep(
     parts["cross"][0] = 0.0
     parts["self"][0] = 0.0
     total = sum(parts.values())
-    powers = alphas[:, None] ** np.arange(total.shape[0])[None, :]
-    values = np.einsum("am,mnk->ank", powers, total)
-    passes = np.stack([forward(network, xs, steer_at=n, s=s, alpha=float(a)) for a in alphas])
+    with np.errstate(over="ignore", invalid="ignore"):
+        powers = alphas[:, None] ** np.arange(total.shape[0])[None, :]
+        values = np.einsum("am,mnk->ank", powers, total)
+        passes = np.stack([forward(network, xs, steer_at=n, s=s, alpha=float(a)) for a in alphas])
+    finite = np.isfinite(values).reshape(len(alphas), -1).all(axis=1) & np.isfinite(passes).reshape(len(alphas), -1).all(axis=1)
+    if not finite.all():  # a relative error of nan would compare as "not above the tolerance"
+        a = float(alphas[np.argmin(finite)])
+        raise ShapeError(f"alpha={a:g} overflows float64 (the outputs or the polynomial reach inf or nan); expected a smaller |alpha|")
     errors = np.array([relative_error(v, f) for v, f in zip(values, passes)])
     mismatches = _exact_mismatches(network, xs, s, n, alphas) if exact else None
     overtake = _overtake(parts["self"], parts["cross"])

@@ -9,6 +9,7 @@ __all__ = [
     "ClaimFileError",
     "BudgetError",
     "DeadlineError",
+    "EnvironmentFault",
     "ReferenceMismatch",
 ]
 
@@ -41,6 +42,13 @@ class DeadlineError(SymsteerError):
     """A computation that ran past its time limit."""
 
     exit_code = 1
+
+
+class EnvironmentFault(SymsteerError):
+    """The machine failed a request that was fine: a full disk, an output device that refuses
+    writes, memory exhausted."""
+
+    exit_code = 5
 
 
 class ReferenceMismatch(SymsteerError):

@@ -69,12 +69,9 @@ def read_array(path: str | Path, *, name: str) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() != ".npy":
         raise InputFileError(f"{name}={str(path)!r}; expected a .npy file")
-    if not path.is_file():
-        raise InputFileError(f"{name}: {path} does not exist; expected a .npy file")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputFileError(f"{name}: {path} is not a readable .npy array ({exc})") from None
+    from .readers import read_npy  # a regular file, its header (and size) checked before its data
+
+    arr = read_npy(path, what=f"{name}: a .npy array")
     if arr.dtype.kind not in "fiu" or arr.ndim == 0 or arr.size == 0:
         raise InputFileError(f"{name}: {path} holds dtype {arr.dtype}, shape {arr.shape}; expected a non-empty numeric array")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):

@@ -9,20 +9,18 @@ through a key map: a small TOML file naming the key of each role.
 
 from __future__ import annotations
 
-import fnmatch
 import io as _bytes_io
-import json
 import re
-import struct
 import zipfile
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from .errors import InputFileError, ShapeError, SymsteerError
+from . import readers
+from .errors import InputFileError, SymsteerError
+from .files import open_input, shown, write_output
 from .blocks import Bilinear
 from .network import Network
 
@@ -40,126 +38,28 @@ _FORMATS = ".npz, .safetensors, .pt/.pth/.bin (PyTorch state dict)"
 
 
 def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every named array in a weight file, as numpy arrays (nothing unpickled)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file; expected a model file ({_FORMATS})")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a directory; expected a model file ({_FORMATS})")
-    kind = _SUFFIXES.get(path.suffix.lower()) or _sniff(path)
-    return {"npz": _read_npz, "safetensors": _read_safetensors, "torch": _read_torch}[kind](path)
+    """Every named array in a weight file, as numpy arrays (nothing unpickled; sizes checked
+    from the file's headers before anything is materialised, see :mod:`symsteer.readers`)."""
+    kind = _SUFFIXES.get(Path(path).suffix.lower()) or _sniff(path)
+    return {"npz": readers.read_npz, "safetensors": readers.read_safetensors, "torch": readers.read_torch}[kind](path)
 
 
-def _sniff(path: Path) -> str:
+def _sniff(path: str | Path) -> str:
     """The format from the first bytes, for files without a known suffix."""
-    with open(path, "rb") as handle:
+    with open_input(path, what=f"a model file ({_FORMATS})") as handle:
         head = handle.read(9)
-    if head[:4] == b"PK\x03\x04":  # a zip: numpy's archive, or torch's (which holds a .pkl member)
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return "torch" if any(n.endswith(".pkl") for n in archive.namelist()) else "npz"
-        except zipfile.BadZipFile:
-            return "npz"
+        if head[:4] == b"PK\x03\x04":  # a zip: numpy's archive, or torch's (which holds a .pkl member)
+            handle.seek(0)
+            try:
+                with zipfile.ZipFile(handle) as archive:
+                    return "torch" if any(n.endswith(".pkl") for n in archive.namelist()) else "npz"
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+                return "npz"  # the .npz reader says what is wrong with it
     if len(head) == 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
         return "safetensors"
     if head[:1] == b"\x80":  # a bare pickle: only torch.load(weights_only=True) may read it
         return "torch"
     return "npz"
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as handle:
-        head = handle.read(6)
-    if head[:4] != b"PK\x03\x04" and head != b"\x93NUMPY":  # numpy would otherwise try it as a pickle
-        raise InputFileError(f"{path}: not a readable .npz archive (it does not start like a zip file)")
-    try:
-        # our own handle: numpy leaks the file it opened when the archive turns out broken
-        with open(path, "rb") as handle:
-            data = np.load(handle, allow_pickle=False)
-            if not hasattr(data, "files"):
-                raise InputFileError(f"{path}: holds a single array; expected an .npz archive of named arrays")
-            with data:
-                return {key: data[key] for key in data.files}
-    except InputFileError:
-        raise
-    except ValueError as exc:  # object arrays need pickle, which we refuse
-        raise InputFileError(f"{path}: cannot be read without unpickling ({exc}); expected plain numeric arrays") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise InputFileError(f"{path}: not a readable .npz archive ({exc.__class__.__name__}: {exc})") from None
-
-
-def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    try:
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-    except ImportError:  # pragma: no cover - safetensors is a dependency
-        raise InputFileError(f"{path}: reading .safetensors needs the safetensors package (pip install safetensors)") from None
-    try:
-        return load_file(path)
-    except TypeError as exc:
-        if "bfloat16" in str(exc):  # numpy has no bfloat16: widen it ourselves
-            return _read_safetensors_bf16(path)
-        raise InputFileError(f"{path}: not a readable .safetensors file ({exc})") from None
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: not a readable .safetensors file ({exc})") from None
-
-
-def _read_safetensors_bf16(path: Path) -> dict[str, np.ndarray]:
-    """A safetensors file with bfloat16 tensors, read from its JSON header (bfloat16 → float32 exactly)."""
-    from safetensors import safe_open
-
-    raw = path.read_bytes()
-    (size,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + size])
-    data = memoryview(raw)[8 + size :]
-    out = {}
-    with safe_open(path, framework="np") as handle:
-        for key, spec in header.items():
-            if key == "__metadata__":
-                continue
-            if spec["dtype"] == "BF16":
-                start, stop = spec["data_offsets"]
-                half = np.frombuffer(data[start:stop], dtype="<u2").astype(np.uint32) << 16
-                out[key] = half.view(np.float32).reshape(spec["shape"])
-            else:
-                out[key] = handle.get_tensor(key)
-    return out
-
-
-#: where a training checkpoint keeps its weights, when the file holds more than a state dict
-_STATE_KEYS = ("state_dict", "model_state_dict", "model")
-
-
-def _read_torch(path: Path) -> dict[str, np.ndarray]:
-    try:
-        import torch
-    except ImportError:
-        raise InputFileError(
-            f"{path}: a PyTorch file needs torch (pip install torch, symsteer's optional 'torch' extra); "
-            "or save the state dict as .safetensors"
-        ) from None
-    try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds; the message says which
-        raise InputFileError(f"{path}: not a readable PyTorch state dict with weights_only=True ({exc.__class__.__name__}: {exc})") from None
-    if isinstance(obj, Mapping) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
-        nested = [k for k in _STATE_KEYS if isinstance(obj.get(k), Mapping)]
-        if nested:
-            obj = obj[nested[0]]
-    if not isinstance(obj, Mapping):
-        raise InputFileError(f"{path}: holds a {type(obj).__name__}; expected a state dict (name → tensor)")
-    out = {}
-    for key, value in obj.items():
-        if isinstance(value, torch.Tensor):
-            t = value.detach().cpu()
-            if t.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds it exactly
-                t = t.float()
-            out[str(key)] = t.numpy()
-        elif isinstance(value, (bool, int, float)):
-            out[str(key)] = np.asarray(value)
-        else:
-            raise InputFileError(f"{path}: entry {key!r} is a {type(value).__name__}; expected tensors (a state dict)")
-    return out
 
 
 # -- model layouts live in symsteer.layouts; re-exported here for existing imports ------------
@@ -247,6 +147,8 @@ def save_vector(path: str | Path, vector: Any) -> None:
 #: the largest decimal exponent a typed number may have (``1e400`` is a fine rational; ``1e999999999`` is
 #: a number with a billion digits)
 MAX_DECIMAL_EXPONENT = 4000
+#: the longest typed number, in characters (parsing digits takes time quadratic in their count)
+MAX_NUMBER_CHARS = 10_000
 
 
 def parse_vector(text: str, *, name: str) -> list[Fraction]:
@@ -254,61 +156,38 @@ def parse_vector(text: str, *, name: str) -> list[Fraction]:
     out = []
     for i, part in enumerate(text.split(",")):
         part = part.strip()
+        if len(part) > MAX_NUMBER_CHARS:  # parsing digits is quadratic; a typed number this long is a mistake
+            raise SymsteerError(f"{name}: entry {i} has {len(part)} characters; expected a number of at most {MAX_NUMBER_CHARS}")
         exponent = re.search(r"[eE]\s*([+-]?\d+)\s*$", part)
         if exponent and abs(int(exponent.group(1))) > MAX_DECIMAL_EXPONENT:
             # Fraction('1e999999999') builds 10**999999999 exactly: it would never finish
             raise SymsteerError(
-                f"{name}: entry {i} is {part!r}: exponent {int(exponent.group(1))} is out of range; "
+                f"{name}: entry {i} is {shown(part)!r}: exponent {int(exponent.group(1))} is out of range; "
                 f"expected a number with |exponent| ≤ {MAX_DECIMAL_EXPONENT}"
             )
         try:
             out.append(Fraction(part))
         except (ValueError, ZeroDivisionError):
-            raise SymsteerError(f"{name}: entry {i} is {part!r}; expected a number such as 2, -1/3 or 0.5") from None
+            raise SymsteerError(f"{name}: entry {i} is {shown(part)!r}; expected a number such as 2, -1/3 or 0.5") from None
     return out
 
 
 def load_vector(value: str, *, name: str) -> Any:
     """A vector from a ``.npy`` file (``allow_pickle=False``) or from comma-separated numbers."""
     if value.endswith(".npy"):
-        path = Path(value)
-        if not path.exists():
-            raise InputFileError(f"{name}: {path} does not exist; expected a .npy file or comma-separated numbers")
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputFileError(f"{name}: {path} is not a readable .npy array ({exc})") from None
+        arr = readers.read_npy(value, what=f"{name}: a .npy array (1-d, or a 2-d batch)")
         if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2):
-            raise InputFileError(f"{name}: {path} holds dtype {arr.dtype}, shape {arr.shape}; expected a 1-d (or batch 2-d) numeric array")
+            raise InputFileError(f"{name}: {shown(value)} holds dtype {arr.dtype}, shape {arr.shape}; expected a 1-d (or batch 2-d) numeric array")
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise InputFileError(f"{name}: {path} has NaN or infinite entries; expected finite numbers")
+            raise InputFileError(f"{name}: {shown(value)} has NaN or infinite entries; expected finite numbers")
         return arr
     return parse_vector(value, name=name)
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a rename.
-
-    An interrupted run (Ctrl-C, a crash) leaves no partial file behind.
-    """
-    import os
-    import tempfile
-
-    path = Path(path)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    if path.is_dir():
-        raise ShapeError(f"output {path} is a directory; expected a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # no such folder, no permission, read-only file system
-        raise ShapeError(f"output {path} cannot be written ({exc.strerror}); expected a file in an existing, writable folder") from None
-    try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a whole file or nothing (see :func:`symsteer.files.write_output`): a regular file is
+    replaced atomically and keeps its mode, a device or pipe is written straight."""
+    write_output(path, text)
 
 
 def __getattr__(name: str) -> Any:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .blocks import Bilinear, Block, Linear, Residual
 from .errors import InputFileError, SymsteerError
+from .files import read_input, shown
 from .network import Network
 
 __all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "file_dtypes", "ROLES"]
@@ -113,6 +114,9 @@ class KeyMap:
                     raise SymsteerError(f"key map {self.name!r}: {role} key {key!r} has {{l}}; {role} is not per layer")
             roles[role] = keys
         object.__setattr__(self, "roles", roles)
+        globs = sum(1 for g in self.ignore if _WILDCARD.search(g))
+        if globs > MAX_GLOBS or sum(map(len, roles.values())) > MAX_GLOBS:
+            raise SymsteerError(f"key map {self.name!r}: {globs} ignore globs, {sum(map(len, roles.values()))} keys; expected at most {MAX_GLOBS} of each")
         bad = [r for r in self.transpose if r not in _TRANSPOSABLE]
         if bad:
             raise SymsteerError(f"key map {self.name!r}: transpose={bad}; expected roles among {', '.join(_TRANSPOSABLE)}")
@@ -133,29 +137,40 @@ class KeyMap:
         text = "; ".join(f"{role} = {' | '.join(keys)}" for role, keys in self.roles.items())
         return text + ("; P = identity" if self.identity_p else "")
 
-    def _compiled(self) -> list[tuple[str, re.Pattern[str], bool]]:
-        out = []
-        for role, keys in self.roles.items():
-            for key in keys:
-                regex = "^" + r"(\d+)".join(re.escape(part) for part in key.split("{l}")) + "$"
-                out.append((role, re.compile(regex), "{l}" in key))
-        return out
-
     def match(self, keys: list[str]) -> tuple[dict[str, tuple[str, int | None]], list[str]]:
-        """``{key: (role, layer or None)}`` for the keys this map knows, and the unmatched rest."""
-        compiled = self._compiled()
+        """``{key: (role, layer or None)}`` for the keys this map knows, and the unmatched rest.
+
+        Linear in the number of keys: a key is looked up whole, then with each run of digits in
+        it replaced by ``{l}``; ignore globs without wildcards are a set, the others one regex.
+        """
+        exact: dict[str, tuple[int, str]] = {}
+        layered: dict[str, tuple[int, str]] = {}
+        for rank, (role, key) in enumerate((r, k) for r, ks in self.roles.items() for k in ks):
+            (layered if "{l}" in key else exact).setdefault(key, (rank, role))
+        plain = {g for g in self.ignore if not _WILDCARD.search(g)}
+        globbed = [g for g in dict.fromkeys(self.ignore) if _WILDCARD.search(g)]
+        ignored = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globbed)) if globbed else None
         found: dict[str, tuple[str, int | None]] = {}
         rest = []
         for key in keys:
-            for role, regex, per_layer in compiled:
-                m = regex.match(key)
-                if m:
-                    found[key] = (role, int(m[1]) if per_layer else None)
-                    break
-            else:
-                if not any(fnmatch.fnmatchcase(key, glob) for glob in self.ignore):
-                    rest.append(key)
+            candidates = [(*exact[key], None)] if key in exact else []
+            if layered:
+                for m in re.finditer(r"\d+", key):
+                    hit = layered.get(key[: m.start()] + "{l}" + key[m.end() :])
+                    if hit:
+                        candidates.append((*hit, int(m.group())))
+            if candidates:
+                _, role, layer = min(candidates, key=lambda c: c[0])
+                found[key] = (role, layer)
+            elif key not in plain and not (ignored and ignored.match(key)):
+                rest.append(key)
         return found, rest
+
+
+#: characters that make an ignore entry a glob rather than a literal key
+_WILDCARD = re.compile(r"[*?\[]")
+#: the most ignore globs with wildcards, and keys, a key map may list (each glob is a regex)
+MAX_GLOBS = 1000
 
 
 #: symsteer's own layout (what save_model writes)
@@ -253,13 +268,12 @@ def load_key_map(path: str | Path) -> KeyMap:
     """
     import tomllib
 
+    raw = read_input(path, what="a key map (.toml)")
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file; expected a key map (.toml)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: not valid TOML ({exc})") from None
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # -sig: a byte-order mark from an editor is not an error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputFileError(f"{shown(path)}: not valid TOML ({shown(exc)})") from None
     allowed = (*ROLES, *_KEYMAP_OPTIONS)
     unknown = [k for k in data if k not in allowed]
     if unknown:
@@ -291,8 +305,8 @@ def load_key_map(path: str | Path) -> KeyMap:
 
 
 def _listing(arrays: Mapping[str, np.ndarray], keys: list[str], limit: int = 12) -> str:
-    shown = ", ".join(f"{k} {tuple(np.shape(arrays[k]))}" for k in keys[:limit])
-    return shown + (f", … and {len(keys) - limit} more" if len(keys) > limit else "")
+    text = ", ".join(f"{shown(k, name=True)} {tuple(np.shape(arrays[k]))}" for k in keys[:limit])
+    return text + (f", … and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 #: keys that only a transformer (attention, token embeddings, per-block norms) has
@@ -327,7 +341,7 @@ def _no_layout(arrays: Mapping[str, np.ndarray], source: str) -> InputFileError:
     closest = ""
     if tried:
         _, name, rest = min(tried)
-        closest = f"closest: {name}, which leaves unmatched: {', '.join(rest[:12]) or '(no layer weights)'}\n"
+        closest = f"closest: {name}, which leaves unmatched: {', '.join(shown(k, name=True) for k in rest[:12]) or '(no layer weights)'}\n"
     exported = [k for k in keys if k in ("w_e", "w_u", "w_l", "w_r", "w_p", "w_lr")]
     hint = ("the arrays w_e, w_u, w_l, w_r, w_p are exported properties: they carry no biases, residual flag or "
             "attention, so they do not say which function the model computed; load the state dict instead, or give a "
@@ -359,10 +373,10 @@ def read_config(path: str | Path) -> dict[str, Any] | None:
     config = path.parent / "config.json"
     if not config.is_file():
         return None
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{config}: not valid JSON ({exc})") from None
+    try:  # bounded: a config is a few hundred bytes
+        data = json.loads(read_input(config, what="a model config (JSON)").decode("utf-8-sig"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputFileError(f"{shown(config)}: not valid JSON ({shown(exc)})") from None
     if not isinstance(data, dict):
         raise InputFileError(f"{config}: holds a {type(data).__name__}; expected a JSON object (the model's config)")
     return data
@@ -423,7 +437,7 @@ def _build(keys: KeyMap, arrays: Mapping[str, np.ndarray], *, source: str, resid
     refused = {k: why for k in rest for glob, why in keys.refuse.items() if fnmatch.fnmatchcase(k, glob)}
     if refused:
         key, why = next(iter(refused.items()))
-        raise InputFileError(f"{source}: {key} is {why}; refused (the {keys.name} layout reads bilinear layers only)")
+        raise InputFileError(f"{source}: {shown(key, name=True)} is {why}; refused (the {keys.name} layout reads bilinear layers only)")
     if rest:
         raise InputFileError(
             f"{source}: key map {keys.name!r} leaves unmatched: {_listing(arrays, rest)}\n"
@@ -449,7 +463,7 @@ def _build(keys: KeyMap, arrays: Mapping[str, np.ndarray], *, source: str, resid
         for l, piece in pieces:
             slot = layers.setdefault(l, {})
             if role in slot:
-                raise InputFileError(f"{source}: {slot[role][0]} and {key} both give layer {l}'s {role}; expected one")
+                raise InputFileError(f"{source}: {shown(slot[role][0], name=True)} and {shown(key, name=True)} both give layer {l}'s {role}; expected one")
             slot[role] = (key, piece)
     if not layers:
         raise InputFileError(f"{source}: no layer weights among {_listing(arrays, sorted(arrays))}; expected {keys.expected()}")
@@ -612,22 +626,22 @@ def _checked(arr: np.ndarray, key: str, role: str, source: str) -> np.ndarray:
             raise InputFileError(f"{source}: {key!r} has shape {arr.shape} and dtype {arr.dtype}; expected a 0-d boolean")
         return arr
     if arr.dtype.kind not in "fiu":
-        raise InputFileError(f"{source}: array {key} has dtype {arr.dtype}; expected integers or floats")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} has dtype {arr.dtype}; expected integers or floats")
     expected = _PER_LAYER_NDIM.get(role) or _OTHER_NDIM[role]
     if arr.ndim not in (expected, expected + 1) or (role not in _PER_LAYER_NDIM and arr.ndim != expected):
-        raise InputFileError(f"{source}: array {key} ({ROLES[role]}) has shape {arr.shape}; expected {expected} dimensions")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} ({ROLES[role]}) has shape {arr.shape}; expected {expected} dimensions")
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float64)
         bad = np.argwhere(~np.isfinite(arr))
         if len(bad):
             where = tuple(int(i) for i in bad[0])
-            raise InputFileError(f"{source}: array {key}{list(where)} = {arr[where]}; expected finite numbers ({len(bad)} bad entries)")
+            raise InputFileError(f"{source}: array {shown(key, name=True)}{list(where)} = {arr[where]}; expected finite numbers ({len(bad)} bad entries)")
     return arr
 
 
 def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarray, np.ndarray]:
     if arr.shape[0] % 2:
-        raise InputFileError(f"{source}: array {key} has shape {arr.shape}; expected an even first axis (2h): {what}")
+        raise InputFileError(f"{source}: array {shown(key, name=True)} has shape {arr.shape}; expected an even first axis (2h): {what}")
     h = arr.shape[0] // 2
     return arr[:h], arr[h:]
 

@@ -14,6 +14,7 @@ import click
 import numpy as np
 
 from .errors import InputFileError, ShapeError
+from .files import shown
 
 __all__ = ["sequence_options", "wants_sequence", "load_sequence_model", "expand_sequence", "DEFAULT_MAX_ORDER"]
 
@@ -21,7 +22,8 @@ __all__ = ["sequence_options", "wants_sequence", "load_sequence_model", "expand_
 DEFAULT_MAX_ORDER = 4
 #: the largest run config read (a JSON object of a few dozen keys)
 MAX_CONFIG_BYTES = 1 << 20
-SEQUENCE_OPTIONS = ("tokens", "positions", "heads", "config_path", "attn_residual", "mlp_residual", "lerp_scale")
+SEQUENCE_OPTIONS = ("tokens", "positions", "heads", "config_path", "attn_residual", "mlp_residual", "lerp_scale",
+                    "freeze_softmax")
 
 
 def sequence_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,6 +37,9 @@ def sequence_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--attn-residual", type=click.Choice(["add", "lerp"]), help="Sequence models: attention residual [default: lerp]."),
         click.option("--mlp-residual", type=click.Choice(["add", "lerp"]), help="Sequence models: MLP residual [default: add]."),
         click.option("--lerp-scale", help="Sequence models: λ of lerp residuals, exact as written (0.5 = 1/2) [default: 0.5]."),
+        click.option("--freeze-softmax", is_flag=True, default=None,
+                     help="Sequence models: analyse softmax attention layers with their pattern frozen at the unsteered "
+                          "--tokens (linear in the values; an explicit approximation, never the default)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -66,9 +71,11 @@ def _config(path: str | None) -> dict[str, Any]:
         raise InputFileError(f"--config: {path} is not a file; expected a JSON object (the run's config)")
     if file.stat().st_size > MAX_CONFIG_BYTES:
         raise InputFileError(f"--config: {path} has {file.stat().st_size} bytes; expected a config of at most {MAX_CONFIG_BYTES}")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    from .files import read_input
+
+    try:  # a regular file of bounded size, read once (no window between the checks and the read)
+        data = json.loads(read_input(file, what="--config: a JSON object (the run's config)", limit=MAX_CONFIG_BYTES).decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise InputFileError(f"--config: {path} is not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise InputFileError(f"--config: {path} holds a {type(data).__name__}; expected a JSON object")
@@ -99,10 +106,12 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     config = TensorLanguageConfig.of(
         base | _config(options.get("config_path")), n_head=options.get("heads"), residual=options.get("attn_residual"),
         mlp_residual=options.get("mlp_residual"), scale=options.get("lerp_scale"),
+        freeze_softmax=options.get("freeze_softmax"),
     )
-    model = load_tensor_language(arrays, config, source=model_path)
+    tokens = _tokens(options.get("tokens")) if config.freeze_softmax else None
+    model = load_tensor_language(arrays, config, source=model_path, tokens=tokens)
     if gate:
-        run_gate(model, arrays, config)
+        run_gate(model, arrays, config, tokens=tokens)
     return model, config
 
 
@@ -131,8 +140,8 @@ def _tokens(text: str | None) -> list[int] | None:
     out = []
     for i, part in enumerate(text.split(",")):
         part = part.strip()
-        if not part.lstrip("+").isdigit():
-            raise ShapeError(f"--tokens: entry {i} is {part!r}; expected non-negative integer token ids such as 3,1,4,1")
+        if not (part.isascii() and part.lstrip("+").isdigit() and len(part) <= 19):  # "²".isdigit() is True; int("²") fails
+            raise ShapeError(f"--tokens: entry {i} is {shown(part)!r}; expected non-negative integer token ids such as 3,1,4,1")
         out.append(int(part))
     return out
 
@@ -217,7 +226,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
                      "total": [[_number(v, exact) for v in row] for row in total[m]]}
             for m in range(len(total))
         }
-        return json.dumps({**head, "values": values}, indent=2)
+        return _json_text({**head, "values": values}, indent=2)
     lines = [model.describe(),
              f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; α-orders 0 … {top}"
              + (f" (truncated; degree ≤ {degree})" if head["truncated"] and degree is not None else
@@ -243,7 +252,7 @@ def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
     rows = check_sequence_grid(seed=seed)
     failed = sum(not r.passed for _, r in rows)
     if fmt == "json":
-        return json.dumps([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2), failed
+        return _json_text([{**case, **r.__dict__, "passed": r.passed} for case, r in rows], indent=2), failed
     lines = [f"{'blocks':<12} {'residual':<8} {'rope':<4} {'n':>2} {'positions':<9} {'forward':>9} {'exact≠':>6} {'causal≠':>7}  ok"]
     for case, r in rows:
         lines.append(f"{'+'.join(case['spec']):<12} {case['residual']:<8} {'yes' if case['rope'] else 'no':<4} {case['steer_at']:>2} "
@@ -306,7 +315,7 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     changes = [(rows[i]["alpha"], rows[i + 1]["alpha"], rows[i]["argmax_last"], rows[i + 1]["argmax_last"])
                for i in range(len(rows) - 1) if rows[i]["argmax_last"] != rows[i + 1]["argmax_last"]]
     if fmt == "json":
-        return json.dumps({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
+        return _json_text({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
                            "degree_bound": degree, "max_order": top, "truncated": not full,
                            "self_norms": {str(m): v for m, v in self_norms.items()}, "alphas": rows,
                            "argmax_changes": [dict(zip(("from_alpha", "to_alpha", "before", "after"), c)) for c in changes]},
@@ -329,3 +338,10 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     if failed:
         lines.append(f"error: polynomial and forward passes differ beyond {RTOL:.0e}")
     return "\n".join(lines), failed
+
+
+def _json_text(data: Any, *, indent: int) -> str:
+    """Valid JSON (a NaN or infinity becomes null), as the other commands write it."""
+    from .cli import _json
+
+    return _json(data, indent=indent)

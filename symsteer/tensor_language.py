@@ -33,7 +33,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .blocks import Attention, Bilinear, Linear, Residual, Rotary
+from .blocks import Attention, Bilinear, FrozenAttention, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
 
@@ -74,6 +74,8 @@ class TensorLanguageConfig:
     mlp_residual: str = "add"
     rope_base: float = 10_000.0
     n_ctx: int | None = None
+    #: softmax attention layers frozen at the unsteered pattern of the given tokens (explicit only)
+    freeze_softmax: bool = False
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None = None, **overrides: Any) -> TensorLanguageConfig:
@@ -85,8 +87,11 @@ class TensorLanguageConfig:
                 "norm=true: the model has an RMSNorm before each sublayer, which is not a polynomial; "
                 "symsteer analyses tensor_language models built with norm=false"
             )
-        if str(given.get("attention", "bilinear")) != "bilinear":
-            raise ShapeError(f"attention={given['attention']!r}; only bilinear attention is a polynomial (softmax is refused)")
+        freeze = _flag(given.get("freeze_softmax", False), "freeze_softmax")
+        attention = str(given.get("attention", "bilinear"))
+        if attention not in ("bilinear", "softmax") or (attention == "softmax" and not freeze):
+            raise ShapeError(f"attention={given['attention']!r}; only bilinear attention is a polynomial (softmax is refused "
+                             "unless its pattern is frozen explicitly: --freeze-softmax)")
         if "n_head" not in given:
             raise ShapeError("the number of heads is not in the state dict: give n_head (--heads, or n_head in the config)")
         try:
@@ -108,6 +113,7 @@ class TensorLanguageConfig:
             mlp_residual=mlp_residual,
             rope_base=float(given.get("rope_base", 10_000.0)),
             n_ctx=None if n_ctx is None else int(str(n_ctx)),
+            freeze_softmax=freeze,
         )
 
 
@@ -136,10 +142,10 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
         parts = found[i]
         roles = {r.split(".")[0] for r in parts}
         if roles <= set(_ATTN) and roles & {"q1"}:
-            if not roles & {"q2", "k2"}:
-                raise InputFileError(f"{source}: layers.{i} has q1, k1 but no q2, k2: softmax attention, which is not a polynomial")
-            need = set(_ATTN)
-            kind = "attn"
+            if not roles & {"q2", "k2"}:  # tensor_language's attention="softmax": one branch
+                need, kind = {"q1", "k1", "v", "o"}, "softmax"
+            else:
+                need, kind = set(_ATTN), "attn"
         elif roles <= set(_MLP):
             need, kind = set(_MLP), "mlp"
         else:
@@ -166,8 +172,13 @@ def _matrix(arr: np.ndarray, key: str, shape: tuple[int | None, int | None], sou
     return out
 
 
-def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig, *, source: str = "model") -> SequenceModel:
-    """A :class:`SequenceModel` from a tensor_language state dict and its config."""
+def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig, *, source: str = "model",
+                         tokens: Any = None) -> SequenceModel:
+    """A :class:`SequenceModel` from a tensor_language state dict and its config.
+
+    Softmax attention layers are refused unless ``config.freeze_softmax``: then each is frozen
+    at its unsteered pattern on ``tokens`` (the stream entering it, float64), a block linear in
+    its values, valid for that sequence only."""
     if "embed.weight" not in arrays or "head.weight" not in arrays:
         raise InputFileError(f"{source}: a tensor_language model needs embed.weight and head.weight")
     embed = _matrix(np.asarray(arrays["embed.weight"]), "embed.weight", (None, None), source)
@@ -180,7 +191,22 @@ def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig
     blocks = []
     for i, (kind, parts) in enumerate(_layers(arrays, source)):
         name = f"layers.{i}"
-        if kind == "attn":
+        if kind == "softmax":
+            if not config.freeze_softmax:
+                raise InputFileError(f"{source}: layers.{i} has q1, k1 but no q2, k2: softmax attention, which is not a "
+                                     "polynomial; freeze its pattern explicitly (--freeze-softmax, with --tokens) or refuse")
+            if tokens is None:
+                raise ShapeError(f"{source}: freezing layers.{i}'s softmax pattern needs the tokens it is frozen at")
+            w = {k: _matrix(parts[k], f"{name}.{k}.weight", (d, d), source) for k in ("q1", "k1", "v", "o")}
+            x_i = embed[np.asarray(tokens)]
+            if blocks:
+                from .numbers import FLOAT
+
+                x_i = SequenceModel(tuple(blocks), embed=embed).stream(embed[np.asarray(tokens)], numbers=FLOAT)[-1]
+            inner = FrozenAttention.from_softmax(w["q1"], w["k1"], w["v"], w["o"], x_i, heads=config.n_head, rotary=rotary,
+                                                 name=name)
+            residual = config.residual
+        elif kind == "attn":
             w = {k: _matrix(parts[k], f"{name}.{k}.weight", (d, d), source) for k in _ATTN}
             biases = {r.split(".")[0]: _matrix(v, f"{name}.{r}", (d,), source) for r, v in parts.items() if r.endswith(".bias")}
             inner = Attention(**w, heads=config.n_head, rotary=rotary, biases=biases, context=config.n_ctx, name=name)
@@ -220,7 +246,14 @@ def reference_forward(arrays: Mapping[str, Any], config: TensorLanguageConfig, t
 
     for kind, parts in _layers(arrays, "model"):
         f = {k: np.asarray(v, dtype=np.float64) for k, v in parts.items()}
-        if kind == "attn":
+        if kind == "softmax":
+            q, k = rope(heads(x @ f["q1"].T)), rope(heads(x @ f["k1"].T))
+            scores = np.where(np.tril(np.ones((T, T), dtype=bool)), np.einsum("qhe,khe->hqk", q, k) / np.sqrt(dh), -np.inf)
+            weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            weights = weights / weights.sum(axis=-1, keepdims=True)
+            out = np.einsum("hqk,khe->qhe", weights, heads(x @ f["v"].T)).reshape(T, d) @ f["o"].T
+            mode = config.residual
+        elif kind == "attn":
             proj = {k: heads(x @ f[k].T + f.get(f"{k}.bias", 0.0)) for k in ("q1", "k1", "q2", "k2", "v")}
             r = {k: rope(proj[k]) for k in ("q1", "k1", "q2", "k2")}
             pattern = np.einsum("qhe,khe->hqk", r["q1"], r["k1"]) * np.einsum("qhe,khe->hqk", r["q2"], r["k2"])
@@ -239,7 +272,7 @@ GATE_RTOL = 1e-9
 
 
 def gate(model: SequenceModel, arrays: Mapping[str, Any], config: TensorLanguageConfig, *, length: int = 8,
-         seed: int = 0, sequences: int = 3) -> float:
+         seed: int = 0, sequences: int = 3, tokens: Any = None) -> float:
     """The largest relative difference between the loaded model's float64 forward pass and
     :func:`reference_forward` over seeded random token sequences; raises when above
     :data:`GATE_RTOL` (the model does not compute what the research code computes)."""
@@ -247,11 +280,14 @@ def gate(model: SequenceModel, arrays: Mapping[str, Any], config: TensorLanguage
 
     rng = np.random.default_rng(seed)
     T = min(length, config.n_ctx or length)
+    frozen = any(isinstance(getattr(b, "inner", b), FrozenAttention) for b in model.blocks)
+    if frozen and tokens is None:
+        raise ShapeError("a model with frozen softmax patterns is gated on the tokens it was frozen at; give them")
+    batches = [np.asarray(tokens)] if frozen else [rng.integers(0, model.vocab, size=T) for _ in range(sequences)]
     worst = 0.0
-    for _ in range(sequences):
-        tokens = rng.integers(0, model.vocab, size=T)
-        got = model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
-        want = reference_forward(arrays, config, tokens)
+    for row in batches:
+        got = model.forward(model.inputs(tokens=row, numbers=FLOAT), numbers=FLOAT)
+        want = reference_forward(arrays, config, row)
         worst = max(worst, float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1.0)))
     if not worst <= GATE_RTOL:
         raise InputFileError(
@@ -270,7 +306,8 @@ class TensorLanguageLayout:
     passes :func:`gate` before it is returned."""
 
     name = "tensor-language"
-    follows = "loganriggs/tensor_language@89f5b4a model.py CycleModel, deep_model.py DeepModel"
+    follows = ("loganriggs/tensor_language `CycleModel`, model.py @ 53727465, with `Attention`; `DeepModel`, "
+               "deep_model.py @ 3c0bcb98, with `BilinearMLP`")
     #: the config names attention (n_head): this layout reads it instead of the bilinear checks
     checks_config = True
 

@@ -31,10 +31,12 @@ def test_iso_kl_alpha_spends_the_budget_by_forward_passes():
     assert cal.verified
     base = forward(net, xs)
     for i, row in enumerate(cal.rows):
-        for a in row.iso_kl:
+        for a, p in zip(row.iso_kl, row.iso_kl_target):
             assert a is not None  # the digits logits move a lot within |α| ≤ 8
-            kl = float(kl_divergence(base[i], forward(net, xs[i], steer_at=0, s=s, alpha=a)))
+            y = forward(net, xs[i], steer_at=0, s=s, alpha=a)
+            kl = float(kl_divergence(base[i], y))
             assert abs(kl - budget) < 1e-9
+            assert abs(p - np.exp(y[row.target]) / np.exp(y).sum()) < 1e-12
             # the first crossing: every α strictly between 0 and it spends less
             for t in np.linspace(0, a, 40)[1:-1]:
                 assert float(kl_divergence(base[i], forward(net, xs[i], steer_at=0, s=s, alpha=float(t)))) < budget

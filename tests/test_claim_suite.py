@@ -1,4 +1,4 @@
-"""96 claims decided by hand before the verifier saw them (tests/claims/): true only at small
+"""105 claims decided by hand before the verifier saw them (tests/claims/): true only at small
 widths, only generically, only vacuously, counterexamples that need fractions or negatives,
 ties, chained comparisons, and every addition to the statement language. Each must get its
 hand verdict; the few the verifier cannot decide yet may be 'undecided', never the opposite
@@ -14,7 +14,7 @@ from symsteer.claims import load_claims, verify
 
 SUITE = Path(__file__).resolve().parent / "claims"
 #: claims outside the provers' reach for now: a proof is missing, the verdict is not wrong
-UNDECIDED_ALLOWED = {"s86"}  # max(a, t) >= min(a, t): two relu terms of opposite signs
+UNDECIDED_ALLOWED: set[str] = set()
 
 
 @pytest.fixture(scope="module")

@@ -105,7 +105,7 @@ COMMON = ["--q", "q.npy", "-o", "s.npy"]
     (["--h", "h.npy", "--model", "m.npz"], 2, "--model and --steer-at go together"),
     (["--h", "h.npy", "--residual"], 2, "need --model"),
     (["--h", "h.txt"], 2, "--h='h.txt'; expected a .npy file"),
-    (["--h", "missing.npy"], 3, "missing.npy does not exist"),
+    (["--h", "missing.npy"], 3, "missing.npy: no such file"),
     (["--h", "wide.npy"], 2, "h has width 4 but q has width 3"),
     (["--h", "h.npy", "--model", "none.npz", "--steer-at", "0"], 3, "none.npz: no such file"),
 ])

@@ -158,3 +158,59 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
         save_tensor_language(third, tmp_path / "t.npz")
     with pytest.raises(ShapeError, match="token embedding"):
         save_tensor_language(inner, tmp_path / "u.npz")
+
+
+def test_softmax_attention_only_frozen_explicitly(tmp_path: Path) -> None:
+    """tensor_language's attention="softmax" layers (q1, k1, v, o): refused by default; with
+    --freeze-softmax the pattern is frozen at the tokens' unsteered stream, the model reproduces
+    the softmax forward pass there, and the frozen block is linear in α."""
+    from symsteer import cli
+    from symsteer.blocks import FrozenAttention
+
+    arrays = read_arrays(DATA / "tensor_language_block2" / "model.npz")
+    soft = {k: v for k, v in arrays.items() if k not in ("layers.2.q2.weight", "layers.2.k2.weight")}
+    with pytest.raises(InputFileError, match="softmax attention"):
+        load_tensor_language(soft, TensorLanguageConfig.of(n_head=2))
+    with pytest.raises(ShapeError, match="softmax is refused unless"):
+        TensorLanguageConfig.of(n_head=2, attention="softmax")
+    config = TensorLanguageConfig.of(n_head=2, attention="softmax", freeze_softmax=True)
+    tokens = [3, 1, 4, 1, 5]
+    model = load_tensor_language(soft, config, tokens=tokens)
+    assert isinstance(model.blocks[2].inner, FrozenAttention) and model.degree(0) == 5 * 2 * 1 * 2
+    assert gate(model, soft, config, tokens=tokens) <= 1e-12
+    # an independent softmax forward (numpy, from the formulas) at the same tokens
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in soft.items()}
+    x = f["embed.weight"][tokens]
+    T, d, H, dh = 5, 8, 2, 4
+    import torch
+
+    freq = 1.0 / (10_000 ** (torch.arange(0, dh, 2).float() / dh))
+    ang = torch.outer(torch.arange(T).float(), freq)
+    cos, sin = (torch.cat([t, t], -1).double().numpy() for t in (ang.cos(), ang.sin()))
+    rot = lambda y: y * cos[:, None] + np.concatenate([-y[..., 2:], y[..., :2]], -1) * sin[:, None]  # noqa: E731
+    heads = lambda y: y.reshape(T, H, dh)  # noqa: E731
+    for i in range(4):
+        if i == 1 or i == 3:
+            x = x + ((x @ f[f"layers.{i}.L.weight"].T) * (x @ f[f"layers.{i}.R.weight"].T)) @ f[f"layers.{i}.D.weight"].T
+            continue
+        q, k, v = (heads(x @ f[f"layers.{i}.{n}.weight"].T) for n in ("q1", "k1", "v"))
+        q, k = rot(q), rot(k)
+        a = np.einsum("qhe,khe->hqk", q, k)
+        if i == 0:
+            q2, k2 = (rot(heads(x @ f[f"layers.0.{n}.weight"].T)) for n in ("q2", "k2"))
+            p = a * np.einsum("qhe,khe->hqk", q2, k2) / dh**2 * np.tril(np.ones((T, T)))
+        else:
+            a = np.where(np.tril(np.ones((T, T))) > 0, a / np.sqrt(dh), -np.inf)
+            p = np.exp(a - a.max(-1, keepdims=True))
+            p = p / p.sum(-1, keepdims=True)
+        out = np.einsum("hqk,khe->qhe", p, v).reshape(T, d) @ f[f"layers.{i}.o.weight"].T
+        x = x + 0.5 * (out - x)
+    got = model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
+    assert relative_error(got, x @ f["head.weight"].T) <= RTOL
+    # the CLI: refused without the flag, analysed with it
+    np.savez(tmp_path / "soft.npz", **soft)
+    (tmp_path / "config.json").write_text('{"n_head": 2, "attention": "softmax"}')
+    args = ["expand", "--model", str(tmp_path / "soft.npz"), "--tokens", "3,1,4,1,5", "--s", "1,0,0,0,0,0,0,0",
+            "--positions", "last", "--steer-at", "2", "--format", "json"]
+    assert cli.run(args) == 2
+    assert cli.run(args + ["--freeze-softmax"]) == 0

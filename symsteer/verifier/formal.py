@@ -310,6 +310,16 @@ class Formal:
             raise NotFormal("f")
         return self._run(z, self.depth)
 
+    def _fn_from_layer(self, node: Node, arg: Node, index: Node) -> FVec:
+        # sound: the same formal layers as f, started at layer m
+        z, m = self.value_of(arg), self.value_of(index)
+        if not isinstance(z, FVec) or not isinstance(m, Fraction) or not 0 <= m <= self.depth:
+            raise NotFormal("from_layer")
+        for l in range(int(m), self.depth):
+            y = self._layer("B", l, z)
+            z = z + y if self.residual else y
+        return z
+
     def _fn_stream(self, node: Node, arg: Node, index: Node) -> FVec:
         z, m = self.value_of(arg), self.value_of(index)
         if not isinstance(z, FVec) or not isinstance(m, Fraction) or not 0 <= m <= self.depth:

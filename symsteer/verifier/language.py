@@ -93,6 +93,9 @@ FUNCTIONS: dict[str, Function] = {
     "g": Function((_V,), "vector", "layer 0's hidden activations (W z + b) ⊙ (V z + c)"),
     "f": Function((_V,), "vector", "the network after the steering point: L layers, plain or residual (identity when L = 0)"),
     "stream": Function((("vector", "int"),), "vector", "stream(z, m): the activation after m layers of f"),
+    "from_layer": Function((("vector", "int"),), "vector",
+                           "from_layer(z, m): layers m … L−1 of f applied to z, the output when z is the stream at layer m "
+                           "(steering at layer m: from_layer(stream(x, m) + alpha*s, m))"),
     "relu": Function((_V, _S), "same", "max(·, 0) entrywise"),
     "softmax": Function((_V,), "vector", "softmax of a vector of logits"),
     "entropy": Function((_V,), "entropy", "entropy of softmax(...) (natural log)"),
@@ -125,7 +128,7 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 #: the named weights and biases, and the functions that use the model
-MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "share", "cross_map",
+MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
                          "input_part", "cross_part", "self_part", "const_part"}
                         | {f"{w}{l}" for w in "WVPbc" for l in range(MAX_LAYERS)})
 

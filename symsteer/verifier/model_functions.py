@@ -89,11 +89,7 @@ class ModelFunctions:
             return stream(self.network, z, numbers=self.numbers)
         out = [z]
         for l, layer in enumerate(self.network.layers):
-            terms = max((len(e) if hasattr(e, "monoms") else 1) for e in out[-1])
-            size = layer.hidden * (layer.d_in * terms + layer.has_bias) ** 2
-            if size > SYMBOLIC_TERMS:
-                raise Unsupported(f"layer {l} with generic weights would multiply out to about {size:.1e} terms "
-                                  f"(limit {SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")
+            _check_layer(layer, out[-1], l)
             out.append(stream(self._single_layer(l, residual=self.network.residual), out[-1], numbers=self.numbers)[1])
         return out
 
@@ -106,6 +102,24 @@ class ModelFunctions:
             return self._vector(z, node.text, self.case.d)
         z = self._vector(z, node.text, self.network.d_in)
         return self._stream(z)[m]
+
+    def _fn_from_layer(self, node: Node, arg: Node, index: Node) -> np.ndarray:
+        """Layers m … L−1 of the network (plain or residual, then U) applied to z: steering at
+        layer m of a deeper stack, written without unrolling the layers by hand."""
+        m = int(self.value_of(index))
+        if not 0 <= m <= self.case.depth:
+            raise StatementError(f"from_layer(z, {m}) but the model has {self.case.depth} layer(s); expected 0 ≤ m ≤ {self.case.depth}")
+        z = self.value_of(arg)
+        if self.case.depth == 0:
+            z = self._vector(z, node.text, self.case.d)
+            return z if self.unembed is None else self.unembed @ z
+        z = self._vector(z, node.text, self.network.d_in)
+        for l in range(m, self.case.depth):
+            if isinstance(self.numbers, PolyRing):
+                _check_layer(self.network.layers[l], z, l)
+            z = stream(self._single_layer(l, residual=self.network.residual), z, numbers=self.numbers)[1]
+        U = self.numbers.weights(self.network, {"unembed": self.network.unembed})["unembed"]
+        return z if U is None else z @ U.T
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
         layer = self._layer(0)
@@ -202,3 +216,13 @@ class ModelFunctions:
 
     def _fn_const_part(self, node: Node, arg: Node) -> np.ndarray:
         return self._part(node, arg, "const")
+
+
+def _check_layer(layer: Any, z: np.ndarray, l: int) -> None:
+    """Refuse a layer over a polynomial ring whose product would be too large: flint multiplies
+    in C, where no time limit reaches."""
+    terms = max((len(e) if hasattr(e, "monoms") else 1) for e in z)
+    size = layer.hidden * (layer.d_in * terms + layer.has_bias) ** 2
+    if size > SYMBOLIC_TERMS:
+        raise Unsupported(f"layer {l} with generic weights would multiply out to about {size:.1e} terms "
+                          f"(limit {SYMBOLIC_TERMS:.0e}); list smaller sizes in [model]")

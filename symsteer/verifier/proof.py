@@ -370,6 +370,8 @@ def _prove_relu_sign(prop: ReluSign, hypotheses: list[Prop], scalars: set[sympy.
                     break
             if found is not None:
                 break
+        if found is None and len(groups) == 1:
+            found = _relu_cases(base, coefs[0], args[0], facts, strict=prop.strict)
         if found is None:
             return False, f"'{prop.text}': no lower bound rest + Σ c · p (from relu(p) ≥ 0, relu(p) ≥ p) with the sign"
         reasons.append(found)
@@ -459,3 +461,25 @@ def _cases_exhaust(prop: Any_, hypotheses: list[Prop]) -> str | None:
         if why is not None:
             return f"the cases cover every point: where all fail, {h} {'>' if kind == '>0' else '≥'} 0 and {sympy.expand(-h)} ≥ 0 ({why})"
     return None
+
+
+def _relu_cases(rest: sympy.Expr, c: sympy.Expr, p: sympy.Expr, facts: list, *, strict: bool) -> str | None:
+    """rest + c·relu(p) ≥ 0 (> 0) by its two cases: where p ≤ 0 it is rest, where p ≥ 0 it is
+    rest + c·p; each shown from the facts and the case's own sign (every point lies in one case,
+    so the two together cover every point)."""
+    reasons = []
+    for value, case in ((rest, -p), (sympy.expand(rest + c * p), p)):
+        ratio = sympy.cancel(value / case) if case != 0 else None
+        if ratio is not None and ratio.is_number and (ratio > 0 if strict else ratio >= 0) and not strict:
+            reasons.append(f"{value} = {ratio}·({case}) ≥ 0 where {case} ≥ 0")
+            continue
+        extra = facts + [(case, ">=0")]
+        if strict:
+            sign = prove_sign(value, extra)
+            why = sign[1] if sign is not None and sign[0] > 0 else None
+        else:
+            why = prove_nonnegative(value, extra)
+        if why is None:
+            return None
+        reasons.append(f"{value} where {case} ≥ 0: {why}")
+    return "by cases on the sign of " + f"{p}: " + "; ".join(reasons)
