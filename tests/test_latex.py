@@ -490,3 +490,7 @@ def test_every_snippet_compiles_in_one_document(tmp_path: Any) -> None:
     assert (tmp_path / "snippets.pdf").stat().st_size > 1000
     assert "Warning" not in log, log
     assert overfull(log) == []
+
+
+def test_norm_bars_print_as_math() -> None:
+    assert escape_text("‖x‖²") == r"\ensuremath{\|}x\ensuremath{\|}\ensuremath{^{2}}"
