@@ -321,3 +321,97 @@ def test_closed_forms(rope, pattern, seed):
     for _ in range(3):
         u = rnd(rng, (1, d))[0]
         same(lp(EXACT.vector(arr(u), "u", d), numbers=EXACT), attention_out(L, x[:-1] + [u])[-1])
+
+
+# -- the loaders: state dicts by their parameter names, against my forward ----------------------
+
+
+def torch_tables(d_head: int, T: int) -> tuple[list[list[F]], list[list[F]]]:
+    """RoPE as the research code builds it: float32 torch tables, taken exactly."""
+    torch = pytest.importorskip("torch")
+    inv = 1.0 / (10_000 ** (torch.arange(0, d_head, 2).float() / d_head))
+    ang = torch.arange(T).float()[:, None] * inv[None, :]
+    c, s = torch.cat([ang.cos(), ang.cos()], -1), torch.cat([ang.sin(), ang.sin()], -1)
+    return [[F(float(v)) for v in row] for row in c.tolist()], [[F(float(v)) for v in row] for row in s.tolist()]
+
+
+def dyadic(rng, shape):
+    return rng.integers(-8, 9, size=shape).astype(np.float32) / 8
+
+
+def _fr(a):
+    return [[F(float(v)) for v in row] for row in np.asarray(a, dtype=np.float64)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("residual,mlp_residual,scale", [("lerp", "add", "0.5"), ("add", "lerp", "0.3"), ("lerp", "lerp", "0.25")])
+def test_tensor_language_loader_matches_my_forward(seed, residual, mlp_residual, scale):
+    from symsteer.tensor_language import TensorLanguageConfig, load_tensor_language
+
+    rng = np.random.default_rng(300 + seed)
+    d, vocab, hidden, heads, T = 4, 4, 3, 2, 3  # a square, non-symmetric embedding
+    spec = ["attn", "mlp", "attn"]
+    sd = {"embed.weight": dyadic(rng, (vocab, d)), "head.weight": dyadic(rng, (5, d))}
+    sd["embed.weight"][0, 1] = 1.0; sd["embed.weight"][1, 0] = -0.5  # noqa: E702
+    lam = F(scale)
+    layers = []
+    for i, kind in enumerate(spec):
+        if kind == "attn":
+            w = {k: dyadic(rng, (d, d)) for k in ("q1", "k1", "q2", "k2", "v", "o")}
+            layers.append({"kind": "attn", "heads": heads, "pattern": "bilinear", "rope": True, "tables": torch_tables,
+                           "biases": {}, "res": residual, "lam": lam} | {k: _fr(v) for k, v in w.items()})
+        else:
+            w = {"L": dyadic(rng, (hidden, d)), "R": dyadic(rng, (hidden, d)), "D": dyadic(rng, (d, hidden))}
+            layers.append({"kind": "mlp", "res": mlp_residual, "lam": lam} | {k: _fr(v) for k, v in w.items()})
+        sd |= {f"layers.{i}.{k}.weight": v for k, v in w.items()}
+    config = TensorLanguageConfig.of({"n_head": heads, "residual": residual, "mlp_residual": mlp_residual, "scale": scale})
+    model = load_tensor_language(sd, config)
+    tokens = [1, 0, 3]
+    x0 = [[F(float(v)) for v in sd["embed.weight"][t]] for t in tokens]  # nn.Embedding: rows
+    want = my_forward({"layers": layers, "head": _fr(sd["head.weight"])}, x0)
+    got = model.forward(model.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)
+    same(got, want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tensor_similarity_loader_matches_my_forward(seed):
+    from symsteer.tensor_similarity import TensorSimilarityConfig, load_tensor_similarity
+
+    rng = np.random.default_rng(400 + seed)
+    d, heads, hidden, T = 4, 2, 3, 3
+    sd = {"embed.weight": dyadic(rng, (d, d)), "head.weight": dyadic(rng, (5, d))}  # Linear(d_in, d): (d, d_in)
+    sd["embed.weight"][0, 1] = 1.0; sd["embed.weight"][1, 0] = -0.5  # noqa: E702
+    lam = F(3, 4)
+    layers = []
+    for i in range(2):
+        w = {k: dyadic(rng, (d, d)) for k in ("q1", "k1", "q2", "k2", "v", "o")}
+        b = {k: dyadic(rng, (d,)) for k in ("q1", "k1", "q2", "k2")}
+        m = {"l": dyadic(rng, (hidden, d)), "r": dyadic(rng, (hidden, d)), "d": dyadic(rng, (d, hidden))}
+        bd = dyadic(rng, (d,))
+        sd |= {f"body.{i}.attn.{k}.weight": v for k, v in w.items()} | {f"body.{i}.attn.{k}.bias": v for k, v in b.items()}
+        sd |= {f"body.{i}.mlp.{k}.weight": v for k, v in m.items()} | {f"body.{i}.mlp.d.bias": bd}
+        layers.append({"kind": "attn", "heads": heads, "pattern": "bilinear", "rope": True, "tables": torch_tables,
+                       "biases": {k: [F(float(v)) for v in x] for k, x in b.items()}, "res": "lerp", "lam": lam}
+                      | {k: _fr(v) for k, v in w.items()})
+        # the MLP's output bias as one more hidden unit with constant gates 1·1
+        D = [row + [F(float(t))] for row, t in zip(_fr(m["d"]), bd)]
+        layers.append({"kind": "mlp", "res": "lerp", "lam": lam, "L": _fr(m["l"]) + [[F(0)] * d],
+                       "R": _fr(m["r"]) + [[F(0)] * d], "D": D})
+    model = load_tensor_similarity(sd, TensorSimilarityConfig.of({"n_head": heads, "scale": "0.75"}))
+    tokens = [2, 0, 1]
+    x0 = [[F(float(v)) for v in sd["embed.weight"][:, t]] for t in tokens]  # token t is column t
+    spec = {"layers": layers, "head": _fr(sd["head.weight"])}
+    # the constant unit: (0·x + 1)(0·x + 1) — my MLP has no biases, so fold it in by hand
+    got = model.forward(model.inputs(tokens=tokens, numbers=EXACT), numbers=EXACT)
+
+    def fwd(xs):
+        for L in spec["layers"]:
+            if L["kind"] == "mlp":
+                out = [[a + t for a, t in zip(mv([r[:-1] for r in L["D"]], [u * v for u, v in zip(mv(L["L"][:-1], x), mv(L["R"][:-1], x))]),
+                                              [r[-1] for r in L["D"]])] for x in xs]
+                xs = [[a + L["lam"] * (b - a) for a, b in zip(x, o)] for x, o in zip(xs, out)]
+            else:
+                xs = layer(L, xs)
+        return [mv(spec["head"], x) for x in xs]
+
+    same(got, fwd(x0))
