@@ -415,3 +415,53 @@ def test_tensor_similarity_loader_matches_my_forward(seed):
         return [mv(spec["head"], x) for x in xs]
 
     same(got, fwd(x0))
+
+
+# -- hostile sequence options on the command line ------------------------------------------------
+
+MODEL = str(__import__("pathlib").Path(__file__).parent / "data/tensor_language_block2/model.npz")
+S8 = "1,0,0,0,0,0,0,0"
+LONG = ",".join(str(i) for i in range(20_000))
+
+HOSTILE = [
+    # (extra arguments, a word the one-line message must hold)
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", ""], "empty"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", " , "], "not a position"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "1,,2"], "not a position"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "from:"], "not a position"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "from:4"], "empty"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "9"], "out of range"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "-1"], "negative"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "1,1"], "more than once"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "9" * 5000], "digits"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", "from:" + "9" * 5000], "digits"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", LONG], "out of range"),
+    (["--tokens", "3,1,4,1", "--s", S8, "--positions", LONG + ",7,7"], "more than once"),
+    (["--tokens", "", "--s", S8], "--tokens"),
+    (["--tokens", "3,99", "--s", S8], "vocabulary"),
+    (["--tokens", "3,-1", "--s", S8], "--tokens"),
+    (["--tokens", "3,1", "--s", "1,0"], "--s has shape"),
+    (["--tokens", "3,1", "--s", S8, "--max-order", "-1"], "max-order"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(HOSTILE)))
+def test_hostile_sequence_options(case, capsys):
+    from symsteer import cli
+
+    extra, word = HOSTILE[case]
+    code = cli.run(["expand", "--model", MODEL, "--heads", "2", *extra])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == 2, text[:500]
+    assert "Traceback" not in text and word in text, text[:500]
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and len(lines[0]) < 400, text[:500]
+
+
+def test_huge_sequence_refused_before_the_work(capsys):
+    from symsteer import cli
+
+    code = cli.run(["expand", "--model", MODEL, "--heads", "2", "--tokens", ",".join(["1"] * 60_000), "--s", S8])
+    out = capsys.readouterr()
+    assert code != 0 and "T=60000" in out.err and "Traceback" not in out.out + out.err
