@@ -187,20 +187,6 @@ def _json(data: Any, *, indent: int) -> str:
     return json.dumps(_finite(data), indent=indent, allow_nan=False)
 
 
-def _fits_float(vector: Any) -> bool:
-    """Whether every entry converts to a finite float64 (1e4000 does not)."""
-    import math
-
-    import numpy as np
-
-    from symsteer.numbers import to_sympy_number
-
-    try:
-        return all(math.isfinite(float(to_sympy_number(v))) for v in np.asarray(vector, dtype=object).ravel())
-    except (OverflowError, ValueError, TypeError):
-        return False
-
-
 def emit(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text)
@@ -255,13 +241,11 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     e = do_expand(network, steer_at=steer_at, max_order=max_order, split_directions=split_directions,
                   budget=DEFAULT_BUDGET if budget is None else budget)
     values = None
-    vectors = None if s_value is None else (load_vector(s_value, name="--s"), load_vector(x_value, name="--x"))
     if exact is None:  # exact inputs stay exact; float weights give float values unless --exact
-        # (or an input lies beyond float64's range: then only exact values can be printed)
-        exact = network.field != "float" or (vectors is not None and not all(_fits_float(v) for v in vectors))
-    if vectors is not None:
+        exact = network.field != "float"
+    if s_value is not None:
         numbers = EXACT if exact else FLOAT
-        values = e.evaluate(vectors[0], x=vectors[1], numbers=numbers)
+        values = e.evaluate(load_vector(s_value, name="--s"), x=load_vector(x_value, name="--x"), numbers=numbers)
     if fmt == "latex":
         from symsteer._latex import latex
 
