@@ -82,11 +82,16 @@ def attention_out(L, xs):
         z = []
         for h in range(H):
             acc = [F(0)] * dv
+            ps = []
             for k in range(q + 1):
                 g1 = dot(branch("q1", q, h), branch("k1", k, h))
-                p = g1 * g1 if L["pattern"] == "squared" else g1 * dot(branch("q2", q, h), branch("k2", k, h))
+                ps.append(g1 * g1 * scale if L["pattern"] != "bilinear" else g1 * dot(branch("q2", q, h), branch("k2", k, h)) * scale)
+            if L["pattern"] == "squared-normalized":
+                total = sum(ps[1:], ps[0])
+                ps = [p / total for p in ps]
+            for k, p in enumerate(ps):
                 v = mv(L["v"], xs[k])[h * dv:(h + 1) * dv]
-                acc = [a + p * scale * b for a, b in zip(acc, v)]
+                acc = [a + p * b for a, b in zip(acc, v)]
             z += acc
         outs.append(mv(L["o"], z))
     return outs
@@ -274,6 +279,65 @@ def test_degree_bound_attained(kinds):
     got = frac(model.coefficients(arr(rnd(rng, (T, 2))), D, steer_at=0))
     assert len(got) - 1 == degree_of(spec, 0)
     assert any(v != 0 for v in got[-1].ravel())
+
+
+# -- row-normalised squared attention: a power series, checked with truncated series arithmetic --
+
+
+class Series:
+    """A power series in α truncated after order K (exact Fractions)."""
+
+    def __init__(self, c, K):
+        self.c, self.K = (list(c) + [F(0)] * (K + 1))[: K + 1], K
+
+    def _of(self, o):
+        return o if isinstance(o, Series) else Series([F(o)], self.K)
+
+    def __add__(self, o):
+        o = self._of(o)
+        return Series([a + b for a, b in zip(self.c, o.c)], self.K)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Series([-a for a in self.c], self.K)
+
+    def __sub__(self, o):
+        return self + (-self._of(o))
+
+    def __rsub__(self, o):
+        return self._of(o) - self
+
+    def __mul__(self, o):
+        o = self._of(o)
+        return Series([sum((self.c[i] * o.c[m - i] for i in range(m + 1)), F(0)) for m in range(self.K + 1)], self.K)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        o = self._of(o)
+        assert o.c[0] != 0
+        out = []
+        for m in range(self.K + 1):
+            out.append((self.c[m] - sum((o.c[j] * out[m - j] for j in range(1, m + 1)), F(0))) / o.c[0])
+        return Series(out, self.K)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pattern", ["squared-normalized", "bilinear"])
+def test_series_forward(seed, pattern):
+    rng = np.random.default_rng(600 + seed)
+    d, T, K = 2, 3, 4
+    kinds = ("attn", "mlp") if seed % 2 else ("attn",)
+    spec = random_spec(rng, kinds, d=d, heads=1, rope=bool(seed % 2), bias=bool(seed // 2),
+                       pattern="squared-normalized" if pattern != "bilinear" else "bilinear")
+    model = library_model(spec)
+    x = rnd(rng, (T, d))
+    D = steer_direction("from:1", arr(rnd(rng, (1, d))[0]), length=T, width=d)
+    xs = [[Series([u, w], K) for u, w in zip(r, dr)] for r, dr in zip(x, D.tolist())]
+    out = my_forward(spec, xs)
+    want = np.array([[[e.c[m] for e in row] for row in out] for m in range(K + 1)], dtype=object)
+    same(model.coefficients(arr(x), D, steer_at=0, max_order=K), want)
 
 
 # -- closed forms ----------------------------------------------------------------------------
