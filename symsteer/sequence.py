@@ -27,15 +27,13 @@ import numpy as np
 
 from .blocks.attention import _scalar
 from .blocks.base import Block, as_weight_array
-from ._coefficients import KINDS
+from ._coefficients import MAX_ORDER, degree_of, propagate, split_parts, truncation, walk
 from .errors import BudgetError, ShapeError
 from .numbers import EXACT, FLOAT, Numbers
 from .positions import SteerSet, steer_direction
 
 __all__ = ["SequenceModel", "direction", "MAX_ORDER", "MAX_EXACT_WORK"]
 
-#: the highest α-order computed (the work grows with its square)
-MAX_ORDER = 512
 #: the most multiply-adds of exact (object) numbers one propagation may plan before it starts
 MAX_EXACT_WORK = 200_000_000
 #: the same for float64 (about a minute of BLAS on a laptop core)
@@ -104,10 +102,7 @@ class SequenceModel:
 
     def degree(self, steer_at: int) -> int | None:
         """Bound on the output's α-degree when steering at block ``steer_at`` (None: rational)."""
-        k: int | None = 1
-        for block in self.blocks[self.check_steer_at(steer_at):]:
-            k = block.degree(k) if k is not None else None
-        return k
+        return degree_of(self.blocks[self.check_steer_at(steer_at):])
 
     def describe(self) -> str:
         lines = [f"sequence model, {self.depth} block(s), width {self.d_model}"
@@ -157,18 +152,12 @@ class SequenceModel:
         """``[x_0, …, x_L]`` from ``x_0`` (in ``numbers``), with ``α D`` added to ``x_n``."""
         if np.ndim(x0) >= 2:
             self.check_length(np.shape(x0)[-2])
+        added = None
         if steer_at is not None:
-            n = self.check_steer_at(steer_at)
-            added = numbers.vector(direction, "direction", self.width_at(n)) * _scalar(alpha, numbers)
-        out, cur = [], x0
-        for i in range(self.depth + 1):
-            if steer_at is not None and i == n:
-                cur = cur + added
-            out.append(cur)
-            if i < self.depth:
-                cur = self.blocks[i].forward(cur, numbers=numbers)
-                numbers.check_size(cur, f"after block {i}")
-        return out
+            steer_at = self.check_steer_at(steer_at)
+            added = numbers.vector(direction, "direction", self.width_at(steer_at)) * _scalar(alpha, numbers)
+        return walk(self.blocks, x0, points=range(self.depth + 1), numbers=numbers, where=lambda i: f"block {i}",
+                    steer_at=steer_at, added=added)
 
     def output(self, last: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         return self.head.forward(last, numbers=numbers) if self.head is not None else last
@@ -181,18 +170,8 @@ class SequenceModel:
 
     def order_limit(self, steer_at: int, max_order: int | None) -> int:
         """``min(max_order, degree)``; a rational model (row normalisation) needs ``max_order``."""
-        bound = self.degree(steer_at)
-        if max_order is not None and (isinstance(max_order, bool) or not isinstance(max_order, (int, np.integer)) or max_order < 0):
-            raise ShapeError(f"max_order={max_order!r}; expected a non-negative integer")
-        if bound is None and max_order is None:
-            raise ShapeError("the model is rational in α (row-normalised attention): give max_order to truncate its series")
-        top = int(max_order) if bound is None else (bound if max_order is None else min(int(max_order), bound))
-        if top > MAX_ORDER:
-            raise BudgetError(
-                f"the output has degree {bound} in alpha after {self.depth - steer_at} block(s); orders above {MAX_ORDER} "
-                f"are refused: pass max_order={MAX_ORDER} or lower (truncation by order is the normal case here)"
-            )
-        return top
+        return truncation(self.degree(steer_at), max_order, after=f"{self.depth - steer_at} block(s)",
+                          rational="row-normalised attention")
 
     def work(self, steer_at: int, length: int, top: int) -> int:
         """Multiply-adds one propagation takes, counted before any of it is done."""
@@ -234,11 +213,9 @@ class SequenceModel:
                 f"multiply-adds (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
                 + ("" if numbers is FLOAT else ", or float64")
             )
-        out = np.stack([xs, ds][: top + 1])
-        for i in range(n, self.depth):
-            out = self.blocks[i].propagate(out, top=top, numbers=numbers)
-            numbers.check_size(out, f"of the alpha-coefficients after block {i}")
-        return self.head.propagate(out, top=top, numbers=numbers) if self.head is not None else out
+        blocks = self.blocks[n:] + ((self.head,) if self.head is not None else ())
+        return propagate(blocks, xs, ds, top=top, numbers=numbers,
+                         where=lambda i: f"block {n + i}" if n + i < self.depth else "the head")
 
     def split(self, x_n: Any, direction: Any, *, steer_at: int, max_order: int | None = None,
               numbers: Numbers = EXACT) -> dict[str, np.ndarray]:
@@ -248,22 +225,7 @@ class SequenceModel:
         total = self.coefficients(x_n, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
         zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.width_at(steer_at))))
         at_zero = self.coefficients(zero, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
-        at_zero = _pad(at_zero, len(total), numbers)
-        total = _pad(total, len(at_zero), numbers)
-        zeros = numbers.zeros(total.shape[1:])
-        const, own, inp, cross = (numbers.zeros(total.shape) for _ in range(4))
-        const[0] = at_zero[0]
-        inp[0] = total[0] - at_zero[0]
-        own[1:] = at_zero[1:]
-        cross[1:] = total[1:] - at_zero[1:]
-        cross[0] = zeros
-        return dict(zip(KINDS, (inp, cross, own, const)))
-
-
-def _pad(c: np.ndarray, orders: int, numbers: Numbers) -> np.ndarray:
-    if len(c) >= orders:
-        return c
-    return np.concatenate([c, numbers.zeros((orders - len(c), *c.shape[1:])).astype(c.dtype)])
+        return split_parts(total, at_zero, numbers)
 
 
 def direction(model: SequenceModel, positions: SteerSet | str | Sequence[int], s: Any, *, length: int,
