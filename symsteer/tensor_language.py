@@ -150,12 +150,14 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
             need, kind = set(_MLP), "mlp"
         else:
             raise InputFileError(f"{source}: layers.{i} mixes attention and MLP keys ({', '.join(sorted(parts))})")
-        missing = sorted(need - roles)
+        missing = sorted(need - {r for r in parts if not r.endswith(".bias")})  # a bias does not stand for its weight
         if missing:
             raise InputFileError(f"{source}: layers.{i} lacks {', '.join(f'layers.{i}.{m}.weight' for m in missing)}")
-        bad_bias = [r for r in parts if r.endswith(".bias") and r.split(".")[0] not in ("q1", "k1", "q2", "k2")]
+        # frozen softmax takes no biases: one there would be dropped silently
+        biased = ("q1", "k1", "q2", "k2") if kind == "attn" else ()
+        bad_bias = [r for r in parts if r.endswith(".bias") and r.split(".")[0] not in biased]
         if bad_bias:
-            raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases are understood")
+            raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases of bilinear attention are understood")
         out.append((kind, parts))
     return out
 

@@ -529,3 +529,24 @@ def test_huge_sequence_refused_before_the_work(capsys):
     code = cli.run(["expand", "--model", MODEL, "--heads", "2", "--tokens", ",".join(["1"] * 60_000), "--s", S8])
     out = capsys.readouterr()
     assert code != 0 and "T=60000" in out.err and "Traceback" not in out.out + out.err
+
+
+def _tl_dict(rng, keys, d=4):
+    sd = {"embed.weight": rng.standard_normal((5, d)), "head.weight": rng.standard_normal((5, d))}
+    for k in keys:
+        sd[f"layers.0.{k}.weight"] = rng.standard_normal((d, d))
+    return sd
+
+
+@pytest.mark.parametrize("keys,bias,word", [
+    (("k1", "q2", "k2", "v", "o"), "q1", "lacks layers.0.q1.weight"),      # a bias without its weight
+    (("q1", "k1", "v", "o"), "q1", "bias on q1"),                          # softmax: the bias would be dropped
+])
+def test_tensor_language_bias_keys_refused(keys, bias, word):
+    from symsteer.errors import InputFileError
+    from symsteer.tensor_language import TensorLanguageConfig, load_tensor_language
+
+    rng = np.random.default_rng(0)
+    sd = _tl_dict(rng, keys) | {f"layers.0.{bias}.bias": rng.standard_normal(4)}
+    with pytest.raises(InputFileError, match=word):
+        load_tensor_language(sd, TensorLanguageConfig.of({"n_head": 2, "freeze_softmax": True}), tokens=[1, 2, 3])
