@@ -550,3 +550,18 @@ def test_tensor_language_bias_keys_refused(keys, bias, word):
     sd = _tl_dict(rng, keys) | {f"layers.0.{bias}.bias": rng.standard_normal(4)}
     with pytest.raises(InputFileError, match=word):
         load_tensor_language(sd, TensorLanguageConfig.of({"n_head": 2, "freeze_softmax": True}), tokens=[1, 2, 3])
+
+
+@pytest.mark.parametrize("shape,word,exit_code", [((3,), "--s has shape", 2), ((2, 8), "--s has shape", 2),
+                                                  ((1, 4, 8), "expected a 1-d", 3), ((4, 8), "outside positions", 2)])
+def test_hostile_steering_arrays(shape, word, exit_code, tmp_path, capsys):
+    from symsteer import cli
+
+    s = np.ones(shape)
+    path = tmp_path / "s.npy"
+    np.save(path, s)
+    code = cli.run(["expand", "--model", MODEL, "--heads", "2", "--tokens", "3,1,4,1", "--s", str(path), "--positions", "last"])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == exit_code and word in text and "Traceback" not in text, text[:500]
+    assert len([line for line in text.splitlines() if line.strip()]) == 1
