@@ -565,3 +565,21 @@ def test_hostile_steering_arrays(shape, word, exit_code, tmp_path, capsys):
     text = out.out + out.err
     assert code == exit_code and word in text and "Traceback" not in text, text[:500]
     assert len([line for line in text.splitlines() if line.strip()]) == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("pattern", ["bilinear", "squared"])
+def test_attention_terms_sum_to_my_coefficients(seed, pattern):
+    from symsteer.attention_terms import attention_terms, terms_by_order
+
+    rng = np.random.default_rng(700 + seed)
+    d, heads, T = 4, 2, 3
+    L, block = _bare(rng, d, heads, bool(seed % 2), pattern)
+    x = rnd(rng, (T, d))
+    S = [[F(0)] * d] + rnd(rng, (T - 1, d))  # position 0 unsteered
+    terms = attention_terms(block, arr(x), arr(S), numbers=EXACT)
+    got = terms_by_order(terms, T, d, EXACT)
+    want = interpolate(lambda a: attention_out(L, [[u + a * w for u, w in zip(r, sr)] for r, sr in zip(x, S)]), 5)
+    same(got, want)
+    for t in terms:  # the kind of a term is the kind of its leaves
+        assert t.kind == ("input" if "s" not in t.leaves else "self" if "x" not in t.leaves else "cross")
