@@ -583,3 +583,15 @@ def test_attention_terms_sum_to_my_coefficients(seed, pattern):
     same(got, want)
     for t in terms:  # the kind of a term is the kind of its leaves
         assert t.kind == ("input" if "s" not in t.leaves else "self" if "x" not in t.leaves else "cross")
+
+
+@pytest.mark.parametrize("entry", ['"n_ctx": "abc"', '"n_ctx": 16.5', '"n_ctx": 0', '"n_ctx": true', '"rope_base": "x"'])
+def test_malformed_config_values(entry, tmp_path, capsys):
+    from symsteer import cli
+
+    config = tmp_path / "run.json"
+    config.write_text("{\"n_head\": 2, " + entry + "}")
+    code = cli.run(["expand", "--model", MODEL, "--config", str(config), "--tokens", "3,1", "--s", S8])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == 2 and ("n_ctx" in text or "rope_base" in text) and "bug" not in text, text[:500]
