@@ -82,11 +82,16 @@ def attention_out(L, xs):
         z = []
         for h in range(H):
             acc = [F(0)] * dv
+            ps = []
             for k in range(q + 1):
                 g1 = dot(branch("q1", q, h), branch("k1", k, h))
-                p = g1 * g1 if L["pattern"] == "squared" else g1 * dot(branch("q2", q, h), branch("k2", k, h))
+                ps.append(g1 * g1 * scale if L["pattern"] != "bilinear" else g1 * dot(branch("q2", q, h), branch("k2", k, h)) * scale)
+            if L["pattern"] == "squared-normalized":
+                total = sum(ps[1:], ps[0])
+                ps = [p / total for p in ps]
+            for k, p in enumerate(ps):
                 v = mv(L["v"], xs[k])[h * dv:(h + 1) * dv]
-                acc = [a + p * scale * b for a, b in zip(acc, v)]
+                acc = [a + p * b for a, b in zip(acc, v)]
             z += acc
         outs.append(mv(L["o"], z))
     return outs
@@ -274,6 +279,65 @@ def test_degree_bound_attained(kinds):
     got = frac(model.coefficients(arr(rnd(rng, (T, 2))), D, steer_at=0))
     assert len(got) - 1 == degree_of(spec, 0)
     assert any(v != 0 for v in got[-1].ravel())
+
+
+# -- row-normalised squared attention: a power series, checked with truncated series arithmetic --
+
+
+class Series:
+    """A power series in α truncated after order K (exact Fractions)."""
+
+    def __init__(self, c, K):
+        self.c, self.K = (list(c) + [F(0)] * (K + 1))[: K + 1], K
+
+    def _of(self, o):
+        return o if isinstance(o, Series) else Series([F(o)], self.K)
+
+    def __add__(self, o):
+        o = self._of(o)
+        return Series([a + b for a, b in zip(self.c, o.c)], self.K)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Series([-a for a in self.c], self.K)
+
+    def __sub__(self, o):
+        return self + (-self._of(o))
+
+    def __rsub__(self, o):
+        return self._of(o) - self
+
+    def __mul__(self, o):
+        o = self._of(o)
+        return Series([sum((self.c[i] * o.c[m - i] for i in range(m + 1)), F(0)) for m in range(self.K + 1)], self.K)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o):
+        o = self._of(o)
+        assert o.c[0] != 0
+        out = []
+        for m in range(self.K + 1):
+            out.append((self.c[m] - sum((o.c[j] * out[m - j] for j in range(1, m + 1)), F(0))) / o.c[0])
+        return Series(out, self.K)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("pattern", ["squared-normalized", "bilinear"])
+def test_series_forward(seed, pattern):
+    rng = np.random.default_rng(600 + seed)
+    d, T, K = 2, 3, 4
+    kinds = ("attn", "mlp") if seed % 2 else ("attn",)
+    spec = random_spec(rng, kinds, d=d, heads=1, rope=bool(seed % 2), bias=bool(seed // 2),
+                       pattern="squared-normalized" if pattern != "bilinear" else "bilinear")
+    model = library_model(spec)
+    x = rnd(rng, (T, d))
+    D = steer_direction("from:1", arr(rnd(rng, (1, d))[0]), length=T, width=d)
+    xs = [[Series([u, w], K) for u, w in zip(r, dr)] for r, dr in zip(x, D.tolist())]
+    out = my_forward(spec, xs)
+    want = np.array([[[e.c[m] for e in row] for row in out] for m in range(K + 1)], dtype=object)
+    same(model.coefficients(arr(x), D, steer_at=0, max_order=K), want)
 
 
 # -- closed forms ----------------------------------------------------------------------------
@@ -465,3 +529,69 @@ def test_huge_sequence_refused_before_the_work(capsys):
     code = cli.run(["expand", "--model", MODEL, "--heads", "2", "--tokens", ",".join(["1"] * 60_000), "--s", S8])
     out = capsys.readouterr()
     assert code != 0 and "T=60000" in out.err and "Traceback" not in out.out + out.err
+
+
+def _tl_dict(rng, keys, d=4):
+    sd = {"embed.weight": rng.standard_normal((5, d)), "head.weight": rng.standard_normal((5, d))}
+    for k in keys:
+        sd[f"layers.0.{k}.weight"] = rng.standard_normal((d, d))
+    return sd
+
+
+@pytest.mark.parametrize("keys,bias,word", [
+    (("k1", "q2", "k2", "v", "o"), "q1", "lacks layers.0.q1.weight"),      # a bias without its weight
+    (("q1", "k1", "v", "o"), "q1", "bias on q1"),                          # softmax: the bias would be dropped
+])
+def test_tensor_language_bias_keys_refused(keys, bias, word):
+    from symsteer.errors import InputFileError
+    from symsteer.tensor_language import TensorLanguageConfig, load_tensor_language
+
+    rng = np.random.default_rng(0)
+    sd = _tl_dict(rng, keys) | {f"layers.0.{bias}.bias": rng.standard_normal(4)}
+    with pytest.raises(InputFileError, match=word):
+        load_tensor_language(sd, TensorLanguageConfig.of({"n_head": 2, "freeze_softmax": True}), tokens=[1, 2, 3])
+
+
+@pytest.mark.parametrize("shape,word,exit_code", [((3,), "--s has shape", 2), ((2, 8), "--s has shape", 2),
+                                                  ((1, 4, 8), "expected a 1-d", 3), ((4, 8), "outside positions", 2)])
+def test_hostile_steering_arrays(shape, word, exit_code, tmp_path, capsys):
+    from symsteer import cli
+
+    s = np.ones(shape)
+    path = tmp_path / "s.npy"
+    np.save(path, s)
+    code = cli.run(["expand", "--model", MODEL, "--heads", "2", "--tokens", "3,1,4,1", "--s", str(path), "--positions", "last"])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == exit_code and word in text and "Traceback" not in text, text[:500]
+    assert len([line for line in text.splitlines() if line.strip()]) == 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("pattern", ["bilinear", "squared"])
+def test_attention_terms_sum_to_my_coefficients(seed, pattern):
+    from symsteer.attention_terms import attention_terms, terms_by_order
+
+    rng = np.random.default_rng(700 + seed)
+    d, heads, T = 4, 2, 3
+    L, block = _bare(rng, d, heads, bool(seed % 2), pattern)
+    x = rnd(rng, (T, d))
+    S = [[F(0)] * d] + rnd(rng, (T - 1, d))  # position 0 unsteered
+    terms = attention_terms(block, arr(x), arr(S), numbers=EXACT)
+    got = terms_by_order(terms, T, d, EXACT)
+    want = interpolate(lambda a: attention_out(L, [[u + a * w for u, w in zip(r, sr)] for r, sr in zip(x, S)]), 5)
+    same(got, want)
+    for t in terms:  # the kind of a term is the kind of its leaves
+        assert t.kind == ("input" if "s" not in t.leaves else "self" if "x" not in t.leaves else "cross")
+
+
+@pytest.mark.parametrize("entry", ['"n_ctx": "abc"', '"n_ctx": 16.5', '"n_ctx": 0', '"n_ctx": true', '"rope_base": "x"'])
+def test_malformed_config_values(entry, tmp_path, capsys):
+    from symsteer import cli
+
+    config = tmp_path / "run.json"
+    config.write_text("{\"n_head\": 2, " + entry + "}")
+    code = cli.run(["expand", "--model", MODEL, "--config", str(config), "--tokens", "3,1", "--s", S8])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == 2 and ("n_ctx" in text or "rope_base" in text) and "bug" not in text, text[:500]
