@@ -10,9 +10,7 @@ from .expansion import Expansion, expand
 from ._check import RTOL, CheckResult, check, check_grid
 from .io import load_model, load_vector, save_model
 from ._latex import latex
-# one claim: symsteer.claims.verify; symsteer.verify is the verifier's subpackage (no public name
-# may shadow a module)
-from .claims import Claim, Verdict, load_claims, verify_all
+from .claims import Claim, Verdict, load_claims, verify, verify_all
 
 __version__ = "0.1.0"
 
@@ -22,5 +20,5 @@ __all__ = [
     "FLOAT", "EXACT", "PolyRing", "KINDS", "forward", "stream", "coefficients", "split_coefficients",
     "check", "check_grid", "CheckResult", "RTOL",
     "load_model", "save_model", "load_vector", "latex",
-    "Claim", "Verdict", "load_claims", "verify_all",
+    "Claim", "Verdict", "load_claims", "verify", "verify_all",
 ]

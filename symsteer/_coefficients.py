@@ -164,11 +164,13 @@ def forward(network: Network, x: Any, *, numbers: Numbers = FLOAT, **steer: Any)
 
 
 def _stream_at(network: Network, n: int, x: Any, x_n: Any, numbers: Numbers) -> np.ndarray:
-    """``x_n`` from the network input ``x`` or as given: exactly one of the two."""
+    """``x_n`` from the network input ``x`` (only the blocks before stage n run) or as given:
+    exactly one of the two."""
     if (x is None) == (x_n is None):
         raise ShapeError("give exactly one of x (the network input) and x_n (the stream entering layer n = steer_at)")
     if x is not None:
-        return stream(network, x, numbers=numbers)[n]
+        return run_blocks(network.blocks[: network.block_at(n)], numbers.vector(x, "x (the network input)", network.d_in),
+                          numbers, network.where)
     return numbers.vector(x_n, f"x_n (the stream at steer_at={n})", network.width_at(n))
 
 

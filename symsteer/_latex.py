@@ -613,7 +613,7 @@ _UNICODE_MATH = {
     "⊙": r"\odot", "⊗": r"\otimes", "⊕": r"\oplus", "∘": r"\circ", "·": r"\cdot", "×": r"\times", "÷": r"\div",
     "≠": r"\neq", "≤": r"\leq", "≥": r"\geq", "≈": r"\approx", "≡": r"\equiv", "∝": r"\propto",
     "→": r"\to", "←": r"\leftarrow", "↦": r"\mapsto", "⇒": r"\Rightarrow", "⇔": r"\Leftrightarrow",
-    "∥": r"\parallel", "∦": r"\nparallel", "⊤": r"\top", "⊥": r"\perp", "ᵀ": r"^{\top}", "′": r"'",
+    "∥": r"\parallel", "∦": r"\nparallel", "‖": r"\|", "⊤": r"\top", "⊥": r"\perp", "ᵀ": r"^{\top}", "′": r"'",
     "∈": r"\in", "∉": r"\notin", "∀": r"\forall", "∃": r"\exists", "∞": r"\infty", "±": r"\pm", "∓": r"\mp",
     "∂": r"\partial", "∇": r"\nabla", "√": r"\surd", "−": "-", "ℝ": r"\mathbb{R}", "ℚ": r"\mathbb{Q}",
     "ℤ": r"\mathbb{Z}", "ℕ": r"\mathbb{N}", "⟨": r"\langle", "⟩": r"\rangle", "∅": r"\emptyset",

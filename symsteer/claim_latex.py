@@ -188,6 +188,8 @@ class _Printer:
             return rf"\operatorname{{share}}_{{\text{{{args[1].value}}}}}({self.print(args[0])})"
         if name == "stream" and len(args) == 2:
             return rf"x_{{{self.print(args[1])}}}({self.print(args[0])})"
+        if name == "norm2" and len(args) == 1:
+            return rf"\lVert {inner} \rVert^{{2}}"
         if name == "empirical" and len(args) == 1 and isinstance(args[0], ast.Constant):
             return _text(f"“{args[0].value}” (an empirical claim)")
         head = _OPERATORS.get(name, name_latex(name))

@@ -668,7 +668,7 @@ def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: i
     truncated, and the checks against forward passes say how far it is from the model)."""
     from symsteer.calibrate import calibrate_sequence
     from symsteer.layouts import read_config
-    from symsteer.sequence_cli import _steering, _tokens, load_sequence_model
+    from symsteer.sequence_cli import _steering, _tokens, load_sequence_model, positions_text
 
     lo, hi = _calibration_range(alpha_spec, kl_budget, top_k)
     model, _ = load_sequence_model(model_path, options)
@@ -679,7 +679,7 @@ def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: i
     s = _steering(s_value, length=len(tokens), width=model.width_at(n))
     names = (read_config(model_path) or {}).get("tokens")
     names = names if isinstance(names, list) and len(names) == model.vocab and all(isinstance(v, str) for v in names) else None
-    result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=options.get("positions") or "all",
+    result = calibrate_sequence(model, s, tokens=tokens, steer_at=n, positions=positions_text(options),
                                 max_order=max_order,
                                 budget=kl_budget, lo=lo, hi=hi, top_k=top_k, token_names=names, exact=exact,
                                 targets=None if target is None else _targets(target, model.vocab, len(tokens), options))
@@ -688,8 +688,9 @@ def _calibrate_sequence(model_path: str, options: dict[str, Any], *, steer_at: i
 
 def _targets(target: int, vocab: int | None, length: int, options: dict[str, Any]) -> list[int]:
     from symsteer.positions import SteerSet
+    from symsteer.sequence_cli import positions_text
 
-    first = SteerSet.parse(options.get("positions") or "all").first(length)
+    first = SteerSet.parse(positions_text(options)).first(length)
     if vocab is not None and not 0 <= target < vocab:
         raise click.UsageError(f"--target={target}; expected a token id in 0…{vocab - 1}")
     return [target] * (length - first)

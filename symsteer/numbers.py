@@ -128,7 +128,10 @@ class _Float(Numbers):
             raise ShapeError(f"{value} is symbolic; float evaluation needs numbers")
         if flint is not None and isinstance(value, flint.fmpq):
             return int(value.p) / int(value.q)
-        out = float(value)
+        try:
+            out = float(value)
+        except OverflowError:  # an exact number beyond float64 (1e4000): bad input, not a bug
+            raise ShapeError(f"entry {str(value)[:40]}… is too large for float64; expected |x| < 1.8e308, or exact numbers") from None
         if not np.isfinite(out):
             raise ShapeError(f"entry {value!r} is not finite; expected finite numbers")
         return out

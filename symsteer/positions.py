@@ -31,6 +31,7 @@ steering libraries lose their tokens.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal
 
@@ -46,12 +47,29 @@ _SYNTAX = "'all', 'last', 'from:T' or a list of 0-based positions 'i,j,…'"
 _INDEX = re.compile(r"[+-]?\d+")
 
 
+#: the most digits a position may have (int() refuses past 4300; no sequence is that long)
+_MAX_DIGITS = 18
+
+
+def _brief(text: str, limit: int = 60) -> str:
+    """``text`` cut for a one-line message (a list of positions can be 100 KB long)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _listing(values: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return shown if len(values) <= limit else f"{shown} … ({len(values)} in all)"
+
+
 def _index(text: str, spec: str) -> int:
     if not _INDEX.fullmatch(text):
-        raise ShapeError(f"positions={spec!r}: {text!r} is not a position; expected {_SYNTAX}")
+        raise ShapeError(f"positions={_brief(spec)!r}: {_brief(text, 20)!r} is not a position; expected {_SYNTAX}")
+    if len(text.lstrip("+-")) > _MAX_DIGITS:
+        raise ShapeError(f"positions={_brief(spec)!r}: {_brief(text, 20)!r} has {len(text.lstrip('+-'))} digits; "
+                         f"expected a 0-based position (at most {_MAX_DIGITS} digits)")
     value = int(text)
     if value < 0:
-        raise ShapeError(f"positions={spec!r}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
+        raise ShapeError(f"positions={_brief(spec)!r}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
     return value
 
 
@@ -118,11 +136,11 @@ class SteerSet:
     @classmethod
     def _listed(cls, items: list[int], spec: str) -> SteerSet:
         if not items:
-            raise ShapeError(f"positions={spec!r} is empty; expected at least one position to steer")
-        repeated = sorted({v for v in items if items.count(v) > 1})
+            raise ShapeError(f"positions={_brief(spec)!r} is empty; expected at least one position to steer")
+        repeated = sorted(v for v, n in Counter(items).items() if n > 1)  # linear: a list may be long
         if repeated:
             raise ShapeError(
-                f"positions={spec!r} names position(s) {', '.join(map(str, repeated))} more than once; "
+                f"positions={_brief(spec)!r} names position(s) {_listing(repeated)} more than once; "
                 "list each position once (to steer one position twice as hard, scale s)"
             )
         return cls("list", indices=tuple(sorted(items)))
@@ -150,7 +168,7 @@ class SteerSet:
         outside = [i for i in self.indices if i >= T]
         if outside:
             raise ShapeError(
-                f"positions='{self}': position(s) {', '.join(map(str, outside))} out of range for a sequence of "
+                f"positions='{_brief(str(self))}': position(s) {_listing(outside)} out of range for a sequence of "
                 f"T={T} positions (0 … {T - 1})"
             )
         return self.indices

@@ -134,6 +134,13 @@ def _load_tensor_similarity(model_path: str, arrays: Any, options: dict[str, Any
     return model, config
 
 
+def positions_text(options: dict[str, Any]) -> str:
+    """``--positions`` as given, ``all`` when absent (an empty value is refused by the parser, not
+    read as ``all``: ``--positions "$UNSET_VAR"`` must not steer every token)."""
+    text = options.get("positions")
+    return "all" if text is None else text
+
+
 def _tokens(text: str | None) -> list[int] | None:
     if text is None:
         return None
@@ -197,7 +204,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         x0 = model.inputs(x=x, numbers=numbers)
     T = x0.shape[0]
     n = model.check_steer_at(steer_at)
-    positions = SteerSet.parse(options.get("positions") or "all")
+    positions = SteerSet.parse(positions_text(options))
     D = steer_direction(positions, _steering(s_value, length=T, width=model.width_at(n)), length=T, width=model.width_at(n))
     degree = model.degree(n)
     top = model.order_limit(n, DEFAULT_MAX_ORDER if max_order is None else max_order)
@@ -294,7 +301,7 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     x0 = model.inputs(tokens=tokens, numbers=FLOAT)
     T = x0.shape[0]
     n = model.check_steer_at(steer_at)
-    positions = SteerSet.parse(options.get("positions") or "all")
+    positions = SteerSet.parse(positions_text(options))
     width = model.width_at(n)
     D = steer_direction(positions, _steering(s_value, length=T, width=width), length=T, width=width).astype(np.float64)
     degree = model.degree(n)

@@ -35,6 +35,7 @@ import numpy as np
 
 from .blocks import Attention, Bilinear, FrozenAttention, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
+from .files import shown
 from .sequence import SequenceModel
 
 __all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate", "save_tensor_language"]
@@ -106,13 +107,21 @@ class TensorLanguageConfig:
             if value not in ("add", "lerp"):
                 raise ShapeError(f"{name}={value!r}; expected 'add' or 'lerp'")
         n_ctx = given.get("n_ctx")
+        try:  # values from a config file: refuse what they are not, in one line
+            ctx = None if n_ctx is None else int(str(n_ctx).strip())
+            base = float(str(given.get("rope_base", 10_000.0)).strip())
+        except ValueError:
+            raise ShapeError(f"n_ctx={shown(str(n_ctx)[:40])!r}, rope_base={shown(str(given.get('rope_base', 10_000.0))[:40])!r}; "
+                             "expected a positive integer and a number > 1") from None
+        if ctx is not None and ctx < 1:
+            raise ShapeError(f"n_ctx={ctx}; expected a positive integer (the longest sequence the model was built for)")
         return cls(
             n_head=heads,
             residual=residual,
             scale=_exact_scalar(given.get("scale", "0.5"), "scale"),
             mlp_residual=mlp_residual,
-            rope_base=float(given.get("rope_base", 10_000.0)),
-            n_ctx=None if n_ctx is None else int(str(n_ctx)),
+            rope_base=base,
+            n_ctx=ctx,
             freeze_softmax=freeze,
         )
 
@@ -150,12 +159,14 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
             need, kind = set(_MLP), "mlp"
         else:
             raise InputFileError(f"{source}: layers.{i} mixes attention and MLP keys ({', '.join(sorted(parts))})")
-        missing = sorted(need - roles)
+        missing = sorted(need - {r for r in parts if not r.endswith(".bias")})  # a bias does not stand for its weight
         if missing:
             raise InputFileError(f"{source}: layers.{i} lacks {', '.join(f'layers.{i}.{m}.weight' for m in missing)}")
-        bad_bias = [r for r in parts if r.endswith(".bias") and r.split(".")[0] not in ("q1", "k1", "q2", "k2")]
+        # frozen softmax takes no biases: one there would be dropped silently
+        biased = ("q1", "k1", "q2", "k2") if kind == "attn" else ()
+        bad_bias = [r for r in parts if r.endswith(".bias") and r.split(".")[0] not in biased]
         if bad_bias:
-            raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases are understood")
+            raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases of bilinear attention are understood")
         out.append((kind, parts))
     return out
 

@@ -243,8 +243,9 @@ HOSTILE: list[tuple] = [
     ("text inf", {}, S + ["1,inf"], 2, "entry 1 is 'inf'; expected a number"),
     ("text empty", {}, S + [""], 2, "entry 0 is ''; expected a number"),
     ("text newline", {}, S + ["1\n2,1"], 2, "entry 0 is '1\\\\x0a2'"),
-    ("text 1e4000 prints", {}, S + ["1e4000,1"], 0, "alpha^1"),
-    ("text 5000-digit fraction", {}, S + ["1/" + "3" * 5000 + ",1"], 0, "alpha^1"),
+    ("text 1e4000 prints", {}, ["expand", "--model", "g.npz", "--exact", "--x", "1,1", "--s", "1e4000,1"], 0, "alpha^1"),
+    ("text 5000-digit fraction", {}, ["expand", "--model", "g.npz", "--exact", "--x", "1,1", "--s", "1/" + "3" * 5000 + ",1"], 0, "alpha^1"),
+    ("text 1e4000 in float64", {}, S + ["1e4000,1"], 2, "is too large for float64; expected |x| < 1.8e308, or exact numbers"),
     # .npz weights
     ("npz not a zip", {"m.npz": b"\x80\x04pickle"}, M, 3, "m.npz: not a readable .npz archive (it does not start like a zip file)"),
     ("npz empty file", {"m.npz": b""}, M, 3, "not a readable .npz archive"),

@@ -350,6 +350,7 @@ STATEMENTS = [
     ("self_part(f(x + alpha*s)) == f(alpha*s) - f(0*s)", r"\bigl[f(x + \alpha s)\bigr]_{\text{self}} = f(\alpha s) - f(0 s)"),
     ("B(z, s) + B(s, z) == cross_map(s) @ z", r"B(z, s) + B(s, z) = M_{s} z"),
     ("f(a*x) == a**(2**L) * f(x)", r"f(a x) = a^{2^{L}} f(x)"),
+    ("B(t*x) / norm2(t*x) == B(x) / norm2(x)", r"\frac{B(t x)}{\lVert t x \rVert^{2}} = \frac{B(x)}{\lVert x \rVert^{2}}"),
 ]
 
 
@@ -489,3 +490,7 @@ def test_every_snippet_compiles_in_one_document(tmp_path: Any) -> None:
     assert (tmp_path / "snippets.pdf").stat().st_size > 1000
     assert "Warning" not in log, log
     assert overfull(log) == []
+
+
+def test_norm_bars_print_as_math() -> None:
+    assert escape_text("‖x‖²") == r"\ensuremath{\|}x\ensuremath{\|}\ensuremath{^{2}}"
