@@ -7,7 +7,9 @@ the stream entering block n, where ``D`` (T, d) holds ``s`` (or ``S[t]``) at the
 positions and zero elsewhere (:func:`symsteer.positions.steer_direction`).
 
 The α-coefficients of every output position come from propagating the stacked coefficients
-(K+1, T, d) block by block (each block's ``propagate``), truncated at order K.
+(K+1, T, d) block by block (each block's ``propagate``), truncated at order K: the walk a
+:class:`~symsteer.network.Network` uses too (``symsteer._coefficients``); this module adds the
+token embedding, the per-position steering direction and the work budget.
 
 >>> from symsteer.blocks import Attention, Residual
 >>> rng = np.random.default_rng(0)
