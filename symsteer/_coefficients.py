@@ -166,7 +166,8 @@ def _stream_at(network: Network, n: int, x: Any, x_n: Any, numbers: Numbers) -> 
     if (x is None) == (x_n is None):
         raise ShapeError("give exactly one of x (the network input) and x_n (the stream entering layer n = steer_at)")
     if x is not None:
-        return _run(network, 0, network.block_at(n), numbers.vector(x, "x (the network input)", network.d_in), numbers)
+        return run_blocks(network.blocks[: network.block_at(n)], numbers.vector(x, "x (the network input)", network.d_in),
+                          numbers, network.where)
     return numbers.vector(x_n, f"x_n (the stream at steer_at={n})", network.width_at(n))
 
 
