@@ -56,10 +56,21 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def _exact_scalar(value: Any, name: str) -> Fraction:
-    try:
-        out = Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
-    except (ValueError, ZeroDivisionError):
-        raise ShapeError(f"{name}={value!r}; expected a number such as 0.5") from None
+    from .errors import SymsteerError
+    from .io import MAX_DECIMAL_EXPONENT, parse_vector
+
+    if isinstance(value, Fraction):
+        out = value
+    else:  # the typed-number parser: bounded length and exponent (Fraction("1e-99999999") never finishes)
+        text = str(value).strip()
+        try:
+            parts = parse_vector(text, name=name)
+        except SymsteerError:
+            raise ShapeError(f"{name}={shown(text[:40])!r}; expected a number such as 0.5 "
+                             f"(with a decimal exponent of at most {MAX_DECIMAL_EXPONENT})") from None
+        if len(parts) != 1:
+            raise ShapeError(f"{name}={shown(text[:40])!r}; expected one number such as 0.5")
+        out = parts[0]
     if not 0 <= out <= 1:
         raise ShapeError(f"{name}={value!r}; expected a lerp weight 0 ≤ λ ≤ 1")
     return out

@@ -64,9 +64,11 @@ class TensorSimilarityConfig:
             raise ShapeError("the number of heads is not in the state dict: give n_head (in config.json or the call)")
         try:
             heads = int(str(given["n_head"]))
-            scale = Fraction(str(given.get("scale", "1")).strip())
-        except (ValueError, ZeroDivisionError):
-            raise ShapeError(f"n_head={given.get('n_head')!r}, scale={given.get('scale')!r}; expected an integer and a number") from None
+        except ValueError:
+            raise ShapeError(f"n_head={str(given.get('n_head'))[:40]!r}; expected a positive integer") from None
+        from .tensor_language import _exact_scalar
+
+        scale = _exact_scalar(given.get("scale", "1"), "scale")
         if heads < 1 or not 0 <= scale <= 1:
             raise ShapeError(f"n_head={heads}, scale={scale}; expected n_head ≥ 1 and 0 ≤ scale ≤ 1")
         return cls(n_head=heads, scale=scale)

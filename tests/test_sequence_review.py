@@ -595,3 +595,17 @@ def test_malformed_config_values(entry, tmp_path, capsys):
     out = capsys.readouterr()
     text = out.out + out.err
     assert code == 2 and ("n_ctx" in text or "rope_base" in text) and "bug" not in text, text[:500]
+
+
+@pytest.mark.parametrize("value,word", [("1e-5000", "exponent"), ("abc", "scale=.abc."), ("1/0", "expected a number"),
+                                        ("2", "lerp weight"), ("0.5,0.5", "one number")])
+@pytest.mark.parametrize("layout", ["tensor_language", "tensor_similarity"])
+def test_lerp_scale_parsed_with_bounds(value, word, layout):
+    from symsteer.errors import ShapeError
+    from symsteer.tensor_language import TensorLanguageConfig
+    from symsteer.tensor_similarity import TensorSimilarityConfig
+
+    config = TensorLanguageConfig if layout == "tensor_language" else TensorSimilarityConfig
+    with pytest.raises(ShapeError, match=word):
+        config.of({"n_head": 2, "scale": value})
+    assert config.of({"n_head": 2, "scale": "0.3"}).scale == F(3, 10)
