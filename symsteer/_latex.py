@@ -34,7 +34,7 @@ from .errors import BudgetError, ShapeError
 from .expansion import Expansion
 from .blocks import Bilinear
 from .network import Network
-from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, SubtermNames, Term
+from .terms import MAX_PRINTED_LEAVES, MAX_SKELETON_HEIGHT, SubtermNames, Term, fold_skeleton
 from .claim_latex import claim_items, note_item, verdict_items
 
 __all__ = ["SymsteerLatexPrinter", "latex", "escape_text", "preamble", "OWN_SETTINGS"]
@@ -209,31 +209,19 @@ class SymsteerLatexPrinter(LatexPrinter):
 
     def _skeleton(self, term: Term, names: _Names) -> str:
         """The term with its input-only sub-terms as their names (its root written out), a
-        break point after every comma; iterative, as a deep stack nests a term per layer."""
-        printed = names.printed
+        break point after every comma."""
 
-        def ready(t: Term, root: bool) -> tuple[str, int] | None:
-            if t.is_leaf:
-                return _leaf(t.name), 0
-            name = None if root else names.name(t)
-            return (name, 0) if name is not None else printed.get((id(t), root))
+        def named(t: Term) -> tuple[str, int] | None:
+            name = names.name(t)
+            return None if name is None else (name, 0)
 
-        stack = [(term, True)]
-        while stack:
-            t, root = stack[-1]
-            if ready(t, root) is not None:
-                stack.pop()
-                continue
-            todo = [(u, False) for u in (t.left, t.right) if ready(u, False) is None]
-            if todo:
-                stack += todo
-                continue
-            (a, da), (b, db) = ready(t.left, False), ready(t.right, False)
+        def node(t: Term, left_part: tuple[str, int], right_part: tuple[str, int]) -> tuple[str, int]:
+            (a, da), (b, db) = left_part, right_part
             depth = 1 + max(da, db)
             left, right = _DELIMITERS[min(depth, len(_DELIMITERS)) - 1]
-            printed[(id(t), root)] = (f"{self._layer(t.layer)}{left}{a},{_BREAK} {b}{right}", depth)
-            stack.pop()
-        return ready(term, True)[0]
+            return f"{self._layer(t.layer)}{left}{a},{_BREAK} {b}{right}", depth
+
+        return fold_skeleton(term, leaf=lambda t: (_leaf(t.name), 0), named=named, node=node, done=names.printed)[0]
 
     def _where(self, names: _Names) -> list[str]:
         """The definitions of the names, packed into lines: ``where x_{l+1} = …, u_{1} = …``."""

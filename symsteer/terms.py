@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from .errors import BudgetError
 
@@ -243,16 +243,18 @@ def _text_name(label: tuple[str, int]) -> str:
     return f"{label[0]}_{label[1]}" if label[0] == "x" else f"u{label[1]}"
 
 
-def skeleton_text(term: Term, names: SubtermNames) -> str:
-    """The term in text with its input-only sub-terms as their names (its root written out);
-    iterative, as a deep stack nests a term per layer."""
-    done: dict[tuple[int, bool], str] = {}
+def fold_skeleton(term: Term, *, leaf: Callable[[Term], Any], named: Callable[[Term], Any],
+                  node: Callable[[Term, Any, Any], Any], done: dict[tuple[int, bool], Any] | None = None) -> Any:
+    """Fold a term bottom-up, its input-only sub-terms replaced by ``named(t)`` where that is not
+    None (never at the root), without recursion: a deep stack nests a term per layer. ``done``
+    caches folded sub-terms across calls (keyed by identity and whether at the root)."""
+    done = {} if done is None else done
 
-    def ready(t: Term, root: bool) -> str | None:
+    def ready(t: Term, root: bool) -> Any:
         if t.is_leaf:
-            return t.name
-        label = None if root else names.label(t)
-        return _text_name(label) if label is not None else done.get((id(t), root))
+            return leaf(t)
+        value = None if root else named(t)
+        return value if value is not None else done.get((id(t), root))
 
     stack = [(term, True)]
     while stack:
@@ -264,9 +266,19 @@ def skeleton_text(term: Term, names: SubtermNames) -> str:
         if todo:
             stack += todo
             continue
-        done[(id(t), root)] = f"B{t.layer}({ready(t.left, False)}, {ready(t.right, False)})"
+        done[(id(t), root)] = node(t, ready(t.left, False), ready(t.right, False))
         stack.pop()
     return ready(term, True)
+
+
+def skeleton_text(term: Term, names: SubtermNames) -> str:
+    """The term in text with its input-only sub-terms as their names (its root written out)."""
+
+    def named(t: Term) -> str | None:
+        label = names.label(t)
+        return None if label is None else _text_name(label)
+
+    return fold_skeleton(term, leaf=lambda t: t.name, named=named, node=lambda t, a, b: f"B{t.layer}({a}, {b})")
 
 
 def listing(e: Any, terms: list[Term]) -> tuple[list[str], list[str]]:
