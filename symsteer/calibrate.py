@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._check import RTOL, relative_error
-from .effect import _overtake, _real_roots, _vector
+from .effect import _batch, _overtake, _real_roots, _vector
 from .errors import BudgetError, ShapeError
 
 __all__ = [
@@ -429,10 +429,7 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact
 
     n = network.check_steer_at(steer_at)
     s = _vector(s, network.width_at(n))
-    xs = np.asarray(inputs, dtype=np.float64)
-    xs = xs[None, :] if xs.ndim == 1 else xs
-    if xs.ndim != 2 or xs.shape[0] == 0:
-        raise ShapeError(f"inputs have shape {np.shape(inputs)}; expected a non-empty batch (N, {network.d_in})")
+    xs = _batch(inputs, network)
     parts = split_coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, numbers=FLOAT)
     parts["cross"][0] = 0.0  # no α⁰ term by definition; the split leaves round-off there
     parts["self"][0] = 0.0

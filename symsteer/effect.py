@@ -67,6 +67,15 @@ def parse_alphas(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
+def _batch(inputs: Any, network: Network) -> np.ndarray:
+    """Network inputs as a float64 batch ``(N, d_in)`` (one input is a batch of one)."""
+    xs = np.asarray(inputs, dtype=np.float64)
+    xs = xs[None, :] if xs.ndim == 1 else xs
+    if xs.ndim != 2 or xs.shape[0] == 0:
+        raise ShapeError(f"inputs have shape {np.shape(inputs)}; expected a non-empty batch (N, {network.d_in})")
+    return xs
+
+
 def _vector(s: Any, width: int, name: str = "s") -> np.ndarray:
     arr = FLOAT.vector(s, name, width)
     if arr.ndim != 1:
@@ -268,10 +277,7 @@ def sweep(
     in exact rationals (floats convert exactly), entry by entry."""
     n = network.check_steer_at(steer_at)
     s = _vector(s, network.width_at(n))
-    xs = np.asarray(inputs, dtype=np.float64)
-    xs = xs[None, :] if xs.ndim == 1 else xs
-    if xs.ndim != 2 or xs.shape[0] == 0:
-        raise ShapeError(f"inputs have shape {np.shape(inputs)}; expected a non-empty batch (N, {network.d_in})")
+    xs = _batch(inputs, network)
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 1 or len(alphas) == 0 or not np.all(np.isfinite(alphas)):
         raise ShapeError(f"alphas={alphas.tolist()}; expected a non-empty list of finite numbers")
