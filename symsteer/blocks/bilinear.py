@@ -109,11 +109,17 @@ class Bilinear(Block):
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         """``P((W x + b) ⊙ (V x + c))`` on the last axis of ``x`` (already in ``numbers``)."""
         self._check_input(x)
+        wx, vx = self.factors(x, numbers=numbers)
+        return numbers.apply(self.weights(numbers)["P"], wx * vx)
+
+    def factors(self, x: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        """The two hidden factors ``(W x + b, V x + c)``; their product is the hidden
+        activation ``g(x)`` that ``P`` maps out."""
         a = self.weights(numbers)
         wx, vx = numbers.apply(a["W"], x), numbers.apply(a["V"], x)
         if a["b"] is not None:
             wx, vx = wx + a["b"], vx + a["c"]
-        return numbers.apply(a["P"], wx * vx)
+        return wx, vx
 
     def propagate(self, cs: np.ndarray, *, top: int, numbers: Numbers) -> np.ndarray:
         """``e_m = Σ_{i+j=m} P((W c_i + [i=0] b) ⊙ (V c_j + [j=0] c))``, one matmul per weight

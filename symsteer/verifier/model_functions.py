@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._coefficients import forward, stream
+from .._coefficients import forward, run_blocks, stream
 from ..expansion import expand
 from ..network import Network
 from ..numbers import PolyRing, object_array
@@ -61,11 +61,8 @@ class ModelFunctions:
         return self._layer_fn(3, node, args)
 
     def _fn_g(self, node: Node, arg: Node) -> np.ndarray:
-        layer, a = self._layer(0), self._weights(0)
-        z = self._vector(self.value_of(arg), node.text, layer.d_in)
-        wz, vz = z @ a["W"].T, z @ a["V"].T
-        if a["b"] is not None:
-            wz, vz = wz + a["b"], vz + a["c"]
+        layer = self._layer(0)
+        wz, vz = layer.factors(self._vector(self.value_of(arg), node.text, layer.d_in), numbers=self.numbers)
         return wz * vz
 
     def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
@@ -78,9 +75,13 @@ class ModelFunctions:
         z = self._vector(z, node.text, self.network.d_in)
         if not isinstance(self.numbers, PolyRing):
             return forward(self.network, z, numbers=self.numbers)
-        y = self._stream(z)[-1]
-        U = self.numbers.weights(self.network, {"unembed": self.network.unembed})["unembed"]
-        return y if U is None else y @ U.T
+        return self._head(self._stream(z)[-1])
+
+    def _head(self, y: np.ndarray) -> np.ndarray:
+        """The blocks after the last layer (the unembedding, if any), applied to ``x_L``."""
+        net = self.network
+        start = net.block_at(net.depth)
+        return run_blocks(net.blocks[start:], y, self.numbers, lambda i: net.where(start + i))
 
     def _stream(self, z: np.ndarray) -> list[np.ndarray]:
         """The activations x_0 … x_L. Over a polynomial ring one layer at a time, refusing a layer
@@ -118,8 +119,7 @@ class ModelFunctions:
             if isinstance(self.numbers, PolyRing):
                 _check_layer(self.network.layers[l], z, l)
             z = stream(self._single_layer(l, residual=self.network.residual), z, numbers=self.numbers)[1]
-        U = self.numbers.weights(self.network, {"unembed": self.network.unembed})["unembed"]
-        return z if U is None else z @ U.T
+        return self._head(z)
 
     def _fn_cross_map(self, node: Node, arg: Node) -> np.ndarray:
         layer = self._layer(0)
@@ -134,9 +134,7 @@ class ModelFunctions:
         acts = self._stream(z)
         x, y = acts[-2], acts[-1]
         a = self._weights(net.depth - 1)
-        wx, vx = x @ a["W"].T, x @ a["V"].T
-        if a["b"] is not None:
-            wx, vx = wx + a["b"], vx + a["c"]
+        wx, vx = self._layer(net.depth - 1).factors(x, numbers=self.numbers)
         P = a["P"]
         if how == "unit":
             parts = [P * (wx * vx)[None, :]]
