@@ -50,7 +50,7 @@ _FIELDS = {
     "expected": "holds, fails or out_of_scope",
     "note": "what the verdict means, shown with -v",
     "timeout": "seconds for this claim",
-    "model": "the model family: layers, sizes, residual, bias, unembed",
+    "model": "the model family: layers, sizes, residual, bias, unembed, embed",
 }
 _REQUIRED = ("id", "title", "quote", "statement", "expected", "model")
 _MODEL_FIELDS = {
@@ -59,6 +59,7 @@ _MODEL_FIELDS = {
     "residual": "false, true, or [false, true] for both",
     "bias": "false, true, or [false, true] for both",
     "unembed": "the output width of an unembedding U (optional)",
+    "embed": "the input width k of an embedding E (d × k, optional): x_0 = E y for a k-wide input y",
 }
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 MAX_DEPTH, MAX_WIDTH = 4, 6
@@ -84,6 +85,7 @@ class Claim:
     residual: tuple[bool, ...] = (False,)
     bias: tuple[bool, ...] = (False,)
     unembed: int | None = None
+    embed: int | None = None
     node: Node | None = field(default=None, repr=False, compare=False)
     assumption_nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
 
@@ -96,7 +98,7 @@ class Claim:
                 for residual in self.residual:
                     for bias in self.bias:
                         for m in (range(depth + 1) if uses_m else [None]):
-                            out.append(Case(depth, d, h, residual, bias, self.unembed, m))
+                            out.append(Case(depth, d, h, residual, bias, self.unembed, m, embed=self.embed))
         return sorted(set(out), key=lambda c: (c.depth, c.d, c.h, c.residual, c.bias, c.m or 0))
 
     @property
@@ -107,7 +109,7 @@ class Claim:
         kinds = "/".join(("residual" if r else "plain") for r in self.residual)
         bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
         out = f"{kinds}, {bias}, L={','.join(map(str, self.layers))}"
-        return out + (f", d_out={self.unembed}" if self.unembed else "")
+        return out + (f", d_in={self.embed}" if self.embed else "") + (f", d_out={self.unembed}" if self.unembed else "")
 
     @property
     def model(self) -> str:
@@ -255,7 +257,13 @@ def load_claim(path: str | Path) -> Claim:
     biases = {"b", "c"} | {f"{w}{l}" for w in "bc" for l in range(4)}
     if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
-    if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream"}):
+    used = node.names() | {n for a in nodes for n in a.names()}
+    if model["embed"] is None and used & {"E", "onehot"}:
+        raise fail("statement", "the statement uses the embedding E or onehot(i) but [model] has no embed; expected embed = k", "model")
+    for n in (n for tree in (node, *nodes) for n in tree.walk()):
+        if n.op == "call" and n.value == "onehot" and not 0 <= n.args[0].value < model["embed"]:
+            raise fail("statement", f"'{n.text}': index {n.args[0].value} is out of range; expected 0 … {model['embed'] - 1} (embed = {model['embed']})")
+    if 0 in model["layers"] and node.names() & (MODEL_NAMES - {"f", "stream", "E", "onehot"}):
         raise fail("layers", "layers includes 0 but the statement uses a layer; expected depths ≥ 1", "model")
     return Claim(
         id=data["id"], quote=data["quote"].strip(), statement=data["statement"].strip(), reading=data.get("reading"),
@@ -294,8 +302,11 @@ def _model(table: Any, fail: Any) -> dict[str, Any]:
     unembed = table.get("unembed")
     if unembed is not None and (isinstance(unembed, bool) or not isinstance(unembed, int) or not 1 <= unembed <= MAX_WIDTH):
         raise fail("unembed", f"unembed = {unembed!r}; expected an output width 1 … {MAX_WIDTH}", "model")
+    embed = table.get("embed")
+    if embed is not None and (isinstance(embed, bool) or not isinstance(embed, int) or not 1 <= embed <= MAX_WIDTH):
+        raise fail("embed", f"embed = {embed!r}; expected an input width 1 … {MAX_WIDTH}", "model")
     return {"layers": tuple(dict.fromkeys(layers)), "sizes": tuple(dict.fromkeys(tuple(s) for s in sizes)),
-            "unembed": unembed, **flags}
+            "unembed": unembed, "embed": embed, **flags}
 
 
 def _closest(word: str, known: Any) -> str:
@@ -371,7 +382,7 @@ def evidence_record(verdict: Verdict) -> dict[str, Any]:
     return {"id": c.id, "found": verdict.found, "method": verdict.method, "scope": verdict.scope,
             "statement": c.statement, "assumptions": list(c.assumptions),
             "model": {"layers": list(c.layers), "sizes": [list(s) for s in c.sizes], "residual": list(c.residual),
-                      "bias": list(c.bias), "unembed": c.unembed},
+                      "bias": list(c.bias), "unembed": c.unembed, "embed": c.embed},
             "detail": verdict.detail, "evidence": verdict.evidence}
 
 

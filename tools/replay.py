@@ -34,7 +34,7 @@ def q(text):
 
 
 class Model:
-    """Weights W0, V0, P0, b0, c0, … and U of one shape; the layer formulas written out once here."""
+    """Weights W0, V0, P0, b0, c0, …, U and E of one shape; the layer formulas written out once here."""
 
     def __init__(self, case, w):
         self.depth, self.residual, self.w = case["layers"], case["residual"], w
@@ -53,13 +53,22 @@ class Model:
         return left.multiply_elementwise(right)
 
     def stream(self, z, m):
+        """x_m for the network input z (x_0 = E z with an embedding)."""
+        if "E" in self.w:
+            z = self.w["E"] * z
         for l in range(m):
             y = self.layer(l, z)
             z = z + y if self.residual else y
         return z
 
     def f(self, z):
-        z = self.stream(z, self.depth)
+        return self.from_layer(self.stream(z, 0), 0)
+
+    def from_layer(self, z, m):
+        """Layers m … L−1 applied to the stream z at layer m, then U."""
+        for l in range(m, self.depth):
+            y = self.layer(l, z)
+            z = z + y if self.residual else y
         return self.w["U"] * z if "U" in self.w else z
 
 
@@ -206,6 +215,16 @@ class Env:
 
     def fn_g(self, z):
         return self.model.hidden(vec(self.ev(z)))
+
+    def fn_from_layer(self, z, m):
+        m = int(self.ev(m))
+        assert 0 <= m <= self.model.depth, f"from_layer at {m} outside 0 … {self.model.depth}"
+        return self.model.from_layer(vec(self.ev(z)), m)
+
+    def fn_onehot(self, i):
+        k, i = self.model.w["E"].cols, int(self.ev(i))
+        assert 0 <= i < k, f"onehot({i}) outside 0 … {k - 1}"
+        return sympy.Matrix([1 if j == i else 0 for j in range(k)])
 
     def fn_stream(self, z, m):
         return self.model.stream(vec(self.ev(z)), int(self.ev(m)))
@@ -518,6 +537,8 @@ def random_point(record, case, rng):
             point[f"b{l}"], point[f"c{l}"] = [small() for _ in range(h)], [small() for _ in range(h)]
     if case.get("unembed"):
         point["U"] = [[small() for _ in range(d)] for _ in range(case["unembed"])]
+    if case.get("embed"):
+        point["E"] = [[small() for _ in range(case["embed"])] for _ in range(d)]
     for n in VECTORS:
         if n in names and n not in bound:
             point[n] = [small() for _ in range(d)]
@@ -550,7 +571,8 @@ def replay(record, *, points=6):
             # almost every point, not every one: the witness above is what replays
             return "ok: the witness replayed" if "point" in ev else "ok: nothing to replay (no witness)"
         model = record["model"]
-        cases = [{"layers": L, "d": d, "h": h, "residual": r, "bias": b, "unembed": model["unembed"], "m": m}
+        cases = [{"layers": L, "d": d, "h": h, "residual": r, "bias": b, "unembed": model["unembed"], "m": m,
+                  "embed": model.get("embed")}
                  for L in model["layers"] for d, h in model["sizes"] for r in model["residual"] for b in model["bias"]
                  for m in (range(L + 1) if "m" in {n.id for t in [record["statement"]] + record["assumptions"]
                                                       for n in ast.walk(parse(t)) if isinstance(n, ast.Name)} else [None])]

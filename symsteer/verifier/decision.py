@@ -73,12 +73,12 @@ def decide(problem: Problem) -> Decision:
     for case in problem.cases:
         problem.check_time()
         key = (case.depth, case.residual, case.bias, case.m)
-        if key not in seen_formal and case.unembed is None:
+        if key not in seen_formal and case.unembed is None and case.embed is None:
             seen_formal[key] = formal_proof(problem, case)
             if seen_formal[key] is not None:
                 formal.append(case)
                 formal_why.append(f"{case.describe(model=problem.model)}: {seen_formal[key]}")
-        by_formal = seen_formal.get(key) is not None and case.unembed is None
+        by_formal = seen_formal.get(key) is not None and case.unembed is None and case.embed is None
         prop = None
         try:
             env = problem.symbolic(case)

@@ -42,12 +42,13 @@ class Case:
     bias: bool = False
     unembed: int | None = None
     m: int | None = None
+    embed: int | None = None
 
     def describe(self, *, model: bool = True) -> str:
         if not model:
             return f"d = {self.d}"
         kind = ("residual" if self.residual else "plain") + (", biases" if self.bias else "")
-        extra = f", d_out = {self.unembed}" if self.unembed else ""
+        extra = (f", d_in = {self.embed}" if self.embed else "") + (f", d_out = {self.unembed}" if self.unembed else "")
         at = f", m = {self.m}" if self.m is not None else ""
         return f"L = {self.depth}, (d, h) = ({self.d}, {self.h}), {kind}{extra}{at}"
 
@@ -71,6 +72,8 @@ def case_variables(case: Case, *, vectors: Iterable[str], scalars: Iterable[str]
                 out += [Variable(f"b{l}", (case.h,)), Variable(f"c{l}", (case.h,))]
         if case.unembed:
             out.append(Variable("U", (case.unembed, case.d)))
+        if case.embed:
+            out.append(Variable("E", (case.d, case.embed)))
     out += [Variable(v, (case.d,)) for v in vectors]
     out += [Variable(a, ()) for a in scalars]
     return out
@@ -95,6 +98,8 @@ def point_env(case: Case, point: dict[str, Any], *, model: bool) -> Evaluator:
             values[name] = EXACT.array(np.asarray(value, dtype=object))
         elif name in SCALAR_NAMES:
             values[name] = EXACT.entry(value)
+        elif name == "E":
+            values[name] = EXACT.array(np.asarray(value, dtype=object))
     # at depth 0 there is no Network to carry U, but f is still U x
     unembed = EXACT.array(np.asarray(point["U"], dtype=object)) if model and case.depth == 0 and "U" in point else None
     return Evaluator(numbers=EXACT, network=network, case=case, values=values, exact=True, unembed=unembed)
@@ -114,9 +119,15 @@ def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], 
     scal_syms = {a: sympy.Symbol(a) for a in scalars}
     weight_syms = sorted(_weight_symbols(network), key=str) if network is not None else []
     weight_syms += [sym for row in u_syms or [] for sym in row]
+    # E is not part of the Network (the network starts at x_0 = E y): its own generic entries
+    e_syms = ([[sympy.Symbol(f"E_{{{r + 1},{q + 1}}}") for q in range(case.embed)] for r in range(case.d)]
+              if model and case.embed else [])
+    weight_syms += [sym for row in e_syms for sym in row]
     ring = PolyRing(weight_syms + [s for syms in vec_syms.values() for s in syms] + list(scal_syms.values()))
     values: dict[str, Any] = {v: ring.array(np.array(syms, dtype=object)) for v, syms in vec_syms.items()}
     values |= {a: ring.entry(sym) for a, sym in scal_syms.items()}
+    if e_syms:
+        values["E"] = ring.array(np.array(e_syms, dtype=object))
     unembed = ring.array(np.array(u_syms, dtype=object)) if u_syms else None
     return Evaluator(numbers=ring, network=network, case=case, values=values, exact=False, unembed=unembed)
 
@@ -279,6 +290,8 @@ class Evaluator(ModelFunctions, Functions):
             if arrays[letter] is None:
                 raise StatementError(f"'{name}' is a bias and the model has none; set bias = true in [model]")
             return arrays[letter]
+        if name == "E" and "E" not in self.values:
+            raise StatementError("'E' is the embedding and the model has none; set embed = k in [model]")
         if name not in self.values:
             raise StatementError(f"'{name}' has no value here")  # pragma: no cover - every free name is bound
         return self.values[name]

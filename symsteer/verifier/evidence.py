@@ -103,7 +103,7 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
         text += "; " + "; ".join(f"{v['expression']} = {_show_value(v['value'])}" for v in values)
     evidence = {
         "case": {"layers": case.depth, "d": case.d, "h": case.h, "residual": case.residual, "bias": case.bias,
-                 "unembed": case.unembed, "m": case.m},
+                 "unembed": case.unembed, "m": case.m, "embed": case.embed},
         "point": {name: _text_nested(value) for name, value in point.items()},
         "substituted": {name: _text(env.values[name]) for name, _ in problem.substitutions},
         "values": values,

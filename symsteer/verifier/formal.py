@@ -500,6 +500,12 @@ _ENTROPY_LEMMA = ("{rel}, and the right-hand logits are not constant; the entrop
 
 def formal_proof(problem: Problem, case: Case) -> str | None:
     """A reason the statement holds for every d and h at this depth, or None."""
+    # the every-width expansion knows no embedding: with E (or onehot) f takes a k-wide input
+    # the leaves here never model, so such statements are left to the listed sizes (unsupported)
+    used = problem.statement.names() | {n for _, node in problem.substitutions for n in node.names()} \
+        | {n for h in problem.hypotheses for n in h.names()}
+    if case.embed is not None or used & {"E", "onehot"}:
+        return None
     f = Formal(depth=case.depth, residual=case.residual, bias=case.bias, scalars=problem.scalars, m=case.m)
     facts: list[Fact] = []
     try:

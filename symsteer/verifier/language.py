@@ -64,6 +64,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "P": ("matrix", "layer 0's P (d × h)"),
     "b": ("vector", "layer 0's bias b (width h; needs bias = true)"),
     "c": ("vector", "layer 0's bias c (width h; needs bias = true)"),
+    "E": ("matrix", "the embedding E (d × k; needs embed = k): the network input y is k-wide and x_0 = E y"),
 }
 #: the weights of every layer l < MAX_LAYERS: W0 (= W), V1, P2, b3, …
 MAX_LAYERS = 4
@@ -96,6 +97,8 @@ FUNCTIONS: dict[str, Function] = {
     "from_layer": Function((("vector", "int"),), "vector",
                            "from_layer(z, m): layers m … L−1 of f applied to z, the output when z is the stream at layer m "
                            "(steering at layer m: from_layer(stream(x, m) + alpha*s, m))"),
+    "onehot": Function((("int",),), "vector", "onehot(i): the i-th standard basis vector of the embedding's input width k "
+                       "(i a literal 0 … k−1; needs embed = k)"),
     "relu": Function((_V, _S), "same", "max(·, 0) entrywise"),
     "softmax": Function((_V,), "vector", "softmax of a vector of logits"),
     "entropy": Function((_V,), "entropy", "entropy of softmax(...) (natural log)"),
@@ -128,7 +131,7 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 #: the named weights and biases, and the functions that use the model
-MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
+MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "E", "onehot", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
                          "input_part", "cross_part", "self_part", "const_part"}
                         | {f"{w}{l}" for w in "WVPbc" for l in range(MAX_LAYERS)})
 
@@ -415,6 +418,8 @@ class _Builder:
             got = ", ".join(a.type for a in args) or "nothing"
             wanted = " or ".join("(" + ", ".join(f.replace("var:", "a name of a ") for f in form) + ")" for form in fn.forms)
             raise self.fail(tree, f"{name}() takes {wanted}; got ({got})")
+        if name == "onehot" and (args[0].op != "num" or args[0].value.denominator != 1 or not 0 <= args[0].value < MAX_VECTOR):
+            raise self.fail(tree, f"onehot({args[0].text}): the index must be a literal integer 0 … k−1 (k = embed); got {args[0].text}")
         if name == "share" and len(args) == 2 and args[1].value not in ("unit", "entry", "weight"):
             raise self.fail(tree, f"share kind {args[1].value!r}; expected 'unit', 'entry' or 'weight'")
         result = args[0].type if fn.result == "same" else fn.result

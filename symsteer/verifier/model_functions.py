@@ -65,8 +65,28 @@ class ModelFunctions:
         wz, vz = layer.factors(self._vector(self.value_of(arg), node.text, layer.d_in), numbers=self.numbers)
         return wz * vz
 
+    def _embedded(self, z: Any, what: str) -> Any:
+        """x_0 = E y for a network input y of width k when the model has an embedding; else z."""
+        if not self.case.embed:
+            return z
+        return self._embed_matrix() @ self._vector(z, what, self.case.embed)
+
+    def _embed_matrix(self) -> np.ndarray:
+        if "E" not in self.values:
+            raise StatementError("the embedding E is used but the model has none; set embed = k in [model]")
+        return self.values["E"]
+
+    def _fn_onehot(self, node: Node, index: Node) -> np.ndarray:
+        k = self.case.embed
+        i = int(index.value)
+        if not k:
+            raise StatementError(f"onehot({i}) needs an embedding; set embed = k in [model]")
+        if not 0 <= i < k:
+            raise StatementError(f"onehot({i}): index {i} is out of range; expected 0 … {k - 1} (embed = {k})")
+        return object_array([self.numbers.entry(1 if j == i else 0) for j in range(k)])
+
     def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
-        z = self.value_of(arg)
+        z = self._embedded(self.value_of(arg), node.text)
         if self.case.depth == 0:
             z = self._vector(z, node.text, self.case.d)
             return z if self.unembed is None else self.unembed @ z
@@ -98,7 +118,7 @@ class ModelFunctions:
         m = int(self.value_of(index))
         if not 0 <= m <= self.case.depth:
             raise StatementError(f"stream(z, {m}) but the model has {self.case.depth} layer(s); expected 0 ≤ m ≤ {self.case.depth}")
-        z = self.value_of(arg)
+        z = self._embedded(self.value_of(arg), node.text)  # z is the network input; stream(z, 0) = x_0 = E z
         if self.case.depth == 0:
             return self._vector(z, node.text, self.case.d)
         z = self._vector(z, node.text, self.network.d_in)
@@ -130,7 +150,7 @@ class ModelFunctions:
         if self.case.depth == 0 or self.network is None:
             raise StatementError("share needs at least one layer")
         net = self.network
-        z = self._vector(self.value_of(arg), node.text, net.d_in)
+        z = self._vector(self._embedded(self.value_of(arg), node.text), node.text, net.d_in)  # z is f's input
         acts = self._stream(z)
         x, y = acts[-2], acts[-1]
         a = self._weights(net.depth - 1)
@@ -187,8 +207,12 @@ class ModelFunctions:
             net = self._single_layer(0 if fn in ("B", "B0") else int(fn[1]))
         width = net.d_in
         a = self.lift(self.value_of(a_node))
-        return (net, self._vector(self.value_of(x_node), node.text, width), self._vector(self.value_of(s_node), node.text, width),
-                a if sign > 0 else -a)
+        x, s = self.value_of(x_node), self.value_of(s_node)
+        if fn == "f" and self.case.embed:
+            # f(X + A*S) = net(E X + A E S): E is linear, so the terms of the expansion at (E X, E S)
+            # split by the leaves X and S exactly as they split by E X and E S
+            x, s = self._embedded(x, node.text), self._embedded(s, node.text)
+        return (net, self._vector(x, node.text, width), self._vector(s, node.text, width), a if sign > 0 else -a)
 
     def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
         net, x, s, a = self._steered(node, arg)
