@@ -51,6 +51,10 @@ TABLE = [
     ("f(onehot(0)) == 0", [], ONE, "fails"),
     # steering on the stream at a token's x_0 = E e0: with s = 0 the output is f of the token
     ("from_layer(E @ onehot(0) + alpha*s, 0) == f(onehot(0))", ["s == 0"], ONE, "holds"),
+    # depth 0: f is the embedding itself (k = 3 ≠ d = 2)
+    ("f(onehot(2)) == E @ onehot(2)", [], "layers = [0]\nsizes = [[2, 2]]\nembed = 3", "holds"),
+    # M_s E e1 is a nonzero polynomial in the weights, E and s: nonzero almost everywhere (a witness replays)
+    ("generic(cross_map(s) @ E @ onehot(1) != 0)", [], ONE, "holds"),
 ]
 
 
@@ -68,7 +72,7 @@ def test_embedding_claims_get_their_verdicts(tmp_path, i):
     verdict = verify(load_claim(_write(tmp_path, i, statement, assumptions, model, expected)))
     assert verdict.found == expected, verdict.detail
     # the every-width prover knows no E: never a formal "for all d, h" proof here
-    assert "every" not in (verdict.scope or "")
+    assert "all d, h" not in verdict.scope and "every d, h" not in verdict.detail and "every width" not in verdict.detail
     if expected == "fails":
         assert "E" in verdict.evidence["point"] and verdict.evidence["case"]["embed"] == 2
 
