@@ -103,12 +103,28 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
         text += "; " + "; ".join(f"{v['expression']} = {_show_value(v['value'])}" for v in values)
     evidence = {
         "case": {"layers": case.depth, "d": case.d, "h": case.h, "residual": case.residual, "bias": case.bias,
-                 "unembed": case.unembed, "m": case.m, "embed": case.embed},
+                 "unembed": case.unembed, "m": case.m, "embed": case.embed, **_sequence_case(case)},
         "point": {name: _text_nested(value) for name, value in point.items()},
         "substituted": {name: _text(env.values[name]) for name, _ in problem.substitutions},
         "values": values,
     }
     return text, evidence
+
+
+def _sequence_case(case: Case) -> dict:
+    """What a replay needs to rebuild a sequence model: its family, T, q and the rotary tables
+    (float32 values, exactly)."""
+    if case.seq is None:
+        return {}
+    from .sequence_functions import rotary
+
+    out = {"sequence": case.seq.to_dict(), "length": case.length, "q": case.q}
+    rot = rotary(case.seq, case.d)
+    if rot is not None:
+        cos, sin = rot.tables(case.length)
+        out["rope"] = {"cos": [[str(Fraction(float(v))) for v in row] for row in cos],
+                       "sin": [[str(Fraction(float(v))) for v in row] for row in sin]}
+    return out
 
 
 def _show_value(t: Any) -> str:
@@ -136,12 +152,12 @@ def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
     current = env.values.get(var.value)
     if current is None:
         return []
-    width = len(current) if isinstance(current, np.ndarray) else None
+    width = current.size if isinstance(current, np.ndarray) else None
     from ..numbers import EXACT, object_array
 
     def trial(values: list[int]) -> Any:
         saved = env.values[var.value]
-        env.values[var.value] = object_array([EXACT.entry(v) for v in values]) if width else EXACT.entry(values[0])
+        env.values[var.value] = object_array([EXACT.entry(v) for v in values], current.shape) if width else EXACT.entry(values[0])
         try:
             return _text(env.value_of(expr))
         finally:
