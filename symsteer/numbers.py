@@ -111,6 +111,13 @@ class Numbers:
     def half(self) -> Any:
         return self.entry(sympy.Rational(1, 2))
 
+    #: True when the system takes square roots (float64, balls): a per-sample RMSNorm needs them
+    roots = False
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        """``1/√u`` entry by entry, every entry certainly positive (else one line naming ``what``)."""
+        raise ShapeError(f"{what}: {self.name} numbers have no square roots")
+
     def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
         """``M v`` on the last axis of a vector or a batch of vectors (``v @ M.T``)."""
         if v.ndim > 2:
@@ -151,6 +158,13 @@ class _Float(Numbers):
 
     def half(self) -> float:
         return 0.5
+
+    roots = True
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        if not np.all(u > 0):
+            raise ShapeError(f"{what} is {float(np.min(u)):g}, not positive: the norm divides by its square root")
+        return 1.0 / np.sqrt(u)
 
     def weights(self, owner: Any, arrays: dict[str, np.ndarray | None]) -> dict[str, np.ndarray | None]:
         # float64 weights are used as they are: the layer checked them finite when it was
