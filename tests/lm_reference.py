@@ -1,0 +1,109 @@
+"""Independent forward passes of the released tensor-transformer LMs, written from their formulas
+over the state dicts (keys and shapes as the research classes name them). No symsteer code: the
+oracle the layouts are checked against. float64 numpy, one einsum per product; rotary tables as
+torch computes them in the research code (float32, or bf16 for the modded-nanogpt LMs).
+
+Steering: ``steer=(n, D, alpha)`` adds ``alpha * D`` (T, d) to the residual stream entering
+sublayer n (sublayer 2i is research block i's input, 2i + 1 the stream between its attention
+and its MLP).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _torch():
+    import pytest
+
+    return pytest.importorskip("torch")
+
+
+def rope_tables(d_head: int, length: int, *, base: float = 10_000.0, bf16: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Half-width (T, d_head/2) cos and sin: ``t · base^(−2i/d_h)`` in float32, as torch computes them."""
+    torch = _torch()
+    inv = 1.0 / (base ** (torch.arange(0, d_head, 2).float() / d_head))
+    ang = torch.outer(torch.arange(length).float(), inv)
+    cos, sin = ang.cos(), ang.sin()
+    if bf16:
+        cos, sin = cos.bfloat16(), sin.bfloat16()
+    return cos.double().numpy(), sin.double().numpy()
+
+
+def rot(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, *, sign: int = 1) -> np.ndarray:
+    """x (T, H, e): halves (a, b) ↦ (a cos − sign·b sin, sign·a sin + b cos)."""
+    half = x.shape[-1] // 2
+    a, b = x[..., :half], x[..., half:]
+    c, s = cos[:, None, :], sign * sin[:, None, :]
+    return np.concatenate([a * c - b * s, a * s + b * c], axis=-1)
+
+
+def rms(x: np.ndarray, eps: float) -> np.ndarray:
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+
+
+def _steered(x: np.ndarray, n: int, steer: Any) -> np.ndarray:
+    if steer is not None and steer[0] == n:
+        return x + steer[2] * np.asarray(steer[1], dtype=np.float64)
+    return x
+
+
+def causal(T: int) -> np.ndarray:
+    return np.tril(np.ones((T, T)))
+
+
+# -- henrylhale/bilinear-vpd ------------------------------------------------------------------
+
+
+def bilinear_vpd(sd: dict[str, np.ndarray], tokens: Any, *, norm: str = "rmsnorm", base: float = 10_000.0,
+                 steer: Any = None) -> np.ndarray:
+    """``x ← x + A(n(x))``, ``x ← x + MLP(n(x))``, logits ``U n(x)``; A one head with
+    ``(q1·k1/√e)(q2·k2/√e)`` causal, RoPE on q and k."""
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    x = f["embed.weight"][np.asarray(tokens)]
+    T = x.shape[0]
+    L = len({k.split(".")[1] for k in f if k.startswith("blocks.")})
+
+    def n(key: str, y: np.ndarray) -> np.ndarray:
+        if key in f:
+            return y * f[key]
+        return rms(y, 1e-6) if norm == "rmsnorm" else y
+
+    for i in range(L):
+        p = f"blocks.{i}"
+        x = _steered(x, 2 * i, steer)
+        h = n(f"{p}.norm_attn.scale", x)
+        e = f[f"{p}.attn.q1_proj.weight"].shape[0]
+        cos, sin = rope_tables(e, T, base=base)
+        pr = {k: (h @ f[f"{p}.attn.{k}_proj.weight"].T)[:, None, :] for k in ("q1", "q2", "k1", "k2")}
+        r = {k: rot(v, cos, sin)[:, 0, :] for k, v in pr.items()}
+        a = (r["q1"] @ r["k1"].T / np.sqrt(e)) * (r["q2"] @ r["k2"].T / np.sqrt(e)) * causal(T)
+        x = x + (a @ (h @ f[f"{p}.attn.v_proj.weight"].T)) @ f[f"{p}.attn.o_proj.weight"].T
+        x = _steered(x, 2 * i + 1, steer)
+        h = n(f"{p}.norm_mlp.scale", x)
+        x = x + ((h @ f[f"{p}.mlp.w_m.weight"].T) * (h @ f[f"{p}.mlp.w_n.weight"].T)) @ f[f"{p}.mlp.w_proj.weight"].T
+    x = _steered(x, 2 * L, steer)
+    return n("final_norm.scale", x) @ f["unembed.weight"].T
+
+
+def bilinear_vpd_state(rng: np.random.Generator, *, vocab: int = 7, d: int = 6, e: int = 4, hidden: int = 5,
+                       layers: int = 2, scales: str | None = None) -> dict[str, np.ndarray]:
+    """A random state dict named and shaped as ``BilinearTransformer``'s (``scales``: None,
+    "scalar" or "channel" learned norm scales)."""
+    g = lambda *s: rng.standard_normal(s) * 0.6  # noqa: E731
+    sd = {"embed.weight": g(vocab, d), "unembed.weight": g(vocab, d)}
+    for i in range(layers):
+        p = f"blocks.{i}"
+        for k in ("q1", "q2", "k1", "k2", "v"):
+            sd[f"{p}.attn.{k}_proj.weight"] = g(e, d)
+        sd[f"{p}.attn.o_proj.weight"] = g(d, e)
+        sd[f"{p}.mlp.w_m.weight"], sd[f"{p}.mlp.w_n.weight"] = g(hidden, d), g(hidden, d)
+        sd[f"{p}.mlp.w_proj.weight"] = g(d, hidden)
+        for sub in ("attn", "mlp"):
+            if scales:
+                sd[f"{p}.norm_{sub}.scale"] = 1 + g() if scales == "scalar" else 1 + g(d)
+    if scales:
+        sd["final_norm.scale"] = 1 + g() if scales == "scalar" else 1 + g(d)
+    return sd

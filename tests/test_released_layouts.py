@@ -1,0 +1,167 @@
+"""The released tensor-transformer LMs: each loaded from a state dict named and shaped as its
+class names it, checked against an independent forward (tests/lm_reference.py), refused when it
+fits no layout; the lane, fork and softcap blocks those layouts need; α-series against forward
+passes at small α."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from symsteer.blocks import Attention, Chain, Fork, LaneMix, Linear, Place, Residual, RMSNorm, Slice, Softcap
+from symsteer.blocks.softcap import tanh_series
+from symsteer.errors import InputFileError, ShapeError
+from symsteer.layouts import LAYOUTS, load_model, model_arrays
+from symsteer.numbers import EXACT, FLOAT
+from symsteer.sequence import SequenceModel
+
+import lm_reference as ref
+
+pytest.importorskip("torch")  # rotary tables as the research code computes them
+
+
+def _save(tmp_path, sd, config=None, name="model.npz"):
+    path = tmp_path / name
+    np.savez(path, **sd)
+    if config is not None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+def _relative(got, want):
+    return float(np.max(np.abs(np.asarray(got) - want)) / max(float(np.max(np.abs(want))), 1.0))
+
+
+def _series_matches_forward(model: SequenceModel, tokens, *, steer_at: int, K: int = 6, alpha: float = 2e-3,
+                            seed: int = 0, positions=None) -> float:
+    """Σ_m c_m α^m (float64, K orders) against the model's forward pass at α: returns the error."""
+    rng = np.random.default_rng(seed)
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    T = x0.shape[0]
+    D = np.zeros((T, model.width_at(steer_at)))
+    for t in (range(T) if positions is None else positions):
+        D[t] = rng.standard_normal(model.width_at(steer_at))
+    x_n = model.stream(x0, numbers=FLOAT)[steer_at]
+    c = model.coefficients(x_n, D, steer_at=steer_at, max_order=K, numbers=FLOAT)
+    poly = sum(c[m] * alpha**m for m in range(len(c)))
+    direct = model.forward(x0, numbers=FLOAT, steer_at=steer_at, direction=D, alpha=alpha)
+    return _relative(poly, direct)
+
+
+# -- blocks -----------------------------------------------------------------------------------
+
+
+def test_lane_blocks_are_exact_linear_maps():
+    x = EXACT.vector([[1, 2, 3, 4], [5, 6, 7, 8]], "x", 4)
+    assert Slice(4, 1, 3).forward(x, numbers=EXACT).tolist() == [[2, 3], [6, 7]]
+    fork = Fork(Slice(4, 2, 4), Slice(4, 0, 1))
+    assert fork.forward(x, numbers=EXACT).tolist() == [[3, 4, 1], [7, 8, 5]]
+    placed = Place(Slice(4, 0, 2), width=5, at=3).forward(x, numbers=EXACT).tolist()
+    assert placed == [[0, 0, 0, 1, 2], [0, 0, 0, 5, 6]]
+    mix = LaneMix([[3, -1], [0, 1]], width=2).forward(x, numbers=EXACT).tolist()  # x ← 3 x − x0, x0 kept
+    assert mix == [[0, 2, 3, 4], [8, 10, 7, 8]]
+    # as α-coefficient maps they act on every order alike
+    cs = np.stack([np.asarray(x), np.asarray(x) * 2])
+    assert LaneMix([[3, -1], [0, 1]], width=2).propagate(cs, top=3, numbers=EXACT)[1].tolist() == [[0, 4, 6, 8], [16, 20, 14, 16]]
+
+
+def test_lane_blocks_refuse_bad_shapes():
+    with pytest.raises(ShapeError, match="stop ≤ 4"):
+        Slice(4, 2, 6)
+    with pytest.raises(ShapeError, match="does not fit"):
+        Place(Slice(4, 0, 3), width=4, at=2)
+    with pytest.raises(ShapeError, match="one input"):
+        Fork(Slice(4, 0, 1), Slice(3, 0, 1))
+
+
+def test_fork_pads_a_part_of_lower_degree():
+    rng = np.random.default_rng(1)
+    att = Attention.random(2, heads=1, rng=rng)
+    fork = Fork(att, Slice(2, 0, 2))
+    cs = rng.standard_normal((2, 3, 2))
+    out = fork.propagate(cs, top=5, numbers=FLOAT)
+    assert out.shape == (6, 3, 4)
+    assert np.allclose(out[:2, :, 2:], cs) and np.all(out[2:, :, 2:] == 0)
+
+
+def test_softcap_series_is_the_taylor_series_of_its_forward():
+    rng = np.random.default_rng(2)
+    cap = Softcap(3, cap=30)
+    cs = rng.standard_normal((2, 3)) * 20  # y(α) = y0 + α y1, entries of size 30: tanh far from linear
+    series = cap.propagate(cs, top=8, numbers=FLOAT)
+    for a in (1e-2, -3e-2):
+        want = cap.forward(cs[0] + a * cs[1], numbers=FLOAT)
+        got = sum(series[m] * a**m for m in range(9))
+        assert np.max(np.abs(got - want)) < 1e-9
+    # the known series of tanh
+    assert np.allclose(tanh_series(np.array([[0.0], [1.0]]), top=7, numbers=FLOAT).ravel(),
+                       [0, 1, 0, -1 / 3, 0, 2 / 15, 0, -17 / 315])
+    assert np.all(np.abs(cap.forward(np.array([1e3, -1e3, 0.0]), numbers=FLOAT)) <= 30)
+    with pytest.raises(ShapeError, match="not rational"):
+        cap.forward(EXACT.vector([1, 2, 3], "x", 3), numbers=EXACT)
+
+
+def test_steer_width_leaves_the_carried_lanes_unsteered():
+    rng = np.random.default_rng(3)
+    # stream [x | x0]: the block adds x0 to x; steering must not touch x0
+    block = LaneMix([[1, 1], [0, 1]], width=2)
+    model = SequenceModel((block, block), steer_width=2)
+    x0 = rng.standard_normal((3, 4))
+    D = np.ones((3, 2))
+    out = model.forward(x0, numbers=FLOAT, steer_at=1, direction=D, alpha=2.0)
+    plain = model.forward(x0, numbers=FLOAT)
+    assert np.allclose(out[:, :2] - plain[:, :2], 2.0) and np.allclose(out[:, 2:], plain[:, 2:])
+    assert model.width_at(1) == 2 and model.stream_width(1) == 4
+    c = model.coefficients(model.stream(x0, numbers=FLOAT)[1], D, steer_at=1, numbers=FLOAT)
+    assert np.allclose(c[1][:, :2], 1) and np.allclose(c[1][:, 2:], 0)
+    with pytest.raises(ShapeError, match="steer_width"):
+        SequenceModel((block,), steer_width=5)
+
+
+# -- henrylhale/bilinear-vpd ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scales,norm", [(None, "rmsnorm"), (None, "none"), ("channel", None), ("scalar", None)])
+def test_bilinear_vpd_loads_and_matches_the_reference(tmp_path, scales, norm):
+    rng = np.random.default_rng(4)
+    sd = ref.bilinear_vpd_state(rng, scales=scales)
+    config = {"model": {"use_rmsnorm": norm == "rmsnorm", "rope_base": 10000.0, "seq_len": 8}} if norm else None
+    model = load_model(_save(tmp_path, sd, config))
+    assert isinstance(model, SequenceModel) and model.depth == 4
+    for tokens in ([1, 4, 0, 6, 2], [3, 3, 5, 1, 0, 2, 6, 4]):
+        want = ref.bilinear_vpd(sd, tokens, norm=norm or "channel")
+        assert _relative(model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT), want) < 1e-12
+    D = rng.standard_normal((5, 6))
+    got = model.forward(model.inputs(tokens=[1, 4, 0, 6, 2], numbers=FLOAT), numbers=FLOAT, steer_at=1, direction=D, alpha=0.3)
+    assert _relative(got, ref.bilinear_vpd(sd, [1, 4, 0, 6, 2], norm=norm or "channel", steer=(1, D, 0.3))) < 1e-12
+
+
+def test_bilinear_vpd_series_matches_forward_passes_at_small_alpha(tmp_path):
+    sd = ref.bilinear_vpd_state(np.random.default_rng(5))
+    model = load_model(_save(tmp_path, sd, {"model": {"use_rmsnorm": True}}))
+    for n in (0, 1, 3):
+        assert _series_matches_forward(model, [2, 0, 5, 1], steer_at=n) < 1e-10
+    # a truncation: the error falls like alpha^(K+1)
+    coarse = [_series_matches_forward(model, [2, 0, 5, 1], steer_at=0, K=2, alpha=a) for a in (4e-2, 2e-2)]
+    assert 4 < coarse[0] / coarse[1] < 16
+    # with learned scales only the model is a polynomial: the series is the whole of it
+    sd = ref.bilinear_vpd_state(np.random.default_rng(5), scales="channel")
+    model = model_arrays(sd, source="vpd")
+    assert model.degree(2) is not None
+    assert _series_matches_forward(model, [2, 0, 5, 1], steer_at=2, K=model.degree(2), alpha=0.7) < 1e-10
+
+
+def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
+    sd = ref.bilinear_vpd_state(np.random.default_rng(6))
+    with pytest.raises(InputFileError, match="cannot tell"):
+        load_model(_save(tmp_path, sd))  # RMSNorm or identity: only the config says
+    bad = dict(sd)
+    del bad["blocks.1.mlp.w_n.weight"]
+    with pytest.raises(InputFileError, match="blocks.1.mlp.w_n.weight"):
+        model_arrays(bad, source="vpd", layout=LAYOUTS["bilinear-vpd"], config={"model": {"use_rmsnorm": True}})
+    bad = dict(sd)
+    bad["blocks.0.attn.q1_proj.weight"] = np.zeros((3, 6))
+    with pytest.raises(InputFileError, match="q2_proj.weight has shape"):
+        model_arrays(bad, source="vpd", layout=LAYOUTS["bilinear-vpd"], config={"model": {"use_rmsnorm": True}})
