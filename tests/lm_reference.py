@@ -107,3 +107,68 @@ def bilinear_vpd_state(rng: np.random.Generator, *, vocab: int = 7, d: int = 6, 
     if scales:
         sd["final_norm.scale"] = 1 + g() if scales == "scalar" else 1 + g(d)
     return sd
+
+
+# -- tdooms/bilinear-decomposition ---------------------------------------------------------------
+
+
+def decomposition(sd: dict[str, np.ndarray], tokens: Any, *, n_head: int, normalization: bool = True,
+                  freeze: Any = None, steer: Any = None) -> np.ndarray:
+    """``x ← x + A(n(x))/√(2L)``, ``x ← x + P((W n(x)) ⊙ (V n(x)) + …)``, logits ``U n(x)``; A causal
+    softmax attention with RoPE (rotate_half). ``freeze``: token ids whose unsteered patterns are used."""
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    E = f["transformer.wte.weight"]
+    L = len({k.split(".")[2] for k in f if k.startswith("transformer.h.")})
+    d = E.shape[1]
+    dh = d // n_head
+    n = (lambda y: rms(y, 1e-8)) if normalization else (lambda y: y)
+    patterns = None
+    if freeze is not None:
+        patterns = []
+        decomposition(sd, freeze, n_head=n_head, normalization=normalization, freeze=None, steer=("record", patterns))
+    x = E[np.asarray(tokens)]
+    T = x.shape[0]
+    cos, sin = rope_tables(dh, T)
+    for i in range(L):
+        p = f"transformer.h.{i}"
+        x = _steered(x, 2 * i, steer)
+        h = n(x)
+        qkv = h @ f[f"{p}.attn.qkv.weight"].T
+        q, k, v = (qkv[:, j * d:(j + 1) * d].reshape(T, n_head, dh) for j in range(3))
+        q, k = rot(q, cos, sin), rot(k, cos, sin)
+        if patterns is not None:
+            a = patterns[i]
+        else:
+            s = np.einsum("qhe,khe->hqk", q, k) / np.sqrt(dh)
+            s = np.where(causal(T) > 0, s, -np.inf)
+            a = np.exp(s - s.max(-1, keepdims=True))
+            a = a / a.sum(-1, keepdims=True)
+            if steer is not None and steer[0] == "record":
+                steer[1].append(a)
+        z = np.einsum("hqk,khe->qhe", a, v).reshape(T, d)
+        x = x + (z @ f[f"{p}.attn.o.weight"].T) / np.sqrt(2.0 * L)
+        x = _steered(x, 2 * i + 1, steer)
+        h = n(x)
+        w = h @ f[f"{p}.mlp.w.weight"].T + f.get(f"{p}.mlp.w.bias", 0.0)
+        hid = w.shape[-1] // 2
+        x = x + (w[:, :hid] * w[:, hid:]) @ f[f"{p}.mlp.p.weight"].T + f.get(f"{p}.mlp.p.bias", 0.0)
+    x = _steered(x, 2 * L, steer)
+    return n(x) @ f["lm_head.weight"].T
+
+
+def decomposition_state(rng: np.random.Generator, *, vocab: int = 9, d: int = 8, heads: int = 2, hidden: int = 6,
+                        layers: int = 2, bias: bool = False) -> dict[str, np.ndarray]:
+    """A random state dict named and shaped as the language ``Transformer``'s (inv_freq float32, as trained)."""
+    torch = _torch()
+    g = lambda *s: rng.standard_normal(s) * 0.6  # noqa: E731
+    dh = d // heads
+    inv = (1.0 / (10000 ** (torch.arange(0, dh, 2).float() / dh))).numpy()
+    sd = {"transformer.wte.weight": g(vocab, d), "lm_head.weight": g(vocab, d)}
+    for i in range(layers):
+        p = f"transformer.h.{i}"
+        sd[f"{p}.attn.qkv.weight"], sd[f"{p}.attn.o.weight"] = g(3 * d, d), g(d, d)
+        sd[f"{p}.attn.rotary.inv_freq"] = inv
+        sd[f"{p}.mlp.w.weight"], sd[f"{p}.mlp.p.weight"] = g(2 * hidden, d), g(d, hidden)
+        if bias:
+            sd[f"{p}.mlp.w.bias"], sd[f"{p}.mlp.p.bias"] = g(2 * hidden), g(d)
+    return sd

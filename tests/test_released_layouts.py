@@ -165,3 +165,53 @@ def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
     bad["blocks.0.attn.q1_proj.weight"] = np.zeros((3, 6))
     with pytest.raises(InputFileError, match="q2_proj.weight has shape"):
         model_arrays(bad, source="vpd", layout=LAYOUTS["bilinear-vpd"], config={"model": {"use_rmsnorm": True}})
+
+
+# -- tdooms/bilinear-decomposition (softmax attention, frozen for the analysis) ---------------------
+
+
+def _decomposition_config(norm=True):
+    return {"n_head": 2, "n_layer": 2, "n_ctx": 16, "d_model": 8, "d_hidden": 6, "bilinear": True, "gate": None,
+            "bias": False, "normalization": norm}
+
+
+@pytest.mark.parametrize("norm,bias", [(True, False), (False, True)])
+def test_decomposition_loads_with_true_softmax_and_freezes_for_analysis(tmp_path, norm, bias):
+    from symsteer.bilinear_decomposition import DecompositionConfig, load_bilinear_decomposition
+
+    sd = ref.decomposition_state(np.random.default_rng(7), bias=bias)
+    model = load_model(_save(tmp_path, sd, _decomposition_config(norm)))
+    tokens = [3, 1, 4, 1, 5, 0]
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    assert _relative(model.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
+    with pytest.raises(ShapeError, match="frozen at the unsteered tokens"):
+        model.coefficients(model.stream(x0, numbers=FLOAT)[0], np.ones((6, 8)), steer_at=0, max_order=2, numbers=FLOAT)
+    frozen = load_bilinear_decomposition(sd, DecompositionConfig.of(_decomposition_config(norm), source="m"), tokens=tokens)
+    assert "frozen" in frozen.describe() and "frozen at the unsteered tokens 3,1,4,1,5,0" in frozen.name
+    # unsteered, the frozen model is the model; steered, it is the reference with the patterns frozen
+    assert _relative(frozen.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
+    D = np.random.default_rng(8).standard_normal((6, 8))
+    got = frozen.forward(x0, numbers=FLOAT, steer_at=1, direction=D, alpha=0.4)
+    want = ref.decomposition(sd, tokens, n_head=2, normalization=norm, freeze=tokens, steer=(1, D, 0.4))
+    assert _relative(got, want) < 1e-12
+    true = ref.decomposition(sd, tokens, n_head=2, normalization=norm, steer=(1, D, 0.4))
+    assert _relative(got, true) > 1e-6  # the frozen analysis is an approximation, not the model
+    assert _series_matches_forward(frozen, tokens, steer_at=0) < 1e-10
+    if not norm:  # without norms a frozen block is linear: the whole polynomial, at any α
+        assert _series_matches_forward(frozen, tokens, steer_at=1, K=frozen.degree(1), alpha=0.9) < 1e-10
+
+
+def test_decomposition_refuses_what_it_cannot_read(tmp_path):
+    sd = ref.decomposition_state(np.random.default_rng(9))
+    with pytest.raises(InputFileError, match="n_head, normalization"):
+        load_model(_save(tmp_path, sd))
+    with pytest.raises(InputFileError, match="gate"):
+        model_arrays(sd, source="m", config=_decomposition_config() | {"gate": "relu"})
+    bad = dict(sd)
+    bad["transformer.h.0.attn.rotary.inv_freq"] = sd["transformer.h.0.attn.rotary.inv_freq"] * 2
+    with pytest.raises(InputFileError, match="inv_freq"):
+        model_arrays(bad, source="m", config=_decomposition_config())
+    bad = dict(sd)
+    bad["transformer.h.1.ln_1.weight"] = np.ones(8)
+    with pytest.raises(InputFileError, match="fit no known layout|ln_1"):
+        model_arrays(bad, source="m", config=_decomposition_config())

@@ -96,6 +96,9 @@ class Slice(Block):
     def degree(self, k: int) -> int:
         return k
 
+    def cost(self, rows: int, orders: int) -> int:
+        return orders * rows * self.d_out
+
     def describe(self) -> str:
         return f"channels [{self.start}, {self.stop}) of {self.width}"
 
@@ -162,6 +165,9 @@ class Fork(Block):
     def degree(self, k: int) -> int | None:
         degrees = [p.degree(k) for p in self.parts]
         return None if any(d is None for d in degrees) else max(degrees)
+
+    def cost(self, rows: int, orders: int) -> int:
+        return sum(p.cost(rows, orders) for p in self.parts)
 
     def describe(self) -> str:
         return "side by side: " + "; ".join(p.describe() for p in self.parts)
@@ -235,6 +241,9 @@ class Place(Block):
     def degree(self, k: int) -> int | None:
         return self.inner.degree(k)
 
+    def cost(self, rows: int, orders: int) -> int:
+        return self.inner.cost(rows, orders) + orders * rows * self.width
+
     def describe(self) -> str:
         return f"{self.inner.describe()}, written to channels [{self.at}, {self.at + self.inner.d_out}) of {self.width}"
 
@@ -292,6 +301,9 @@ class LaneMix(Block):
 
     def degree(self, k: int) -> int:
         return k
+
+    def cost(self, rows: int, orders: int) -> int:
+        return orders * rows * self.C.size * self.width
 
     def describe(self) -> str:
         rows = "; ".join(", ".join(str(v) for v in row) for row in self.C.tolist())

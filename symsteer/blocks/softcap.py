@@ -101,6 +101,9 @@ class Softcap(Block):
     def degree(self, k: int) -> None:
         return None  # not a polynomial
 
+    def cost(self, rows: int, orders: int) -> int:
+        return orders * orders * rows * self.width  # the recurrence's sums over orders
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"{self.name}: c·tanh(y/c) is not a rational function of alpha")
 
