@@ -169,6 +169,8 @@ class DecompositionLayout:
                "src/shared/components.py @ e96af28 (softmax attention: analysed frozen)")
     checks_config = True
     sequence = True
+    #: analyses rebuild it with ``tokens``: softmax patterns frozen at the unsteered stream
+    freezes = True
 
     def claims(self, keys: list[str]) -> bool:
         return is_bilinear_decomposition(keys)

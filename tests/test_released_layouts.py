@@ -215,3 +215,62 @@ def test_decomposition_refuses_what_it_cannot_read(tmp_path):
     bad["transformer.h.1.ln_1.weight"] = np.ones(8)
     with pytest.raises(InputFileError, match="fit no known layout|ln_1"):
         model_arrays(bad, source="m", config=_decomposition_config())
+
+
+# -- the command line on each layout --------------------------------------------------------------
+
+
+def _cli(capsys, *args):
+    from symsteer import cli
+
+    code = cli.run([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def _recorded(tmp_path, outputs, ids):
+    np.save(tmp_path / "ids.npy", np.asarray(ids))
+    np.save(tmp_path / "out.npy", np.asarray(outputs))
+    return tmp_path / "out.npy", tmp_path / "ids.npy"
+
+
+def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
+    sd = ref.bilinear_vpd_state(np.random.default_rng(10))
+    path = _save(tmp_path, sd, {"model": {"use_rmsnorm": True}})
+    ids = np.array([[1, 2, 3, 4], [0, 6, 5, 1]])
+    out, inp = _recorded(tmp_path, [ref.bilinear_vpd(sd, row) for row in ids], ids)
+    s = ",".join(["0.3"] * 6)
+    code, text = _cli(capsys, "expand", "--model", path, "--layout", "bilinear-vpd", "--tokens", "1,2,3,4", "--s", s,
+                      "--positions", "last", "--max-order", "2", "--format", "json", "--reference", out, "--inputs", inp)
+    assert code == 0, text
+    data = json.loads(text)
+    assert data["steered"] == [3] and data["truncated"] and "RMSNorm" in data["model"]
+    code, text = _cli(capsys, "effect", "--model", path, "--tokens", "1,2,3,4", "--s", s, "--steer-at", "2",
+                      "--alpha=-0.01,0,0.01", "--max-order", "4", "--reference", out, "--inputs", inp)
+    assert code == 0, text
+    assert "relative difference" in text
+    code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
+    assert code == 0 and text.startswith("ok:"), text
+    # a model that is not the one recorded is refused before anything is said about it
+    wrong = dict(sd)
+    wrong["blocks.1.mlp.w_m.weight"] = sd["blocks.1.mlp.w_m.weight"] * 1.01
+    other = _save(tmp_path, wrong, name="wrong.npz")
+    code, text = _cli(capsys, "expand", "--model", other, "--tokens", "1,2,3,4", "--s", s, "--max-order", "1",
+                      "--reference", out, "--inputs", inp)
+    assert code == 1 and "differs from the reference" in text, text
+
+
+def test_cli_freezes_the_decomposition_transformer_and_says_so(tmp_path, capsys):
+    sd = ref.decomposition_state(np.random.default_rng(11))
+    path = _save(tmp_path, sd, _decomposition_config())
+    ids = np.array([[3, 1, 4, 1, 5]])
+    out, inp = _recorded(tmp_path, [ref.decomposition(sd, ids[0], n_head=2)], ids)
+    s = ",".join(["0.2"] * 8)
+    code, text = _cli(capsys, "effect", "--model", path, "--tokens", "3,1,4,1,5", "--s", s, "--steer-at", "1",
+                      "--alpha=-0.0001,0,0.0001", "--max-order", "4", "--format", "json", "--reference", out, "--inputs", inp)
+    assert code == 0, text
+    data = json.loads(text)
+    assert data["model"].count("softmax frozen at the unsteered stream") == 2
+    assert max(r["difference"] for r in data["alphas"]) < 1e-9
+    code, text = _cli(capsys, "expand", "--model", path, "--x", str(inp), "--s", s)
+    assert code != 0 and "--tokens" in text
