@@ -63,9 +63,10 @@ def rsqrt_series(u: np.ndarray, *, top: int, numbers: Numbers, what: str) -> np.
     for m in range(1, top + 1):
         acc = None
         for j in range(1, min(m, len(u) - 1) + 1):
-            term = u[j] * w[m - j] * float(j - 2 * m)  # 2(−j/2 − (m−j)), halved with the 1/m below
+            term = u[j] * w[m - j] * (j - 2 * m)  # 2(−j/2 − (m−j)), halved below
             acc = term if acc is None else acc + term
-        w.append(acc * inv * (1 / (2 * m)) if acc is not None else w[0] * 0)
+        # integers only: 1/(2m) as a float would round, and a ball run must not
+        w.append(acc * inv / (2 * m) if acc is not None else w[0] * 0)
     return np.stack(w)
 
 
