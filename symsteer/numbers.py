@@ -248,6 +248,27 @@ FLOAT: Numbers = _Float()
 EXACT: Numbers = _Exact()
 
 
+def array_bits(arr: np.ndarray) -> int:
+    """The largest numerator or denominator of an exact array, in bits (0 for float64)."""
+    return max((_bits(v) for v in arr.ravel()), default=0) if arr.dtype == object else 0
+
+
+def weight_bits(block: Any) -> int:
+    """The largest numerator or denominator of a block's weights taken exactly, in bits."""
+    out = 0
+    for value in block.arrays().values():
+        if value is None:
+            continue
+        arr = value if isinstance(value, np.ndarray) else np.asarray([value], dtype=object)
+        if arr.dtype.kind == "f" and arr.size:
+            # m · 2^e with a 53-bit m: the numerator or the denominator carries the exponent
+            _, e = np.frexp(arr[arr != 0]) if np.any(arr != 0) else (None, np.zeros(1, dtype=int))
+            out = max(out, 53 + max(int(e.max()), 0), 53 - min(int(e.min()), 0))
+        elif arr.dtype == object:
+            out = max(out, max((_bits(exact_number(v)) for v in arr.ravel() if not getattr(v, "free_symbols", None)), default=0))
+    return out
+
+
 class BranchError(ShapeError):
     """A ball run could not certify that a square root's argument stays off its branch cut
     (the argument's enclosure meets the closed negative real axis): no enclosure is given."""

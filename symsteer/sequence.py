@@ -30,13 +30,15 @@ import numpy as np
 from .blocks.base import Block, as_weight_array
 from ._coefficients import MAX_ORDER, degree_of, propagate, split_parts, truncation, walk
 from .errors import BudgetError, ShapeError
-from .numbers import EXACT, FLOAT, Numbers
+from .numbers import EXACT, FLOAT, Numbers, array_bits, weight_bits
 from .positions import SteerSet, steer_direction
 
 __all__ = ["SequenceModel", "direction", "MAX_ORDER", "MAX_EXACT_WORK"]
 
-#: the most multiply-adds of exact (object) numbers one propagation may plan before it starts
-MAX_EXACT_WORK = 200_000_000
+#: the most word operations an exact propagation may plan before it starts: a multiply-add of
+#: b-bit numbers counts (b/64)^1.6 (see :meth:`SequenceModel.work`); one costs 0.3–4 ns with
+#: flint, so the limit is about a minute
+MAX_EXACT_WORK = 2 * 10**10
 #: the same for float64 (about a minute of BLAS on a laptop core)
 MAX_FLOAT_WORK = 2 * 10**11
 #: the most attention-pattern entries (heads × T × T) one block may hold at once (4 GB of float64)
@@ -173,21 +175,27 @@ class SequenceModel:
         return truncation(self.degree(steer_at), max_order, after=f"{self.depth - steer_at} block(s)",
                           rational="row-normalised attention")
 
-    def work(self, steer_at: int, length: int, top: int) -> int:
-        """Multiply-adds one propagation takes, counted before any of it is done."""
+    def work(self, steer_at: int, length: int, top: int, *, bits: int | None = None) -> int:
+        """Multiply-adds one propagation takes, counted before any of it is done (each
+        block's :meth:`~symsteer.blocks.base.Block.cost`).
+
+        For exact runs, ``bits`` is the size of the inputs' numerators and denominators: each
+        block multiplies the larger of it and its weights' by its degree (the α-coefficients are sums of products of that many
+        input entries and weights; about ×5 per attention block), and a multiply-add of b-bit
+        numbers is counted as ``(b/64)^1.6`` word operations (GMP's Karatsuba–Toom range), so
+        that a deep exact run is refused before it starts rather than after an hour.
+        """
         total, k = 0, 1
-        for block in self.blocks[steer_at:]:
-            d_in, d_out = block.d_in, block.d_out
-            orders = top + 1
-            if block.mixes_positions:
-                total += orders * length * d_in * 6 * d_out + 3 * orders * orders * length * length * d_in
+        blocks = self.blocks[steer_at:] + ((self.head,) if self.head is not None else ())
+        for block in blocks:
+            if bits is None:
+                total += block.cost(length, top + 1)
             else:
-                hidden = getattr(getattr(block, "inner", block), "hidden", d_out)
-                total += orders * length * (2 * d_in * hidden + hidden * d_out) + orders * orders * length * hidden
+                grown = (block.degree(1) or 2) * max(bits, weight_bits(block))
+                total += block.cost(length, top + 1) * max(1, round((grown / 64) ** 1.6))
+                bits = grown
             deg = block.degree(k)
             k = top if deg is None else min(top, deg)
-        if self.head is not None:
-            total += (top + 1) * length * self.head.d_in * self.head.d_out
         return total
 
     def coefficients(self, x_n: Any, direction: Any, *, steer_at: int, max_order: int | None = None,
@@ -204,13 +212,15 @@ class SequenceModel:
         if xs.ndim != 2 or ds.shape != xs.shape:
             raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
         self.check_length(xs.shape[0], orders=top + 1)
-        planned = self.work(n, xs.shape[0], top)
+        bits = max(1, array_bits(xs), array_bits(ds)) if numbers is EXACT else None
+        planned = self.work(n, xs.shape[0], top, bits=bits)
         limit = MAX_FLOAT_WORK if numbers is FLOAT else MAX_EXACT_WORK
         if planned > limit:
             what = "float64" if numbers is FLOAT else "exact"
+            grown = f" (the exact numbers grow from {bits} bits by the degree of every block)" if bits is not None else ""
             raise BudgetError(
                 f"{what} coefficients up to order {top} for T={xs.shape[0]} would take about {planned:.2e} "
-                f"multiply-adds (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
+                f"multiply-adds{grown} (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
                 + ("" if numbers is FLOAT else ", or float64")
             )
         blocks = self.blocks[n:] + ((self.head,) if self.head is not None else ())

@@ -184,6 +184,11 @@ class Attention(Block):
         # two from the query, two from the key's gates, one from the value
         return None if self.pattern == "squared-normalized" else 5 * k
 
+    def cost(self, rows: int, orders: int) -> int:
+        # five projections and O per order and position; the gates, the pattern and the values
+        # convolve orders over every (query, key) pair
+        return orders * rows * self.d_in * 6 * self.d_out + 3 * orders * orders * rows * rows * self.d_in
+
     def describe(self) -> str:
         kind = {"bilinear": "bilinear attention (q1·k1)(q2·k2)", "squared": "squared attention (q·k)²",
                 "squared-normalized": "row-normalised squared attention"}[self.pattern]
@@ -376,6 +381,9 @@ class FrozenAttention(Block):
 
     def degree(self, k: int) -> int:
         return k
+
+    def cost(self, rows: int, orders: int) -> int:
+        return orders * rows * (self.d_in * self.v.shape[0] + self.o.size + rows * self.v.shape[0])
 
     def describe(self) -> str:
         return f"attention with a frozen pattern ({self.heads} head(s), T = {self.frozen.shape[1]}) {self.d_in} → {self.d_out}"

@@ -230,6 +230,10 @@ class NormedBilinear(Block):
     def degree(self, k: int) -> None:
         return None  # a rational function of α: no polynomial degree
 
+    def cost(self, rows: int, orders: int) -> int:
+        # the layer, the squared norm's convolution and the series division
+        return self.inner.cost(rows, orders) + orders * orders * rows * (self.d_in + self.d_out)
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``x = num/den`` ↦ ``B(g ⊙ num) / (‖num‖²/d + ε den²)`` (the den² cancels)."""
         gain, eps, inv_d = self._own(numbers)
