@@ -134,6 +134,10 @@ class RMSNorm(Block):
     def degree(self, k: int) -> None:
         return None  # algebraic in α: no polynomial degree
 
+    def cost(self, rows: int, orders: int) -> int:
+        # the squared norm's order convolution, the series of u^(-1/2), and x times it
+        return orders * orders * rows * (2 * self.width + 1)
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"{self.name}: a per-sample RMSNorm on its own is x/√(…), not a rational function of alpha; "
                          "only a norm right before a bias-free bilinear layer (NormedBilinear) is rational")
