@@ -145,3 +145,22 @@ def test_rational_model_radius_is_below_its_nearest_pole(rng):
     nearest = min(abs(p) for p in rational_form(net, x_n=x, s=s, steer_at=0).poles())
     disk = certified_radius(Steered.of_network(net, x_n=x, s=s, steer_at=0), outer=2 * nearest)
     assert 0.8 * nearest < disk.radius <= nearest
+
+
+def test_qk_norm_with_rope_certificate(rng):
+    from symsteer.blocks import Attention, Residual, Rotary
+
+    from test_norms import qk_attention
+
+    att, _ = qk_attention(rng, per_branch=True)
+    att = Attention(q1=att.q1, k1=att.k1, q2=att.q2, k2=att.k2, v=att.v, o=att.o, heads=2, qk_norm=att.qk_norm,
+                    rotary=Rotary(2, source="numpy"))
+    model = SequenceModel((Residual.add(att),))
+    x = rng.standard_normal((3, 4))
+    D = np.zeros((3, 4))
+    D[2] = rng.standard_normal(4)
+    cert = certify(Steered.of_sequence(model, direction=D, steer_at=0, x=x), order=12)
+    assert np.isfinite(cert.tail_bound)
+    for alpha in np.linspace(-cert.rho, cert.rho, 15):
+        got = model.forward(x, numbers=FLOAT, steer_at=0, direction=D, alpha=alpha)
+        assert np.all(np.abs(polyval(cert.midpoints(), alpha) - got) <= cert.error_bound(alpha) + 1e-9)
