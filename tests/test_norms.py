@@ -188,3 +188,70 @@ def test_prenorm_in_a_network_is_a_stage(rng):
     assert np.max(np.abs(polyval(cs, alpha) - got)) < 1e-9
     with pytest.raises(ShapeError, match="max_order"):
         coefficients(net, x=x, s=s, steer_at=0, numbers=FLOAT)
+
+
+# -- QK-norm ---------------------------------------------------------------------------------
+
+
+def numpy_attention_qk_norm(att, x, eps, gains):
+    """Bilinear attention with an RMSNorm on each head's q and k, written here from the formula
+    (no RoPE): pattern = (n(q1)·n(k1))(n(q2)·n(k2)) · scale, causal; out = O concat(Σ_k p v_k)."""
+    T, H = x.shape[0], att.heads
+    dh = att.q1.shape[0] // H
+
+    def heads(W, key):
+        y = (x @ W.T).reshape(T, H, dh).transpose(1, 0, 2)
+        return numpy_rmsnorm(y, gains.get(key), eps)
+
+    q1, k1, q2, k2 = (heads(getattr(att, k), k) for k in ("q1", "k1", "q2", "k2"))
+    p = np.einsum("hqi,hki->hqk", q1, k1) * np.einsum("hqi,hki->hqk", q2, k2) * float(att.scale)
+    p = p * np.tril(np.ones((T, T)))
+    v = (x @ att.v.T).reshape(T, H, -1).transpose(1, 0, 2)
+    z = (p @ v).transpose(1, 0, 2).reshape(T, -1)
+    return z @ att.o.T
+
+
+def qk_attention(rng, *, d=4, heads=2, eps=0.05, per_branch=False):
+    base = Attention.random(d, heads=heads, rng=rng, kind="float")
+    dh = d // heads
+    if per_branch:
+        gains = {k: 1 + 0.3 * rng.standard_normal(dh) for k in ("q1", "k1", "q2", "k2")}
+        norm = {k: RMSNorm(dh, eps=eps, gain=g, name=f"{k}_norm") for k, g in gains.items()}
+    else:
+        gains, norm = {}, RMSNorm(dh, eps=eps, name="qk_norm")
+    att = Attention(q1=base.q1, k1=base.k1, q2=base.q2, k2=base.k2, v=base.v, o=base.o, heads=heads, qk_norm=norm)
+    return att, gains
+
+
+@pytest.mark.parametrize("per_branch", [False, True])
+def test_qk_norm_forward_matches_numpy(rng, per_branch):
+    att, gains = qk_attention(rng, per_branch=per_branch)
+    x = rng.standard_normal((5, 4))
+    assert_close(att.forward(x, numbers=FLOAT), numpy_attention_qk_norm(att, x, 0.05, gains), what="QK-norm attention")
+    assert att.degree(1) is None and not att.polynomial and "QK-norm" in att.describe()
+
+
+def test_qk_norm_series_against_forward_passes(rng):
+    att, _ = qk_attention(rng, per_branch=True)
+    model = SequenceModel((Residual.add(att),))
+    x = rng.standard_normal((3, 4))
+    D = np.zeros((3, 4))
+    D[0] = rng.standard_normal(4)
+    K = 5
+    cs = model.coefficients(x, D, steer_at=0, max_order=K, numbers=FLOAT)
+    errors = []
+    for alpha in (0.01, 0.005):
+        errors.append(float(np.max(np.abs(polyval(cs, alpha) - model.forward(x, numbers=FLOAT, steer_at=0, direction=D, alpha=alpha)))))
+    assert errors[0] < 1e-6 and errors[0] / errors[1] > 2 ** (K + 1) / 2
+
+
+def test_qk_norm_is_refused_where_a_formula_assumes_a_polynomial(rng):
+    from symsteer.blocks.attention import cross_map
+
+    att, _ = qk_attention(rng)
+    with pytest.raises(ShapeError, match="QK-norm"):
+        cross_map(att, rng.standard_normal((2, 4)), 1, 0, numbers=FLOAT)
+    with pytest.raises(ShapeError, match="width 2"):
+        Attention(q1=att.q1, k1=att.k1, q2=att.q2, k2=att.k2, v=att.v, o=att.o, heads=2, qk_norm=RMSNorm(4))
+    with pytest.raises(ShapeError, match="'v'"):
+        Attention(q1=att.q1, k1=att.k1, q2=att.q2, k2=att.k2, v=att.v, o=att.o, heads=2, qk_norm={"v": RMSNorm(2)})

@@ -89,6 +89,9 @@ class Chain(Block):
     def degree(self, k: int) -> int | None:
         return reduce(lambda d, p: None if d is None else p.degree(d), self.parts, k)
 
+    def cost(self, rows: int, orders: int) -> int:
+        return sum(p.cost(rows, orders) for p in self.parts)
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         for part in self.parts:
             num, den = part.rational(num, den, numbers=numbers)

@@ -63,9 +63,10 @@ def rsqrt_series(u: np.ndarray, *, top: int, numbers: Numbers, what: str) -> np.
     for m in range(1, top + 1):
         acc = None
         for j in range(1, min(m, len(u) - 1) + 1):
-            term = u[j] * w[m - j] * float(j - 2 * m)  # 2(−j/2 − (m−j)), halved with the 1/m below
+            term = u[j] * w[m - j] * (j - 2 * m)  # 2(−j/2 − (m−j)), halved below
             acc = term if acc is None else acc + term
-        w.append(acc * inv * (1 / (2 * m)) if acc is not None else w[0] * 0)
+        # integers only: 1/(2m) as a float would round, and a ball run must not
+        w.append(acc * inv / (2 * m) if acc is not None else w[0] * 0)
     return np.stack(w)
 
 
@@ -132,6 +133,10 @@ class RMSNorm(Block):
 
     def degree(self, k: int) -> None:
         return None  # algebraic in α: no polynomial degree
+
+    def cost(self, rows: int, orders: int) -> int:
+        # the squared norm's order convolution, the series of u^(-1/2), and x times it
+        return orders * orders * rows * (2 * self.width + 1)
 
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"{self.name}: a per-sample RMSNorm on its own is x/√(…), not a rational function of alpha; "
