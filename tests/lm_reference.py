@@ -172,3 +172,69 @@ def decomposition_state(rng: np.random.Generator, *, vocab: int = 9, d: int = 8,
         if bias:
             sd[f"{p}.mlp.w.bias"], sd[f"{p}.mlp.p.bias"] = g(2 * hidden), g(d)
     return sd
+
+
+# -- loganriggs/tensor_language GPT (the released modded-nanogpt LMs) --------------------------------
+
+
+def gpt(sd: dict[str, np.ndarray], tokens: Any, *, n_head: int, eps: float, steer: Any = None) -> np.ndarray:
+    """``x = n(E t)``, ``x0 = x``; per block ``x ← λ0 x + λ1 x0``, ``h = n(x)``, QK-norm per head then
+    RoPE (opposite sign, bf16 tables), ``v = (1 − λ) V h + λ v1`` (v1: block 0's ``V h``), pattern
+    ``(q1·k1/D)(q2·k2/D)`` causal (one branch: ``(q·k/D)²`` row-normalised), ``x ← x + O z``,
+    ``x ← x + MLP(n(x))``; logits ``30 tanh(U n(x) / 30)``. Steering at sublayer 2i adds to x
+    before the λ mixing (x0 untouched)."""
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    x = rms(f["transformer.wte.weight"][np.asarray(tokens)], eps)
+    x0, v1 = x, None
+    T, d = x.shape
+    dh = d // n_head
+    cos, sin = rope_tables(dh, T, bf16=True)
+    L = len({k.split(".")[2] for k in f if k.startswith("transformer.h.")})
+    for i in range(L):
+        p = f"transformer.h.{i}"
+        x = _steered(x, 2 * i, steer)
+        x = f[f"{p}.lambdas"][0] * x + f[f"{p}.lambdas"][1] * x0
+        h = rms(x, eps)
+
+        def qk(key: str) -> np.ndarray:
+            return rot(rms((h @ f[f"{p}.attn.{key}.weight"].T).reshape(T, n_head, dh), eps), cos, sin, sign=-1)
+
+        v = (h @ f[f"{p}.attn.c_v.weight"].T).reshape(T, n_head, dh)
+        v1 = v if v1 is None else v1
+        lam = float(f[f"{p}.attn.lamb"])
+        v = (1 - lam) * v + lam * v1
+        s1 = np.einsum("qhe,khe->hqk", qk("c_q"), qk("c_k")) / dh
+        if f"{p}.attn.c_q2.weight" in f:
+            a = s1 * np.einsum("qhe,khe->hqk", qk("c_q2"), qk("c_k2")) / dh * causal(T)
+        else:
+            a = s1 * s1 * causal(T)
+            a = a / a.sum(-1, keepdims=True)
+        x = x + np.einsum("hqk,khe->qhe", a, v).reshape(T, d) @ f[f"{p}.attn.c_proj.weight"].T
+        x = _steered(x, 2 * i + 1, steer)
+        h = rms(x, eps)
+        if f"{p}.mlp.Left.weight" in f:
+            g = (h @ f[f"{p}.mlp.Left.weight"].T) * (h @ f[f"{p}.mlp.Right.weight"].T)
+            x = x + g @ f[f"{p}.mlp.Down.weight"].T + f[f"{p}.mlp.Down_bias"]
+        else:
+            x = x + (h @ f[f"{p}.mlp.c_fc.weight"].T) ** 2 @ f[f"{p}.mlp.c_proj.weight"].T + f[f"{p}.mlp.bias"]
+    x = _steered(x, 2 * L, steer)
+    return 30 * np.tanh(rms(x, eps) @ f["lm_head.weight"].T / 30)
+
+
+def gpt_state(rng: np.random.Generator, *, vocab: int = 11, d: int = 8, layers: int = 2, expansion: int = 2,
+              two: bool = True, bilinear: bool = True, dtype: Any = np.float64) -> dict[str, np.ndarray]:
+    """A random state dict named and shaped as ``GPT``'s (``two``: bilinear_attn; ``bilinear``: Left/Right/Down)."""
+    g = lambda *s: (rng.standard_normal(s) * 0.5).astype(dtype)  # noqa: E731
+    sd = {"transformer.wte.weight": g(vocab, d), "lm_head.weight": g(vocab, d)}
+    for i in range(layers):
+        p = f"transformer.h.{i}"
+        sd[f"{p}.lambdas"] = np.array([0.8, 0.3], dtype=dtype) + g(2) * 0.2
+        for k in ("c_q", "c_k", "c_v", "c_proj") + (("c_q2", "c_k2") if two else ()):
+            sd[f"{p}.attn.{k}.weight"] = g(d, d)
+        sd[f"{p}.attn.lamb"] = np.asarray(0.3 + 0.4 * rng.random(), dtype=dtype)
+        if bilinear:
+            sd[f"{p}.mlp.Left.weight"], sd[f"{p}.mlp.Right.weight"] = g(expansion * d, d), g(expansion * d, d)
+            sd[f"{p}.mlp.Down.weight"], sd[f"{p}.mlp.Down_bias"] = g(d, expansion * d), g(d)
+        else:
+            sd[f"{p}.mlp.c_fc.weight"], sd[f"{p}.mlp.c_proj.weight"], sd[f"{p}.mlp.bias"] = g(4 * d, d), g(d, 4 * d), g(d)
+    return sd

@@ -274,3 +274,80 @@ def test_cli_freezes_the_decomposition_transformer_and_says_so(tmp_path, capsys)
     assert max(r["difference"] for r in data["alphas"]) < 1e-9
     code, text = _cli(capsys, "expand", "--model", path, "--x", str(inp), "--s", s)
     assert code != 0 and "--tokens" in text
+
+
+# -- loganriggs/tensor_language GPT (the released LMs) ----------------------------------------------
+
+
+_F64_EPS = float(np.finfo(np.float64).eps)
+_F32_EPS = float(np.finfo(np.float32).eps)
+
+
+@pytest.mark.parametrize("two,bilinear", [(True, True), (False, False)])
+def test_gpt_loads_and_matches_the_reference(tmp_path, two, bilinear):
+    sd = ref.gpt_state(np.random.default_rng(12), two=two, bilinear=bilinear)
+    config = {"n_head": 2, "bilinear_attn": two, "squared_attn": True, "bilinear": bilinear, "squared_mlp": not bilinear}
+    model = load_model(_save(tmp_path, sd, config))
+    assert model.steer_width == 8 and model.width_at(0) == 8 and model.stream_width(0) == 16 and model.stream_width(1) == 24
+    tokens = [3, 1, 4, 1, 5, 9, 2]
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    assert _relative(model.forward(x0, numbers=FLOAT), ref.gpt(sd, tokens, n_head=2, eps=_F64_EPS)) < 1e-12
+    S = np.random.default_rng(13).standard_normal((7, 8))
+    for n in (0, 1, 2, 3, 4):  # block inputs (x0 untouched), between attention and MLP, the last stream
+        got = model.forward(x0, numbers=FLOAT, steer_at=n, direction=S, alpha=0.6)
+        assert _relative(got, ref.gpt(sd, tokens, n_head=2, eps=_F64_EPS, steer=(n, S, 0.6))) < 1e-12, n
+    # a float32 file runs with float32's ε, as F.rms_norm(eps=None) does
+    sd32 = {k: v.astype(np.float32) for k, v in sd.items()}
+    model32 = model_arrays(sd32, source="gpt32", config=config)
+    got = model32.forward(model32.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
+    assert _relative(got, ref.gpt(sd32, tokens, n_head=2, eps=_F32_EPS)) < 1e-12
+
+
+def test_gpt_series_matches_forward_passes_at_small_alpha():
+    sd = ref.gpt_state(np.random.default_rng(14))
+    model = model_arrays(sd, source="gpt", config={"n_head": 2, "bilinear_attn": True, "squared_attn": True, "bilinear": True})
+    for n in (0, 1, 3):
+        assert _series_matches_forward(model, [2, 7, 1, 8, 2], steer_at=n) < 1e-10, n
+    assert _series_matches_forward(model, [2, 7, 1, 8, 2], steer_at=0, positions=[4]) < 1e-10
+    coarse = [_series_matches_forward(model, [2, 7, 1, 8, 2], steer_at=2, K=2, alpha=a) for a in (2e-2, 1e-2)]
+    assert 4 < coarse[0] / coarse[1] < 16  # a truncation: the error falls like alpha^(K+1)
+
+
+def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
+    sd = ref.gpt_state(np.random.default_rng(15))
+    config = {"n_head": 2, "bilinear_attn": True, "squared_attn": True, "bilinear": True}
+    with pytest.raises(InputFileError, match="number of heads"):
+        model_arrays(sd, source="gpt", config={})
+    with pytest.raises(InputFileError, match="differential softmax"):
+        model_arrays(sd | {"transformer.h.1.attn.bilinear_lamb": np.asarray(0.8)}, source="gpt", config=config)
+    with pytest.raises(InputFileError, match="gated"):
+        model_arrays(sd, source="gpt", config=config | {"gated": True})
+    one = ref.gpt_state(np.random.default_rng(15), two=False, bilinear=False)
+    with pytest.raises(InputFileError, match="softmax attention"):
+        model_arrays(one, source="gpt", config={"n_head": 2, "squared_mlp": True})
+    with pytest.raises(InputFileError, match="relu"):
+        model_arrays(one, source="gpt", config={"n_head": 2, "squared_attn": True})
+    bad = dict(sd)
+    del bad["transformer.h.0.attn.lamb"]
+    with pytest.raises(InputFileError, match="transformer.h.0.attn.lamb"):
+        model_arrays(bad, source="gpt", config=config)
+    with pytest.raises(InputFileError, match="fit no known layout|_orig_mod"):
+        model_arrays({f"_orig_mod.{k}": v for k, v in sd.items()}, source="gpt", config=config)
+
+
+def test_cli_on_a_gpt_file_with_its_recorded_logits(tmp_path, capsys):
+    sd = ref.gpt_state(np.random.default_rng(16))
+    path = _save(tmp_path, sd, {"n_head": 2, "bilinear_attn": True, "squared_attn": True, "bilinear": True})
+    ids = np.array([[3, 1, 4, 1, 5], [2, 7, 1, 8, 2]])
+    out, inp = _recorded(tmp_path, [ref.gpt(sd, row, n_head=2, eps=_F64_EPS) for row in ids], ids)
+    s = ",".join(["0.25"] * 8)
+    code, text = _cli(capsys, "effect", "--model", path, "--layout", "tensor-language-gpt", "--tokens", "3,1,4,1,5", "--s", s,
+                      "--steer-at", "2", "--positions", "from:2", "--alpha=-0.001,0,0.001", "--max-order", "5",
+                      "--format", "json", "--reference", out, "--inputs", inp)
+    assert code == 0, text
+    data = json.loads(text)
+    assert "softcap" in data["model"] and max(r["difference"] for r in data["alphas"]) < 1e-9
+    code, text = _cli(capsys, "expand", "--model", path, "--tokens", "3,1,4,1,5", "--s", s, "--max-order", "2")
+    assert code == 0 and "outputs before position 0" in text, text
+    code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
+    assert code == 0, text
