@@ -238,3 +238,43 @@ def gpt_state(rng: np.random.Generator, *, vocab: int = 11, d: int = 8, layers: 
         else:
             sd[f"{p}.mlp.c_fc.weight"], sd[f"{p}.mlp.c_proj.weight"], sd[f"{p}.mlp.bias"] = g(4 * d, d), g(d, 4 * d), g(d)
     return sd
+
+
+# -- tdooms/tensor-similarity CheckpointTransformer (melephant AttentionLM) --------------------------
+
+
+def checkpoint(sd: dict[str, np.ndarray], tokens: Any, *, n_head: int, scale: float = 0.35, residual: str = "add",
+               steer: Any = None) -> np.ndarray:
+    """Layers of bilinear attention ``(q1·k1)(q2·k2)/d_h²`` (QK biases before RoPE), residual
+    ``x + s O z`` (or the lerp); logits ``U x / √(energy + 1e-6)``."""
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    x = f["embed.weight"][np.asarray(tokens)]
+    T, d = x.shape
+    dh = d // n_head
+    cos, sin = rope_tables(dh, T)
+    L = len({k.split(".")[1] for k in f if k.startswith("layers.")})
+    for i in range(L):
+        p = f"layers.{i}"
+        x = _steered(x, i, steer)
+        pr = {k: (x @ f[f"{p}.{k}.weight"].T + f.get(f"{p}.{k}.bias", 0.0)).reshape(T, n_head, dh) for k in ("q1", "k1", "q2", "k2", "v")}
+        r = {k: rot(pr[k], cos, sin) for k in ("q1", "k1", "q2", "k2")}
+        a = np.einsum("qhe,khe->hqk", r["q1"], r["k1"]) * np.einsum("qhe,khe->hqk", r["q2"], r["k2"]) / dh**2 * causal(T)
+        out = np.einsum("hqk,khe->qhe", a, pr["v"]).reshape(T, d) @ f[f"{p}.o.weight"].T
+        x = x + scale * out if residual == "add" else (1 - scale) * x + scale * out
+    x = _steered(x, L, steer)
+    energy = float(np.ravel(f.get("final_norm.running_mean_energy", np.ones(1)))[0])
+    return x @ f["unembed.weight"].T / np.sqrt(energy + 1e-6)
+
+
+def checkpoint_state(rng: np.random.Generator, *, vocab: int = 9, d: int = 8, layers: int = 2, bias: bool = True,
+                     energy: float = 2.5, dtype: Any = np.float32) -> dict[str, np.ndarray]:
+    """A random state dict named and shaped as a melephant checkpoint (embed rows are tokens)."""
+    g = lambda *s: (rng.standard_normal(s) * 0.5).astype(dtype)  # noqa: E731
+    sd = {"embed.weight": g(vocab, d), "unembed.weight": g(vocab, d),
+          "final_norm.running_mean_energy": np.array([energy], dtype=dtype)}
+    for i in range(layers):
+        for k in ("q1", "k1", "q2", "k2", "v", "o"):
+            sd[f"layers.{i}.{k}.weight"] = g(d, d)
+            if bias and k in ("q1", "k1", "q2", "k2"):
+                sd[f"layers.{i}.{k}.bias"] = g(d)
+    return sd

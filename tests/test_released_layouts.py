@@ -351,3 +351,37 @@ def test_cli_on_a_gpt_file_with_its_recorded_logits(tmp_path, capsys):
     assert code == 0 and "outputs before position 0" in text, text
     code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
     assert code == 0, text
+
+
+# -- tdooms/tensor-similarity CheckpointTransformer ------------------------------------------------
+
+
+@pytest.mark.parametrize("residual", ["add", "lerp"])
+def test_checkpoint_transformer_folds_the_bos_norm_and_matches_the_reference(tmp_path, residual):
+    sd = ref.checkpoint_state(np.random.default_rng(17), dtype=np.float64)
+    config = {"model": {"n_head": 2, "attn_scale": 0.35, "attn_type": "bilinear"}} | ({"residual": "lerp"} if residual == "lerp" else {})
+    model = load_model(_save(tmp_path, sd, config))
+    tokens = [1, 8, 2, 8, 1, 8]
+    x0 = model.inputs(tokens=tokens, numbers=FLOAT)
+    want = ref.checkpoint(sd, tokens, n_head=2, residual=residual)
+    # the fold is computed in float32, as _absorb_final_norm does: float32 rounding of U/√(e + ε)
+    assert _relative(model.forward(x0, numbers=FLOAT), want) < 1e-6
+    D = np.random.default_rng(18).standard_normal((6, 8))
+    got = model.forward(x0, numbers=FLOAT, steer_at=1, direction=D, alpha=0.5)
+    assert _relative(got, ref.checkpoint(sd, tokens, n_head=2, residual=residual, steer=(1, D, 0.5))) < 1e-6
+    # polynomial: the whole expansion is exact at any α
+    assert _series_matches_forward(model, tokens, steer_at=1, K=model.degree(1), alpha=0.8) < 1e-10
+    folded = model.head.M
+    assert np.allclose(folded, sd["unembed.weight"] / np.sqrt(2.5 + 1e-6), rtol=1e-6)
+
+
+def test_checkpoint_transformer_refusals():
+    sd = ref.checkpoint_state(np.random.default_rng(19))
+    with pytest.raises(InputFileError, match="number of heads"):
+        model_arrays(sd, source="ckpt", config={"model": {"attn_scale": 0.35}})
+    with pytest.raises(InputFileError, match="attn_type"):
+        model_arrays(sd, source="ckpt", config={"model": {"n_head": 2, "attn_type": "softmax"}})
+    with pytest.raises(InputFileError, match="no bias there"):
+        model_arrays(sd | {"layers.0.v.bias": np.zeros(8, np.float32)}, source="ckpt", config={"model": {"n_head": 2}})
+    assert load_model is not None and LAYOUTS["tensor-similarity-checkpoint"].claims(list(sd))
+    assert not LAYOUTS["tensor-language"].claims(list(sd))
