@@ -164,3 +164,58 @@ def test_qk_norm_with_rope_certificate(rng):
     for alpha in np.linspace(-cert.rho, cert.rho, 15):
         got = model.forward(x, numbers=FLOAT, steer_at=0, direction=D, alpha=alpha)
         assert np.all(np.abs(polyval(cert.midpoints(), alpha) - got) <= cert.error_bound(alpha) + 1e-9)
+
+
+# -- what the outputs say ----------------------------------------------------------------------
+
+
+def normed_lm(rng, d=4, vocab=6):
+    model = prenorm_model(rng, d=d)
+    return SequenceModel(model.blocks, embed=rng.standard_normal((vocab, d)), head=model.head)
+
+
+@pytest.fixture
+def normed_cli(rng, monkeypatch):
+    import symsteer.sequence_cli as sc
+
+    model = normed_lm(rng)
+    monkeypatch.setattr(sc, "load_sequence_model", lambda path, options, gate=True: (model, None))
+    return sc, model
+
+
+def test_expand_says_certified_series_within_rho(normed_cli):
+    import json
+
+    sc, model = normed_cli
+    options = {"tokens": "0,3,5", "positions": "last"}
+    data = json.loads(sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None,
+                                         fmt="json", options=options))
+    info = data["exactness"]
+    assert info["kind"] == "certified series" and info["order"] == 10
+    assert 0 < info["rho"] < info["radius_lower_bound"] and math.isfinite(info["tail_bound"])
+    assert set(data["values"]["0"]) == {"total"}
+    text = sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None, fmt="text",
+                              options=options)
+    assert "certified series" in text and "nothing is claimed outside" in text
+    with pytest.raises(ShapeError, match="certified series"):
+        sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None, fmt="latex",
+                           options=options)
+    with pytest.raises(ShapeError, match="square root"):
+        sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=True, fmt="json",
+                           options=options)
+
+
+def test_effect_flags_alphas_outside_the_certified_disk(normed_cli):
+    import json
+
+    sc, model = normed_cli
+    options = {"tokens": "0,3,5", "positions": "last"}
+    text, failed = sc.effect_sequence("m", steer_at=0, s_value="1,0.5,0,-1", alphas=(-0.01, 0.01, 5.0), max_order=10,
+                                      fmt="json", options=options)
+    data = json.loads(text)
+    assert not failed and data["exactness"]["kind"] == "certified series"
+    inside = [r["inside_certified_disk"] for r in data["alphas"]]
+    assert inside == [True, True, False]
+    text, _ = sc.effect_sequence("m", steer_at=0, s_value="1,0.5,0,-1", alphas=(0.01, 5.0), max_order=10, fmt="text",
+                                 options=options)
+    assert "OUTSIDE the certified disk" in text and "split by kind is not defined" in text
