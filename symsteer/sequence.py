@@ -114,7 +114,7 @@ class SequenceModel:
         n = self.check_steer_at(n)
         return self.blocks[n].d_in if n < self.depth else self.blocks[-1].d_out
 
-    def _widened(self, direction: np.ndarray, n: int, numbers: Numbers) -> np.ndarray:
+    def widened(self, direction: np.ndarray, n: int, numbers: Numbers) -> np.ndarray:
         """A steering direction padded with zeros over the carried lanes (see ``steer_width``)."""
         extra = self.stream_width(n) - direction.shape[-1]
         if not extra:
@@ -181,7 +181,7 @@ class SequenceModel:
             self.check_length(np.shape(x0)[-2])
         if steer_at is not None:
             steer_at = self.check_steer_at(steer_at)
-            direction = self._widened(numbers.vector(direction, "direction", self.width_at(steer_at)), steer_at, numbers)
+            direction = self.widened(numbers.vector(direction, "direction", self.width_at(steer_at)), steer_at, numbers)
         return walk(self.blocks, x0, points=range(self.depth + 1), numbers=numbers, where=lambda i: f"block {i}",
                     steer_at=steer_at, direction=direction, alpha=alpha)
 
@@ -233,7 +233,7 @@ class SequenceModel:
         width = self.stream_width(n)
         top = self.order_limit(n, max_order)
         xs = numbers.vector(x_n, "x_n", width)
-        ds = self._widened(numbers.vector(direction, "direction", self.width_at(n)), n, numbers)
+        ds = self.widened(numbers.vector(direction, "direction", self.width_at(n)), n, numbers)
         if xs.ndim != 2 or ds.shape != xs.shape:
             raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
         self.check_length(xs.shape[0], orders=top + 1)

@@ -29,7 +29,7 @@ For a single norm the radius is at most ``√(‖x‖² + d ε) / ‖s‖`` (the
 >>> steered = Steered((RMSNorm(2, eps=1),), x_n=[1.0, 0.0], direction=[0.0, 1.0])
 >>> cert = certify(steered, order=12, rho=0.5)
 >>> round(cert.radius, 3), round(3 ** 0.5, 3)      # certified R vs √(‖x‖² + dε)/‖s‖ = √3
-(1.698, 1.732)
+(1.731, 1.732)
 >>> cert.tail_bound < 1e-5
 True
 """
@@ -53,10 +53,13 @@ try:
 except ImportError:  # pragma: no cover - python-flint is a dependency
     flint = None
 
-__all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certified_radius", "exactness", "MAX_BOXES"]
+__all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certified_radius", "exactness", "statement",
+           "exactness_text", "MAX_BOXES", "CLI_BOXES"]
 
 #: the most complex boxes (forward passes) one certificate may run
 MAX_BOXES = 4000
+#: the same for the command line (a stopped search still gives a sound, smaller radius)
+CLI_BOXES = 600
 
 
 def _up(value: Any) -> float:
@@ -113,7 +116,8 @@ class Steered:
             x0 = model.inputs(numbers=BALL, tokens=tokens, x=x)
             x_n = run_blocks(model.blocks[:n], x0, BALL, lambda i: f"block {i}")
         blocks = model.blocks[n:] + ((model.head,) if model.head is not None else ())
-        return cls(blocks, x_n, BALL.vector(direction, "direction", model.width_at(n)),
+        # steering adds to the residual lanes only (a model carrying x0 and v1 beside x)
+        return cls(blocks, x_n, model.widened(BALL.vector(direction, "direction", model.width_at(n)), n, BALL),
                    where=lambda i: f"block {n + i}" if n + i < model.depth else "the head")
 
     @property
@@ -177,12 +181,14 @@ class _Disk:
 
 
 def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: int = MAX_BOXES) -> _Disk:
-    """The largest r ≤ ``outer`` the box search certifies (see the module): boxes are split
-    down to half-width ``outer / 2^depth``; at most ``budget`` forward passes."""
+    """The largest r ≤ ``outer`` the box search certifies (see the module): a box that fails is
+    split until its half-width is below ``2^-depth`` times its distance from 0 (so R is found to
+    about that relative accuracy, and boxes near 0 may be as small as they need); at most
+    ``budget`` forward passes."""
     if not (outer > 0 and math.isfinite(outer)):
         raise ShapeError(f"outer={outer!r}; expected a positive radius")
     boxes = CenteredBoxes()
-    smallest = outer / 2**depth
+    floor = outer / 4**depth  # boxes at the origin: as small as this
     heap: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, outer)]
     runs = 0
     while heap:
@@ -194,7 +200,7 @@ def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: 
         runs += 1
         if _run_box(steered, boxes, complex(cx, cy), h) is not None:
             continue
-        if h <= smallest:  # the first failure, in order of distance: the disk below it is covered
+        if h <= max(dist, floor) / 2**depth:  # the first failure, in order of distance: the disk below it is covered
             return _Disk(dist, False, runs)
         k = h / 2
         for sx in (-1, 1):
@@ -338,7 +344,8 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
     coeffs = ball_coefficients(steered, order)
     if outer is None:
         outer = 3 * _guess(coeffs)
-    disk = certified_radius(steered, outer=float(outer), depth=depth, budget=budget)
+    # two thirds of the forward passes for the radius, the rest for the circles of the tail bound
+    disk = certified_radius(steered, outer=float(outer), depth=depth, budget=max(1, 2 * budget // 3))
     R = disk.radius
     runs = disk.boxes
     if rho is None:
@@ -388,3 +395,35 @@ def _has_rmsnorm(blocks: Sequence[Block]) -> bool:
         if _has_rmsnorm([p for p in inner if isinstance(p, Block)]):
             return True
     return False
+
+
+def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
+              certificate: CertifiedSeries | None = None) -> dict[str, Any]:
+    """The ``exactness`` entry of an output (JSON): what is exact, what is a certified series and
+    within which |α|. ``exact_numbers``: the coefficients were computed in exact rationals;
+    ``truncated``: orders above the ones shown exist."""
+    base = exactness(blocks)
+    if base["kind"] == "series":
+        if certificate is None:
+            return {**base, "kind": "series", "certified": False}
+        return {**certificate.exactness(), "what": base["what"]}
+    if base["kind"] == "exact rational":
+        return {**base, "numbers": "exact" if exact_numbers else "float64",
+                "truncated": truncated, "note": "the Taylor series of an exact rational function; symsteer.rational gives it whole"}
+    kind = "exact" if exact_numbers else "exact polynomial, float64 coefficients"
+    return {**base, "kind": kind, "truncated": truncated}
+
+
+def exactness_text(info: dict[str, Any]) -> str:
+    """One line for text outputs from a :func:`statement`."""
+    if info["kind"] == "certified series":
+        more = " (search stopped: the true radius may be larger)" if not info.get("radius_search_complete", True) else ""
+        return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
+                f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
+                f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
+                f"{info['order']}; nothing is claimed outside")
+    if info["kind"] == "series":
+        return "a series (per-sample norms make the output algebraic in alpha); not certified"
+    if info["kind"] == "exact rational":
+        return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "")
+    return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)")

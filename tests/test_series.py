@@ -164,3 +164,107 @@ def test_qk_norm_with_rope_certificate(rng):
     for alpha in np.linspace(-cert.rho, cert.rho, 15):
         got = model.forward(x, numbers=FLOAT, steer_at=0, direction=D, alpha=alpha)
         assert np.all(np.abs(polyval(cert.midpoints(), alpha) - got) <= cert.error_bound(alpha) + 1e-9)
+
+
+# -- what the outputs say ----------------------------------------------------------------------
+
+
+def normed_lm(rng, d=4, vocab=6):
+    model = prenorm_model(rng, d=d)
+    return SequenceModel(model.blocks, embed=rng.standard_normal((vocab, d)), head=model.head)
+
+
+@pytest.fixture
+def normed_cli(rng, monkeypatch):
+    import symsteer.sequence_cli as sc
+
+    model = normed_lm(rng)
+    monkeypatch.setattr(sc, "load_sequence_model", lambda path, options, gate=True: (model, None))
+    return sc, model
+
+
+def test_expand_says_certified_series_within_rho(normed_cli):
+    import json
+
+    sc, model = normed_cli
+    options = {"tokens": "0,3,5", "positions": "last"}
+    data = json.loads(sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None,
+                                         fmt="json", options=options))
+    info = data["exactness"]
+    assert info["kind"] == "certified series" and info["order"] == 10
+    assert 0 < info["rho"] < info["radius_lower_bound"] and math.isfinite(info["tail_bound"])
+    assert set(data["values"]["0"]) == {"total"}
+    text = sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None, fmt="text",
+                              options=options)
+    assert "certified series" in text and "nothing is claimed outside" in text
+    with pytest.raises(ShapeError, match="certified series"):
+        sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=None, fmt="latex",
+                           options=options)
+    with pytest.raises(ShapeError, match="square root"):
+        sc.expand_sequence("m", steer_at=0, max_order=10, s_value="1,0.5,0,-1", x_value=None, exact=True, fmt="json",
+                           options=options)
+
+
+def test_effect_flags_alphas_outside_the_certified_disk(normed_cli):
+    import json
+
+    sc, model = normed_cli
+    options = {"tokens": "0,3,5", "positions": "last"}
+    text, failed = sc.effect_sequence("m", steer_at=0, s_value="1,0.5,0,-1", alphas=(-0.01, 0.01, 5.0), max_order=10,
+                                      fmt="json", options=options)
+    data = json.loads(text)
+    assert not failed and data["exactness"]["kind"] == "certified series"
+    inside = [r["inside_certified_disk"] for r in data["alphas"]]
+    assert inside == [True, True, False]
+    text, _ = sc.effect_sequence("m", steer_at=0, s_value="1,0.5,0,-1", alphas=(0.01, 5.0), max_order=10, fmt="text",
+                                 options=options)
+    assert "OUTSIDE the certified disk" in text and "split by kind is not defined" in text
+
+
+# -- calibration through norms ------------------------------------------------------------------
+
+
+def test_calibrate_sequence_clips_to_the_certified_disk(rng):
+    from symsteer.calibrate import calibrate_sequence
+
+    model = normed_lm(rng)
+    cal = calibrate_sequence(model, [1, 0.5, 0, -1], tokens=[0, 3, 5], steer_at=0, positions="last", lo=-10, hi=10)
+    rho = cal.validity["rho"]
+    assert cal.validity["kind"] == "certified series" and cal.requested == (-10.0, 10.0)
+    assert cal.lo == -rho and cal.hi == rho and cal.within_bound
+    for row in cal.rows:
+        assert all(abs(f.alpha) <= rho for f in row.argmax_flips + row.topk_flips)
+        assert all(a is None or abs(a) <= rho for a in row.iso_kl)
+    data = cal.to_json()
+    assert data["exactness"]["kind"] == "certified series" and data["requested_range"] == [-10.0, 10.0]
+    assert "clipped to the certified disk" in cal.to_text()
+    with pytest.raises(ShapeError, match="without --exact"):
+        calibrate_sequence(model, [1, 0.5, 0, -1], tokens=[0, 3, 5], steer_at=0, exact=True)
+
+
+def test_calibrate_finds_a_flip_inside_the_disk_and_checks_it(rng):
+    """A large steering vector: the argmax at the steered position changes well inside ρ, and
+    the flip is confirmed by forward passes on either side."""
+    from symsteer.calibrate import calibrate_sequence
+
+    model = normed_lm(rng)
+    found = None
+    for scale in (1.0, 2.0, 4.0, 8.0):
+        cal = calibrate_sequence(model, scale * np.array([1, 0.5, 0, -1.0]), tokens=[0, 3, 5], steer_at=1,
+                                 positions="last", lo=-10, hi=10, top_k=2)
+        flips = [f for r in cal.rows for f in r.argmax_flips]
+        if flips:
+            found = (cal, flips)
+            break
+    assert found is not None, "no flip inside the certified disk for any scale"
+    cal, flips = found
+    assert all(f.verified for f in flips) and cal.within_bound
+
+
+def test_calibrate_network_with_norms(rng):
+    from symsteer.calibrate import calibrate_network
+
+    layers = [prenorm(Bilinear.random(3, 4, rng=rng, kind="float", index=l), eps=0.1) for l in range(2)]
+    net = Network(layers, unembed=rng.standard_normal((4, 3)))
+    cal = calibrate_network(net, rng.standard_normal(3), rng.standard_normal((2, 3)), steer_at=0, lo=-5, hi=5)
+    assert cal.validity["kind"] == "certified series" and cal.within_bound and cal.hi <= cal.validity["rho"]

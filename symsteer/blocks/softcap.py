@@ -1,7 +1,7 @@
 """The logit softcap ``c · tanh(y / c)`` of the modded-nanogpt language models (c = 30).
 
 It is monotone (so the argmax of the logits is unchanged) and not a polynomial: the block runs
-in float64 (and in any number system that has ``tanh``) and gives the α-series of its output by
+in float64 and in ball numbers (certified enclosures) and gives the α-series of its output by
 the recurrence of ``t = tanh(w)``: ``t' = (1 − t²) w'``, i.e.
 ``m t_m = Σ_{j=1..m} j w_j (δ_{m−j,0} − (t²)_{m−j})`` with ``w = y / c``. The series of tanh
 about ``w_0`` converges while ``|w(α) − w_0|`` stays below the distance to tanh's nearest pole
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShapeError
-from ..numbers import Numbers
+from ..numbers import BranchError, Centered, Numbers
 from .base import Block, as_scalar
 
 __all__ = ["Softcap", "tanh_series"]
@@ -29,9 +29,21 @@ __all__ = ["Softcap", "tanh_series"]
 def _tanh(u: np.ndarray, numbers: Numbers, name: str) -> np.ndarray:
     if numbers.name == "float":
         return np.tanh(u)
-    if hasattr(numbers, "tanh"):
-        return numbers.tanh(u)
+    flat = np.ravel(u)
+    if numbers.roots and flat.size and all(hasattr(v, "tanh") or isinstance(v, Centered) for v in flat):
+        out = np.empty(np.shape(u), dtype=object)
+        out.ravel()[:] = [_centred_tanh(v, name) if isinstance(v, Centered) else v.tanh() for v in flat]
+        return out if out.ndim else out[()]
     raise ShapeError(f"{name}: the softcap c·tanh(y/c) is not rational; {numbers.name} numbers cannot hold it: use float64")
+
+
+def _centred_tanh(q: Centered, name: str) -> Centered:
+    """tanh in the mean-value form: ``tanh(q(c))`` and the slope ``(1 − tanh²) q'`` over the box
+    (refused when the box may hold one of tanh's poles ``iπ(k + ½)``)."""
+    t = q.enclosure().tanh()
+    if not t.is_finite():
+        raise BranchError(f"{name}: tanh of {q.enclosure()} may meet a pole (iπ/2 + iπk); nothing is certified there")
+    return Centered(q.v.tanh(), q.d * (1 - t * t), q.delta)
 
 
 def tanh_series(w: np.ndarray, *, top: int, numbers: Numbers, name: str = "softcap") -> np.ndarray:
