@@ -61,9 +61,14 @@ def propagate(blocks: Sequence[Block], xs: np.ndarray, ds: np.ndarray, *, top: i
     (broadcast together), truncated at order ``top``."""
     shape = np.broadcast_shapes(xs.shape, ds.shape)
     out = np.stack([np.broadcast_to(xs, shape), np.broadcast_to(ds, shape)][: top + 1])
-    for i, block in enumerate(blocks):
-        out = block.propagate(out, top=top, numbers=numbers)
-        numbers.check_size(out, f"of the alpha-coefficients after {where(i)}")
+    # float64 overflow is reported with the block it happened in, never returned as inf or nan
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i, block in enumerate(blocks):
+            out = block.propagate(out, top=top, numbers=numbers)
+            numbers.check_size(out, f"of the alpha-coefficients after {where(i)}")
+            if out.dtype == np.float64 and not np.all(np.isfinite(out)):
+                raise BudgetError(f"float64 values of the alpha-coefficients after {where(i)} overflowed (beyond 1.8e308); "
+                                  "use exact numbers (--exact), a lower max_order, or steer closer to the output")
     return out
 
 

@@ -82,8 +82,8 @@ def attention_terms(block: Attention, x: Any, S: Any, *, numbers: Numbers, index
     """Every nonzero-leaf term of ``block`` (bias-free, polynomial pattern) at stream ``x`` (T, d)
     steered by ``S`` (T, d); their values at order m summed over k and h give the block's
     α^m coefficient at each query (checked in the tests)."""
-    if block.pattern == "squared-normalized" or block.biases:
-        raise ShapeError(f"{block.name}: terms are listed for bias-free attention with a polynomial pattern")
+    if block.pattern == "squared-normalized" or block.biases or block.qk_norm:
+        raise ShapeError(f"{block.name}: terms are listed for bias-free attention with a polynomial pattern (no QK-norm)")
     xs, ss = numbers.vector(x, "x", block.d_in), numbers.vector(S, "S", block.d_in)
     if xs.ndim != 2 or ss.shape != xs.shape:
         raise ShapeError(f"x has shape {xs.shape} and S {ss.shape}; expected both (T, {block.d_in})")

@@ -15,6 +15,11 @@ or a prompt at a position) this module reads off:
 The polynomials and a forward pass come from the caller (:func:`calibrate_network` wires a
 :class:`~symsteer.network.Network`), so any model whose logit coefficients symsteer computes
 plugs in.
+
+Through a per-sample norm the logits are not polynomials but series in α (a square root): the
+coefficients are then a truncation, valid only inside the certified disk ``|α| ≤ ρ`` of
+:mod:`symsteer.series`. The range is clipped to it (nothing is computed or claimed outside), the
+series is checked against forward passes within its certified bound, and every output says so.
 """
 
 from __future__ import annotations
@@ -132,6 +137,12 @@ class Calibration:
     exact: bool = False
     #: names of the outputs (token names), for the text
     names: tuple[str, ...] | None = None
+    #: what the coefficients are (symsteer.series.statement); None: the exact polynomial
+    validity: dict[str, Any] | None = None
+    #: the α range asked for, when the certified disk clipped it
+    requested: tuple[float, float] | None = None
+    #: every forward check within the series' certified bound (None: no series)
+    within_bound: bool | None = None
 
     @property
     def verified(self) -> bool:
@@ -140,7 +151,8 @@ class Calibration:
         flips = all(f.verified for r in self.rows for f in r.argmax_flips + r.topk_flips)
         iso = all(v is None or abs(v - self.budget) <= _kl_tolerance(self.budget)
                   for r in self.rows for v in r.iso_kl_forward)
-        return flips and iso and self.forward_error <= _FORWARD_RTOL
+        forward = self.forward_error <= _FORWARD_RTOL if self.within_bound is None else self.within_bound
+        return flips and iso and forward
 
     @property
     def certified(self) -> bool | None:
@@ -162,6 +174,9 @@ class Calibration:
         return {
             "kl_budget": self.budget, "top_k": self.top_k, "range": [self.lo, self.hi],
             "forward_error": self.forward_error, "verified": self.verified, "certified": self.certified,
+            "exactness": self.validity or {"kind": "exact polynomial", "what": "a polynomial in alpha"},
+            "requested_range": None if self.requested is None else list(self.requested),
+            "within_certified_bound": self.within_bound,
             "rows": [{
                 "label": r.label, "target": r.target,
                 "target_coefficients": [float(c) for c in r.target_coefficients],
@@ -177,10 +192,19 @@ class Calibration:
 
     def to_text(self, *, show: int = 5) -> str:
         lines = [f"calibration: KL budget {self.budget:g} nats, top-{self.top_k}, α in [{self.lo:g}, {self.hi:g}]",
-                 f"polynomial vs forward passes: largest relative error {self.forward_error:.2e}",
+                 f"polynomial vs forward passes: largest relative error {self.forward_error:.2e}"
+                 + ("" if self.within_bound is None else
+                    f" (a certified series: within its bound {'yes' if self.within_bound else 'NO'})"),
                  f"all flips and iso-KL α checked by forward passes: {'yes' if self.verified else 'NO'}"]
         if self.certified is not None:
             lines.append(f"every flip's root enclosed by certified ball arithmetic: {'yes' if self.certified else 'NO'}")
+        if self.validity is not None:
+            from .series import exactness_text
+
+            lines.append(exactness_text(self.validity))
+        if self.requested is not None:
+            lines.append(f"the α range {list(self.requested)} was clipped to the certified disk: [{self.lo:g}, {self.hi:g}]; "
+                         "roots and flips beyond it are not computed")
         for r in self.rows[:show]:
             neg, pos = (("—" if v is None else f"{v:.6g}" + ("" if p is None else f" (P {p:.3g})"))
                         for v, p in zip(r.iso_kl, r.iso_kl_target))
@@ -356,6 +380,8 @@ def calibrate(
     points: int = 401,
     exact: Any = None,
     names: Sequence[str] | None = None,
+    validity: dict[str, Any] | None = None,
+    bound: Callable[[float], np.ndarray] | None = None,
 ) -> Calibration:
     """Calibrate rows of logits given their α-coefficients ``total`` (K+1, R, V).
 
@@ -364,6 +390,8 @@ def calibrate(
     ``cross_part`` (same shape as ``total``) give where self overtakes cross. ``exact``: the
     same coefficients as exact rationals (an object array of ``flint.fmpq``), to enclose each
     flip's root in a certified interval. ``names``: the outputs' names (tokens), for the text.
+    ``validity``: a certified-series statement (:func:`symsteer.series.statement`): the range is
+    clipped to its disk ``|α| ≤ ρ``, and ``bound(α)`` (R, V) bounds ``|series − forward|`` there.
 
     >>> c = np.array([[[0.0, 0.0]], [[1.0, -1.0]]])    # y(α) = (α, −α): KL(α) = log cosh α
     >>> cal = calibrate(c, lambda a: np.array([[a, -a]]), budget=0.1, lo=-2, hi=2)
@@ -379,6 +407,11 @@ def calibrate(
         raise ShapeError(f"α range [{lo}, {hi}]; expected finite lo < 0 < hi")
     if not 1 <= top_k:
         raise ShapeError(f"top-k {top_k}; expected a positive integer")
+    requested = None
+    if validity is not None and validity.get("kind") == "certified series":
+        rho = float(validity["rho"])
+        if lo < -rho or hi > rho:  # a truncated series says nothing beyond its certified disk
+            requested, lo, hi = (float(lo), float(hi)), max(lo, -rho), min(hi, rho)
     n_rows, v = total.shape[1], total.shape[2]
     targets = [int(np.argmax(total[1, r])) if total.shape[0] > 1 else 0 for r in range(n_rows)] if targets is None else list(targets)
     if len(targets) != n_rows or not all(0 <= t < v for t in targets):
@@ -392,6 +425,11 @@ def calibrate(
     # the polynomial against forward passes at a handful of grid points (both ends and 0)
     checks = [grid[0], grid[len(grid) // 4], 0.0, grid[3 * len(grid) // 4], grid[-1]]
     err = max(relative_error(_polyval(total, a), forward(float(a))) for a in checks)
+    within = None
+    if bound is not None:  # a float64 evaluation of the series may add rounding to the certified bound
+        within = all(bool(np.all(np.abs(_polyval(total, a) - forward(float(a)))
+                                 <= bound(float(a)) + RTOL * max(1.0, float(np.max(np.abs(total[0]))))))
+                     for a in checks)
     overtake = None
     if self_part is not None and cross_part is not None:
         overtake = _overtake(np.asarray(self_part, dtype=np.float64), np.asarray(cross_part, dtype=np.float64))
@@ -416,7 +454,7 @@ def calibrate(
     if names is not None and len(names) != v:
         raise ShapeError(f"{len(names)} output names for {v} outputs")
     return Calibration(budget, top_k, float(lo), float(hi), grid, tuple(rows), float(err), exact is not None,
-                       None if names is None else tuple(str(x) for x in names))
+                       None if names is None else tuple(str(x) for x in names), validity, requested, within)
 
 
 def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact: bool = False,
@@ -430,11 +468,23 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact
     n = network.check_steer_at(steer_at)
     s = _vector(s, network.width_at(n))
     xs = _batch(inputs, network)
+    options.setdefault("labels", [f"input {i}" for i in range(xs.shape[0])])
+    if _series(network.blocks[network.block_at(n):]):
+        if exact:
+            raise ShapeError("exact certification of flips needs exact coefficients; a per-sample norm after the steering point "
+                             "makes the logits a series in alpha (a square root): calibrate without --exact")
+        from .series import Steered, certify
+
+        order = options.pop("max_order", None) or SERIES_ORDER
+        total = coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, max_order=order, numbers=FLOAT)
+        cert = certify(Steered.of_network(network, x=xs, s=s, steer_at=n), order=order, rho=options.pop("rho", None),
+                       budget=options.pop("boxes", CALIBRATE_BOXES))
+        return calibrate(total, lambda a: forward(network, xs, steer_at=n, s=s, alpha=float(a)),
+                         validity=_statement(network.blocks[network.block_at(n):], cert), bound=cert.error_bound, **options)
     parts = split_coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, numbers=FLOAT)
     parts["cross"][0] = 0.0  # no α⁰ term by definition; the split leaves round-off there
     parts["self"][0] = 0.0
     total = sum(parts.values())
-    options.setdefault("labels", [f"input {i}" for i in range(xs.shape[0])])
     rational = coefficients(network, x_n=stream(network, xs, numbers=EXACT)[n], s=s, steer_at=n, numbers=EXACT) if exact else None
     return calibrate(total, lambda a: forward(network, xs, steer_at=n, s=s, alpha=float(a)),
                      self_part=parts["self"], cross_part=parts["cross"], exact=rational, **options)
@@ -462,16 +512,27 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
     if not rows or not all(0 <= r < length for r in rows):
         raise ShapeError(f"rows {rows}; expected output positions in 0…{length - 1}")
     x_n = model.stream(x0, numbers=FLOAT)[n]
+    toks = np.asarray(tokens).ravel()
+    series = _series(model.blocks[n:] + ((model.head,) if model.head is not None else ()))
+    if series:
+        if exact:
+            raise ShapeError("exact certification of flips needs exact coefficients; a per-sample norm after the steering point "
+                             "makes the logits a series in alpha (a square root): calibrate without --exact")
+        from .series import Steered, certify
+
+        order = SERIES_ORDER if max_order is None else max_order
+        total = model.coefficients(x_n, d, steer_at=n, max_order=order, numbers=FLOAT)[:, rows]
+        cert = certify(Steered.of_sequence(model, direction=d, steer_at=n, tokens=tokens), order=order,
+                       rho=options.pop("rho", None), budget=options.pop("boxes", CALIBRATE_BOXES))
+        return calibrate(total, lambda a: model.forward(x0, numbers=FLOAT, steer_at=n, direction=d, alpha=float(a))[rows],
+                         validity=_statement(model.blocks[n:], cert), bound=lambda a: cert.error_bound(a)[rows],
+                         **_row_names(options, rows, toks, token_names))
     parts = model.split(x_n, d, steer_at=n, max_order=max_order, numbers=FLOAT)
     parts["cross"][0] = 0.0  # no α⁰ term by definition; the split leaves round-off there
     parts["self"][0] = 0.0
     pick = {k: v[:, rows] for k, v in parts.items()}
     total = sum(pick.values())
-    toks = np.asarray(tokens).ravel()
-    names = (lambda t: str(token_names[t])) if token_names is not None else (lambda t: str(t))
-    options.setdefault("labels", [f"position {r} ({names(int(toks[r]))})" for r in rows])
-    if token_names is not None:
-        options.setdefault("names", list(token_names))
+    options = _row_names(options, rows, toks, token_names)
     rational = None
     if exact:
         if max_order is not None:
@@ -480,3 +541,30 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
         rational = model.coefficients(xe, EXACT.vector(d, "direction", model.width_at(n)), steer_at=n, numbers=EXACT)[:, rows]
     return calibrate(total, lambda a: model.forward(x0, numbers=FLOAT, steer_at=n, direction=d, alpha=float(a))[rows],
                      self_part=pick["self"], cross_part=pick["cross"], exact=rational, **options)
+
+
+#: the α-order of a calibration through per-sample norms unless told (a certified series)
+SERIES_ORDER = 12
+#: forward passes over complex boxes the certificate of a calibration may run
+CALIBRATE_BOXES = 900
+
+
+def _series(blocks: Sequence[Any]) -> bool:
+    from .series import exactness
+
+    return exactness(blocks)["kind"] == "series"
+
+
+def _statement(blocks: Sequence[Any], cert: Any) -> dict[str, Any]:
+    from .series import statement
+
+    return statement(blocks, exact_numbers=False, truncated=True, certificate=cert)
+
+
+def _row_names(options: dict[str, Any], rows: Sequence[int], toks: np.ndarray,
+               token_names: Sequence[str] | None) -> dict[str, Any]:
+    names = (lambda t: str(token_names[t])) if token_names is not None else (lambda t: str(t))
+    options.setdefault("labels", [f"position {r} ({names(int(toks[r]))})" for r in rows])
+    if token_names is not None:
+        options.setdefault("names", list(token_names))
+    return options

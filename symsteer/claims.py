@@ -14,6 +14,7 @@ from fractions import Fraction
 import re
 import time
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,6 +271,12 @@ def load_claim(path: str | Path) -> Claim:
     for key in ("id", "title", "quote", "statement", "expected", "reading", "note"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             raise fail(key, f"{key} = {data[key]!r}; expected a non-empty string ({_FIELDS[key]})")
+        # the text is printed on terminals and typeset by LaTeX: an escape sequence, a bell or
+        # a bidi override would act there instead of being read
+        bad = next((c for c in data.get(key, "") if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cn")), None)
+        if bad is not None:
+            raise fail(key, f"{key} contains the control or format character {shown(bad)} at position "
+                            f"{data[key].index(bad) + 1}; expected printable text")
     if not _ID.match(data["id"]):
         raise fail("id", f"id = {data['id']!r}; expected lowercase letters, digits and '-' (e.g. c01-homogeneity)")
     if data["id"] != path.stem:

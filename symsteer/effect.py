@@ -336,6 +336,12 @@ class Effect:
     def degree_bound(self) -> int:
         return 2 ** (self.network.depth - self.steer_at)
 
+    def exactness(self) -> dict[str, Any]:
+        """What the numbers are (see :func:`symsteer.series.statement`): the whole polynomial, in float64."""
+        from .series import statement
+
+        return statement(self.network.blocks[self.network.block_at(self.steer_at):], exact_numbers=False, truncated=False)
+
     def to_text(self, *, top: int = 3, show: int = 3) -> str:
         """The report as text: ``top`` cross-map directions, ``show`` inputs in detail."""
         n = self.steer_at
@@ -379,6 +385,7 @@ class Effect:
             "self": {str(m): self.self_part[m].tolist() for m in range(1, self.self_part.shape[0])},
             "self_norms": {str(m): float(np.linalg.norm(self.self_part[m])) for m in range(1, self.self_part.shape[0])},
             "cross_map": None,
+            "exactness": self.exactness(),
         }
         if self.cross is not None:
             c = self.cross

@@ -251,7 +251,9 @@ def _stage_layer(block: Block) -> Bilinear | None:
             return block
         inner = getattr(block, "inner", None)
         if not isinstance(inner, Block):
-            return None
+            # a chain (a pre-norm sublayer: norm, then the layer) is a stage when one part is
+            held = [p for p in getattr(block, "parts", ()) if _stage_layer(p) is not None]
+            return _stage_layer(held[0]) if len(held) == 1 else None
         block = inner
 
 

@@ -1,4 +1,7 @@
-"""The number systems the algebra runs in: float64, exact rationals, and polynomial rings.
+"""The number systems the algebra runs in: float64, exact rationals, polynomial rings, and
+balls (python-flint's ``arb`` real intervals and ``acb`` complex boxes, :data:`BALL` and
+:data:`COMPLEX_BALL`): every result of a ball run encloses the exact real (or complex) value,
+so the same blocks give certified enclosures (:mod:`symsteer.series`).
 
 Every computation downstream (forward passes, α-coefficients, term values) is written once
 over numpy arrays; only the entries differ: float64, ``fmpq`` (python-flint) or
@@ -23,7 +26,7 @@ try:  # flint is the fast path; the fallbacks are exact too, only slower
 except ImportError:  # pragma: no cover - exercised by the fallback tests
     flint = None
 
-__all__ = ["Numbers", "FLOAT", "EXACT", "PolyRing", "exact_number", "object_array"]
+__all__ = ["Numbers", "FLOAT", "EXACT", "BALL", "COMPLEX_BALL", "Balls", "BranchError", "Centered", "CenteredBoxes", "PolyRing", "exact_number", "object_array"]
 
 
 def object_array(values: Sequence[Any], shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -111,6 +114,13 @@ class Numbers:
     def half(self) -> Any:
         return self.entry(sympy.Rational(1, 2))
 
+    #: True when the system takes square roots (float64, balls): a per-sample RMSNorm needs them
+    roots = False
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        """``1/√u`` entry by entry, every entry certainly positive (else one line naming ``what``)."""
+        raise ShapeError(f"{what}: {self.name} numbers have no square roots")
+
     def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
         """``M v`` on the last axis of a vector or a batch of vectors (``v @ M.T``)."""
         if v.ndim > 2:
@@ -151,6 +161,13 @@ class _Float(Numbers):
 
     def half(self) -> float:
         return 0.5
+
+    roots = True
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        if not np.all(u > 0):
+            raise ShapeError(f"{what} is {float(np.min(u)):g}, not positive: the norm divides by its square root")
+        return 1.0 / np.sqrt(u)
 
     def weights(self, owner: Any, arrays: dict[str, np.ndarray | None]) -> dict[str, np.ndarray | None]:
         # float64 weights are used as they are: the layer checked them finite when it was
@@ -229,6 +246,112 @@ def _bits(value: Any) -> int:
 
 FLOAT: Numbers = _Float()
 EXACT: Numbers = _Exact()
+
+
+def array_bits(arr: np.ndarray) -> int:
+    """The largest numerator or denominator of an exact array, in bits (0 for float64)."""
+    return max((_bits(v) for v in arr.ravel()), default=0) if arr.dtype == object else 0
+
+
+def weight_bits(block: Any) -> int:
+    """The largest numerator or denominator of a block's weights taken exactly, in bits."""
+    out = 0
+    for value in block.arrays().values():
+        if value is None:
+            continue
+        arr = value if isinstance(value, np.ndarray) else np.asarray([value], dtype=object)
+        if arr.dtype.kind == "f" and arr.size:
+            # m · 2^e with a 53-bit m: the numerator or the denominator carries the exponent
+            _, e = np.frexp(arr[arr != 0]) if np.any(arr != 0) else (None, np.zeros(1, dtype=int))
+            out = max(out, 53 + max(int(e.max()), 0), 53 - min(int(e.min()), 0))
+        elif arr.dtype == object:
+            out = max(out, max((_bits(exact_number(v)) for v in arr.ravel() if not getattr(v, "free_symbols", None)), default=0))
+    return out
+
+
+class BranchError(ShapeError):
+    """A ball run could not certify that a square root's argument stays off its branch cut
+    (the argument's enclosure meets the closed negative real axis): no enclosure is given."""
+
+
+class Balls(Numbers):
+    """Real balls (``arb``) or complex boxes (``acb``) at flint's working precision
+    (``flint.ctx.prec``, 53 bits unless a caller raises it). Weights convert exactly when
+    they are floats or integers, and to the nearest enclosing ball when they are rationals.
+
+    >>> from fractions import Fraction
+    >>> x = BALL.vector([Fraction(1, 3), 2.0], "x", 2)
+    >>> str(x[0] * 3), str(x[1])
+    ('[1.00000000000000 +/- 3.89e-16]', '2.00000000000000')
+    """
+
+    roots = True
+
+    def __init__(self, *, complex: bool = False) -> None:
+        super().__init__()
+        self.complex = complex
+        self.name = "complex ball" if complex else "ball"
+        self._kind = flint.acb if complex else flint.arb
+        self._mat = flint.acb_mat if complex else flint.arb_mat
+        self._mats: dict[int, tuple[weakref.ref, Any]] = {}
+
+    def entry(self, value: Any) -> Any:
+        if isinstance(value, (flint.arb, flint.acb)):
+            if isinstance(value, flint.acb) and not self.complex:
+                raise ShapeError(f"entry {value} is complex; expected a real ball")
+            return self._kind(value)
+        if isinstance(value, (float, np.floating)):
+            if not np.isfinite(value):
+                raise ShapeError(f"entry {value!r} is not finite; expected finite numbers")
+            return self._kind(float(value))  # a double is a dyadic rational: exact
+        if isinstance(value, complex):
+            if not self.complex:
+                raise ShapeError(f"entry {value!r} is complex; expected a real number")
+            return flint.acb(value.real, value.imag)
+        if isinstance(value, str):
+            raise TypeError(f"entry {value!r} is a string; expected a number")
+        q = exact_number(value)
+        return self._kind(int(q.p)) if q.q == 1 else self._kind(flint.arb(q))
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        """``1/√u`` on the principal branch, refused (:class:`BranchError`) unless every
+        enclosure certainly misses the closed negative real axis, where that branch is not
+        analytic (real balls: certainly positive)."""
+        flat = np.ravel(u)
+        if self.complex:
+            bad = [v for v in flat if not (v.real > 0 or v.imag > 0 or v.imag < 0)]
+        else:
+            bad = [v for v in flat if not v > 0]
+        if bad:
+            raise BranchError(f"{what} is {bad[0]}, not certainly off the negative real axis (≤ 0): "
+                              "the square root is not certified there")
+        out = np.empty(np.shape(u), dtype=object)
+        out.ravel()[:] = [v.rsqrt() for v in flat]
+        return out if out.ndim else out[()]
+
+    def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # flint's ball matrix product (in C, with one error bound per entry) instead of
+        # numpy's object matmul calling arb.__mul__ and __add__ once per pair
+        if v.size == 0 or M.size == 0:
+            return v @ M.T
+        rows = self._mat(v.reshape(-1, v.shape[-1]).tolist()) * self._transposed(M)
+        out = np.empty(rows.nrows() * rows.ncols(), dtype=object)
+        out[:] = rows.entries()
+        return out.reshape(v.shape[:-1] + (M.shape[0],))
+
+    def _transposed(self, M: np.ndarray) -> Any:
+        key = id(M)
+        hit = self._mats.get(key)
+        if hit is None or hit[0]() is not M:
+            hit = (weakref.ref(M, lambda _, key=key: self._mats.pop(key, None)), self._mat(M.T.tolist()))
+            self._mats[key] = hit
+        return hit[1]
+
+
+#: real balls: certified enclosures of real values (α-coefficients, forward passes at a real α)
+BALL: Balls = Balls() if flint is not None else None  # type: ignore[assignment]
+#: complex boxes: forward passes over a region of complex α (the radius of convergence)
+COMPLEX_BALL: Balls = Balls(complex=True) if flint is not None else None  # type: ignore[assignment]
 
 
 class PolyRing(Numbers):
@@ -314,3 +437,116 @@ class PolyRing(Numbers):
             factors = [sym**e for sym, e in zip(self.symbols, monom) if e]
             out.append(sympy.Mul(to_sympy_number(coeff), *factors))
         return sympy.Add(*out)
+
+
+class Centered:
+    """A quantity ``q(α)`` analytic on a complex box B of α (centre c), held in the mean-value
+    form: ``q(c) ∈ v`` and ``q'(z) ∈ d`` for every z in B, so ``q(α) ∈ v + d (α − c)`` for α in B
+    (``q(α) − q(c) = (α − c) ∫₀¹ q'(c + t(α − c)) dt``, and the mean lies in the convex box d).
+    Products, quotients and ``u^(-1/2)`` keep the form (the chain rule with enclosures over B), so
+    widths grow with |q'| · |B| rather than with the dependency blow-up of plain boxes."""
+
+    __slots__ = ("v", "d", "delta")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, v: Any, d: Any, delta: Any) -> None:
+        self.v, self.d, self.delta = v, d, delta
+
+    def enclosure(self) -> Any:
+        """An ``acb`` box holding ``q(α)`` for every α in B."""
+        return self.v + self.d * self.delta
+
+    def _pair(self, other: Any) -> tuple[Any, Any, Any]:
+        if isinstance(other, Centered):
+            return other.v, other.d, other.enclosure()
+        return other, 0, other
+
+    def __add__(self, other: Any) -> Centered:
+        v, d, _ = self._pair(other)
+        return Centered(self.v + v, self.d + d, self.delta)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Centered:
+        return Centered(-self.v, -self.d, self.delta)
+
+    def __sub__(self, other: Any) -> Centered:
+        v, d, _ = self._pair(other)
+        return Centered(self.v - v, self.d - d, self.delta)
+
+    def __rsub__(self, other: Any) -> Centered:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> Centered:
+        if not isinstance(other, Centered):
+            return Centered(self.v * other, self.d * other, self.delta)
+        # (fg)' = f' g + f g', each factor enclosed over B
+        return Centered(self.v * other.v, self.d * other.enclosure() + self.enclosure() * other.d, self.delta)
+
+    __rmul__ = __mul__
+
+    def inverse(self) -> Centered:
+        whole = self.enclosure()
+        if whole.contains(0):  # a pole may lie in the box: nothing is certified there
+            raise BranchError(f"a divisor's enclosure {whole} over the box of alpha holds 0")
+        return Centered(1 / self.v, -self.d / (whole * whole), self.delta)
+
+    def __truediv__(self, other: Any) -> Centered:
+        return self * other.inverse() if isinstance(other, Centered) else Centered(self.v / other, self.d / other, self.delta)
+
+    def __rtruediv__(self, other: Any) -> Centered:
+        return self.inverse() * other
+
+    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
+        # "is it exactly this number": only a point box is (the blocks' "== 0" refusals)
+        return bool(self.enclosure() == (other.enclosure() if isinstance(other, Centered) else other))
+
+    def __repr__(self) -> str:
+        return f"Centered({self.v}, slope {self.d})"
+
+
+class CenteredBoxes(Balls):
+    """Complex boxes of α in the mean-value form (:class:`Centered`): weights are constant
+    ``acb`` boxes; :meth:`alpha` gives α over a box. For certifying where a model with norms
+    is analytic in α and bounding it there (:mod:`symsteer.series`)."""
+
+    def __init__(self) -> None:
+        super().__init__(complex=True)
+        self.name = "centred complex box"
+
+    def alpha(self, centre: complex, half_width: float) -> Centered:
+        """α over the square ``|Re(α − c)|, |Im(α − c)| ≤ half_width``."""
+        delta = flint.acb(flint.arb(0, half_width), flint.arb(0, half_width))
+        return Centered(flint.acb(centre.real, centre.imag), flint.acb(1), delta)
+
+    def entry(self, value: Any) -> Any:
+        return value if isinstance(value, Centered) else super().entry(value)
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        """``u^(-1/2)`` on the principal branch, refused unless every box ``u(B)`` certainly misses
+        the closed negative real axis (there the branch is analytic; so is the composite on B)."""
+        flat = list(np.ravel(u))
+        if not any(isinstance(v, Centered) for v in flat):
+            return super().rsqrt(u, what)
+        whole = [v.enclosure() if isinstance(v, Centered) else v for v in flat]
+        root = super().rsqrt(np.array(whole, dtype=object), what)
+        out = np.empty(len(flat), dtype=object)
+        for i, (v, r) in enumerate(zip(flat, root)):
+            if isinstance(v, Centered):  # (u^(-1/2))' = -u'/2 · u^(-3/2), over B
+                out[i] = Centered(v.v.rsqrt(), -v.d * r * r * r / 2, v.delta)
+            else:
+                out[i] = r
+        out = out.reshape(np.shape(u))
+        return out if out.ndim else out[()]
+
+    def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # linear: the centres and the slopes go through the same matrix (flint products)
+        flat = v.reshape(-1)
+        if v.size == 0 or not any(isinstance(e, Centered) for e in flat):
+            return super().apply(M, v)
+        delta = next(e.delta for e in flat if isinstance(e, Centered))
+        centres = super().apply(M, np.array([e.v if isinstance(e, Centered) else e for e in flat], dtype=object).reshape(v.shape))
+        slopes = super().apply(M, np.array([e.d if isinstance(e, Centered) else flint.acb(0) for e in flat], dtype=object).reshape(v.shape))
+        out = np.empty(centres.size, dtype=object)
+        out[:] = [Centered(a, b, delta) for a, b in zip(centres.ravel(), slopes.ravel())]
+        return out.reshape(centres.shape)

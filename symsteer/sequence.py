@@ -30,13 +30,15 @@ import numpy as np
 from .blocks.base import Block, as_weight_array
 from ._coefficients import MAX_ORDER, degree_of, propagate, split_parts, truncation, walk
 from .errors import BudgetError, ShapeError
-from .numbers import EXACT, FLOAT, Numbers
+from .numbers import EXACT, FLOAT, Numbers, array_bits, weight_bits
 from .positions import SteerSet, steer_direction
 
 __all__ = ["SequenceModel", "direction", "MAX_ORDER", "MAX_EXACT_WORK"]
 
-#: the most multiply-adds of exact (object) numbers one propagation may plan before it starts
-MAX_EXACT_WORK = 200_000_000
+#: the most word operations an exact propagation may plan before it starts: a multiply-add of
+#: b-bit numbers counts (b/64)^1.6 (see :meth:`SequenceModel.work`); one costs 0.3–4 ns with
+#: flint, so the limit is about a minute
+MAX_EXACT_WORK = 2 * 10**10
 #: the same for float64 (about a minute of BLAS on a laptop core)
 MAX_FLOAT_WORK = 2 * 10**11
 #: the most attention-pattern entries (heads × T × T) one block may hold at once (4 GB of float64)
@@ -55,6 +57,11 @@ class SequenceModel:
     embed: np.ndarray | None = field(default=None, kw_only=True)
     head: Block | None = field(default=None, kw_only=True)
     name: str = field(default="model", kw_only=True)
+    #: the leading channels of the stream that steering adds to (None: all of them). A model
+    #: that carries state beside the residual stream (the embedding stream x0 and block 0's
+    #: values v1 of the modded-nanogpt LMs, :mod:`symsteer.blocks.lanes`) steers only its first
+    #: ``steer_width`` channels: a hook on the residual stream never touches the carried lanes.
+    steer_width: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -72,6 +79,12 @@ class SequenceModel:
             width = block.d_out
         if self.head is not None and self.head.d_in != width:
             raise ShapeError(f"head takes width {self.head.d_in}; the last stream has width {width}")
+        if self.steer_width is not None:
+            narrowest = min([self.d_model] + [b.d_out for b in self.blocks])
+            if isinstance(self.steer_width, bool) or not isinstance(self.steer_width, (int, np.integer)) \
+                    or not 1 <= self.steer_width <= narrowest:
+                raise ShapeError(f"steer_width={self.steer_width!r}; expected an integer 1 … {narrowest} (the stream's width)")
+            put(self, "steer_width", int(self.steer_width))
 
     # -- shape ------------------------------------------------------------------------
 
@@ -92,9 +105,22 @@ class SequenceModel:
         return None if self.embed is None else self.embed.shape[0]
 
     def width_at(self, n: int) -> int:
-        """Width of the stream entering block n (n = depth: the last stream)."""
+        """Width of the steering vector at block n: the stream entering it (n = depth: the last
+        stream), or its first ``steer_width`` channels."""
+        return self.steer_width if self.steer_width is not None else self.stream_width(n)
+
+    def stream_width(self, n: int) -> int:
+        """Width of the whole stream entering block n, carried lanes included."""
         n = self.check_steer_at(n)
         return self.blocks[n].d_in if n < self.depth else self.blocks[-1].d_out
+
+    def widened(self, direction: np.ndarray, n: int, numbers: Numbers) -> np.ndarray:
+        """A steering direction padded with zeros over the carried lanes (see ``steer_width``)."""
+        extra = self.stream_width(n) - direction.shape[-1]
+        if not extra:
+            return direction
+        zeros = numbers.zeros((*direction.shape[:-1], extra)).astype(direction.dtype)
+        return np.concatenate([direction, zeros], axis=-1)
 
     def check_steer_at(self, n: int) -> int:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= self.depth:
@@ -155,7 +181,7 @@ class SequenceModel:
             self.check_length(np.shape(x0)[-2])
         if steer_at is not None:
             steer_at = self.check_steer_at(steer_at)
-            direction = numbers.vector(direction, "direction", self.width_at(steer_at))
+            direction = self.widened(numbers.vector(direction, "direction", self.width_at(steer_at)), steer_at, numbers)
         return walk(self.blocks, x0, points=range(self.depth + 1), numbers=numbers, where=lambda i: f"block {i}",
                     steer_at=steer_at, direction=direction, alpha=alpha)
 
@@ -173,21 +199,27 @@ class SequenceModel:
         return truncation(self.degree(steer_at), max_order, after=f"{self.depth - steer_at} block(s)",
                           rational="row-normalised attention")
 
-    def work(self, steer_at: int, length: int, top: int) -> int:
-        """Multiply-adds one propagation takes, counted before any of it is done."""
+    def work(self, steer_at: int, length: int, top: int, *, bits: int | None = None) -> int:
+        """Multiply-adds one propagation takes, counted before any of it is done (each
+        block's :meth:`~symsteer.blocks.base.Block.cost`).
+
+        For exact runs, ``bits`` is the size of the inputs' numerators and denominators: each
+        block multiplies the larger of it and its weights' by its degree (the α-coefficients are sums of products of that many
+        input entries and weights; about ×5 per attention block), and a multiply-add of b-bit
+        numbers is counted as ``(b/64)^1.6`` word operations (GMP's Karatsuba–Toom range), so
+        that a deep exact run is refused before it starts rather than after an hour.
+        """
         total, k = 0, 1
-        for block in self.blocks[steer_at:]:
-            d_in, d_out = block.d_in, block.d_out
-            orders = top + 1
-            if block.mixes_positions:
-                total += orders * length * d_in * 6 * d_out + 3 * orders * orders * length * length * d_in
+        blocks = self.blocks[steer_at:] + ((self.head,) if self.head is not None else ())
+        for block in blocks:
+            if bits is None:
+                total += block.cost(length, top + 1)
             else:
-                hidden = getattr(getattr(block, "inner", block), "hidden", d_out)
-                total += orders * length * (2 * d_in * hidden + hidden * d_out) + orders * orders * length * hidden
+                grown = (block.degree(1) or 2) * max(bits, weight_bits(block))
+                total += block.cost(length, top + 1) * max(1, round((grown / 64) ** 1.6))
+                bits = grown
             deg = block.degree(k)
             k = top if deg is None else min(top, deg)
-        if self.head is not None:
-            total += (top + 1) * length * self.head.d_in * self.head.d_out
         return total
 
     def coefficients(self, x_n: Any, direction: Any, *, steer_at: int, max_order: int | None = None,
@@ -198,19 +230,22 @@ class SequenceModel:
         steering per position (see :func:`direction`); ``K = min(max_order, degree)``.
         """
         n = self.check_steer_at(steer_at)
-        width = self.width_at(n)
+        width = self.stream_width(n)
         top = self.order_limit(n, max_order)
-        xs, ds = numbers.vector(x_n, "x_n", width), numbers.vector(direction, "direction", width)
+        xs = numbers.vector(x_n, "x_n", width)
+        ds = self.widened(numbers.vector(direction, "direction", self.width_at(n)), n, numbers)
         if xs.ndim != 2 or ds.shape != xs.shape:
             raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
         self.check_length(xs.shape[0], orders=top + 1)
-        planned = self.work(n, xs.shape[0], top)
+        bits = max(1, array_bits(xs), array_bits(ds)) if numbers is EXACT else None
+        planned = self.work(n, xs.shape[0], top, bits=bits)
         limit = MAX_FLOAT_WORK if numbers is FLOAT else MAX_EXACT_WORK
         if planned > limit:
             what = "float64" if numbers is FLOAT else "exact"
+            grown = f" (the exact numbers grow from {bits} bits by the degree of every block)" if bits is not None else ""
             raise BudgetError(
                 f"{what} coefficients up to order {top} for T={xs.shape[0]} would take about {planned:.2e} "
-                f"multiply-adds (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
+                f"multiply-adds{grown} (limit {limit:.0e}); use a lower max_order, a shorter sequence or steer closer to the output"
                 + ("" if numbers is FLOAT else ", or float64")
             )
         blocks = self.blocks[n:] + ((self.head,) if self.head is not None else ())
@@ -223,7 +258,7 @@ class SequenceModel:
         position), ``self`` the orders ≥ 1 there (weights and s alone), ``input`` the rest of
         order 0, ``cross`` everything else."""
         total = self.coefficients(x_n, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
-        zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.width_at(steer_at))))
+        zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.stream_width(steer_at))))
         at_zero = self.coefficients(zero, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
         return split_parts(total, at_zero, numbers)
 

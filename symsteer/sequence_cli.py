@@ -56,11 +56,33 @@ def wants_sequence(model_path: str | None, options: dict[str, Any]) -> bool:
     from .tensor_language import is_tensor_language
     from .tensor_similarity import is_tensor_similarity
 
+    layout = _named_layout(options.get("layout"))
+    if layout is not None:
+        return bool(getattr(layout, "sequence", False))
     try:
         arrays = read_arrays(model_path)
-        return is_tensor_language(arrays) or is_tensor_similarity(arrays)
+        return is_tensor_language(arrays) or is_tensor_similarity(arrays) or _claiming(list(arrays)) is not None
     except InputFileError:
         return False  # the bilinear loader reports what is wrong with the file
+
+
+def _named_layout(name: str | None) -> Any:
+    """The registered layout ``--layout`` names (None when not given)."""
+    if name is None:
+        return None
+    from .layouts import LAYOUTS
+
+    if name not in LAYOUTS:
+        raise click.UsageError(f"--layout={name!r}; expected one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def _claiming(keys: list[str]) -> Any:
+    """The registered sequence layout (the released LMs: ``sequence = True``) that claims ``keys``."""
+    from .layouts import LAYOUTS
+
+    found = [layout for layout in LAYOUTS.values() if getattr(layout, "sequence", False) and layout.claims(keys)]
+    return found[0] if len(found) == 1 else None
 
 
 def _config(path: str | None) -> dict[str, Any]:
@@ -92,7 +114,13 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     arrays = read_arrays(model_path)
     from .tensor_similarity import is_tensor_similarity
 
-    if is_tensor_similarity(arrays):
+    named = _named_layout(options.get("layout"))
+    layout = named if getattr(named, "sequence", False) else _claiming(list(arrays)) if named is None else None
+    if layout is not None:
+        return _load_registered(layout, model_path, arrays, options, gate=gate)
+    if named is not None and named.name not in ("tensor-language", "tensor-similarity-transformer"):
+        raise click.UsageError(f"--layout={named.name} is not a sequence layout; sequence options need a sequence model")
+    if is_tensor_similarity(arrays) and (named is None or named.name == "tensor-similarity-transformer"):
         return _load_tensor_similarity(model_path, arrays, options, gate=gate)
     if not is_tensor_language(arrays):
         keys = ", ".join(sorted(arrays)[:8])
@@ -112,6 +140,47 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     model = load_tensor_language(arrays, config, source=model_path, tokens=tokens)
     if gate:
         run_gate(model, arrays, config, tokens=tokens)
+    _reference(model, options, arrays)
+    return model, config
+
+
+def _reference(model: Any, options: dict[str, Any], arrays: Any) -> None:
+    """``--reference OUT.npy --inputs IDS.npy``: the loaded model must reproduce the outputs its
+    own code recorded for those token ids (exit 1 naming the largest difference otherwise)."""
+    reference, inputs = options.get("reference"), options.get("reference_inputs")
+    if reference is None and inputs is None:
+        return
+    if reference is None or inputs is None or not str(inputs).endswith(".npy"):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IDS.npy: the token ids (N, T) and the logits "
+                               "(N, T, vocab) the model's own code gave for them")
+    from .gate import reference_gate
+
+    dtypes = sorted({str(np.asarray(a).dtype) for a in arrays.values() if np.asarray(a).dtype.kind == "f"})
+    reference_gate(model, inputs=inputs, reference=reference, dtypes=dtypes)
+
+
+def _load_registered(layout: Any, model_path: str, arrays: Any, options: dict[str, Any], *, gate: bool) -> tuple[Any, Any]:
+    """A released LM through its registered layout (config.json beside it, then --config, then
+    --heads); ``--reference`` gates the model as loaded. A layout with softmax attention
+    (``freezes``) is then rebuilt with its patterns frozen at the unsteered --tokens."""
+    from .layouts import read_config
+
+    for name in ("attn_residual", "mlp_residual", "lerp_scale", "freeze_softmax"):
+        if options.get(name) is not None:
+            raise click.UsageError(f"--{name.replace('_', '-')}: the {layout.name} layout reads its residuals from its code "
+                                   "and config.json; leave it out")
+    config = (read_config(model_path) or {}) | _config(options.get("config_path"))
+    if options.get("heads") is not None:
+        config["n_head"] = options["heads"]
+    model = layout.build(arrays, source=model_path, config=config)
+    if gate:
+        _reference(model, options, arrays)
+    if getattr(layout, "freezes", False):
+        tokens = _tokens(options.get("tokens"))
+        if tokens is None:
+            raise click.UsageError(f"the {layout.name} layout has softmax attention: its analysis freezes the patterns at "
+                                   "the unsteered --tokens; give --tokens")
+        model = layout.build(arrays, source=model_path, config=config, tokens=tokens)
     return model, config
 
 
@@ -131,6 +200,7 @@ def _load_tensor_similarity(model_path: str, arrays: Any, options: dict[str, Any
     model = load_tensor_similarity(arrays, config, source=model_path)
     if gate:
         run_gate(model, arrays, config)
+    _reference(model, options, arrays)
     return model, config
 
 
@@ -184,6 +254,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
     from .io import load_vector
     from .numbers import EXACT, FLOAT
     from .positions import SteerSet, steer_direction
+    from .series import exactness_text
 
     model, config = load_sequence_model(model_path, options)
     tokens = _tokens(options.get("tokens"))
@@ -195,6 +266,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         embed = getattr(model, "embed", None)
         exact = not (embed is not None and np.asarray(embed).dtype.kind == "f")
     numbers = EXACT if exact else FLOAT
+    x = None
     if tokens is not None:
         x0 = model.inputs(tokens=tokens, numbers=numbers)
     else:
@@ -209,7 +281,8 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
     degree = model.degree(n)
     top = model.order_limit(n, DEFAULT_MAX_ORDER if max_order is None else max_order)
     x_n = model.stream(x0, numbers=numbers)[n]
-    parts = model.split(x_n, D, steer_at=n, max_order=top, numbers=numbers)
+    parts, exactness = _coefficients_and_statement(model, x_n, D, n=n, top=top, numbers=numbers, tokens=tokens, x=x,
+                                                   truncated=degree is None or top < degree, fmt=fmt)
     total = sum(parts.values())
     steered = positions.resolve(T)
     head = {
@@ -222,6 +295,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
         "max_order": top,
         "truncated": degree is None or top < degree,
         "numbers": "exact" if exact else "float64",
+        "exactness": exactness,
     }
     if fmt == "latex":
         from .sequence_latex import sequence_latex
@@ -238,7 +312,7 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
              f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; α-orders 0 … {top}"
              + (f" (truncated; degree ≤ {degree})" if head["truncated"] and degree is not None else
                 " (rational in α: a truncated series)" if degree is None else " (the whole polynomial)"),
-             _causality(total, steered[0])]
+             _causality(total, steered[0]), exactness_text(exactness)]
     for m in range(len(total)):
         for kind in parts:
             block = parts[kind][m]
@@ -249,6 +323,26 @@ def expand_sequence(model_path: str | None, *, steer_at: int, max_order: int | N
                 if any(v != 0 for v in row):
                     lines.append(f"  position {t}: [{', '.join(str(_number(v, exact)) for v in row)}]")
     return "\n".join(lines)
+
+
+def _coefficients_and_statement(model: Any, x_n: Any, D: Any, *, n: int, top: int, numbers: Any, tokens: Any, x: Any,
+                                truncated: bool, fmt: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The coefficients by kind and what they are. Through a per-sample norm the output is a
+    series in α: the split by kind is not kept (the self part, at x_n := 0, is another function
+    with its own radius), the total's coefficients are certified (:mod:`symsteer.series`)."""
+    from .series import CLI_BOXES, Steered, certify, exactness as kind_of, statement
+
+    blocks = model.blocks[n:] + ((model.head,) if model.head is not None else ())
+    if kind_of(blocks)["kind"] != "series":
+        parts = model.split(x_n, D, steer_at=n, max_order=top, numbers=numbers)
+        return parts, statement(blocks, exact_numbers=numbers.name == "exact", truncated=truncated)
+    if fmt == "latex":
+        raise ShapeError("the LaTeX report lists coefficients by kind, which a per-sample norm after the steering point does "
+                         "not have (the output is a certified series): use --format text or json")
+    total = model.coefficients(x_n, D, steer_at=n, max_order=top, numbers=numbers)
+    certificate = certify(Steered.of_sequence(model, direction=D, steer_at=n, tokens=tokens, x=x), order=top,
+                          budget=CLI_BOXES, depth=6)
+    return {"total": total}, statement(blocks, exact_numbers=False, truncated=True, certificate=certificate)
 
 
 def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:
@@ -293,6 +387,7 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     from ._check import RTOL, relative_error
     from .numbers import FLOAT
     from .positions import SteerSet, steer_direction
+    from .series import exactness_text
 
     model, _ = load_sequence_model(model_path, options)
     tokens = _tokens(options.get("tokens"))
@@ -307,39 +402,55 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     degree = model.degree(n)
     top = model.order_limit(n, 8 if max_order is None else max_order)
     x_n = model.stream(x0, numbers=FLOAT)[n]
-    parts = model.split(x_n, D, steer_at=n, max_order=top, numbers=FLOAT)
-    total = sum(parts.values())
     full = degree is not None and top == degree
+    parts, exactness = _coefficients_and_statement(model, x_n, D, n=n, top=top, numbers=FLOAT, tokens=tokens, x=None,
+                                                   truncated=not full, fmt=fmt)
+    total = sum(parts.values())
     steered = positions.resolve(T)
+    rho = exactness.get("rho") if exactness["kind"] == "certified series" else None
     rows = []
     for a in alphas:
         poly = sum(total[m] * a**m for m in range(len(total)))
         direct = model.forward(x0, numbers=FLOAT, steer_at=n, direction=D, alpha=a)
-        rows.append({"alpha": float(a), "difference": relative_error(poly, direct),
-                     "argmax_last": int(np.argmax(direct[-1]))})
+        row = {"alpha": float(a), "difference": relative_error(poly, direct), "argmax_last": int(np.argmax(direct[-1]))}
+        if exactness["kind"] in ("certified series", "series"):
+            # the truncated series means something only inside the certified disk
+            row["inside_certified_disk"] = rho is not None and abs(a) <= rho
+            row["absolute_difference"] = float(np.max(np.abs(poly - direct)))
+        rows.append(row)
+    # a series and the forward pass further apart than the certified bound is a bug, not a verdict
+    bound = exactness.get("tail_bound", 0.0) + exactness.get("coefficient_radius", 0.0) * len(total)
+    broken = [r for r in rows if r.get("inside_certified_disk") and r["absolute_difference"] > bound * (1 + 1e-9) + 1e-9 * max(1.0, float(np.max(np.abs(total[0]))))]
+    if broken:  # two methods that disagree: a bug in symsteer (exit 4), never a verdict
+        raise AssertionError(f"the certified series and the forward pass differ by {broken[0]['absolute_difference']:.3g} at "
+                            f"alpha={broken[0]['alpha']:g}, beyond the certified bound {bound:.3g}")
     failed = full and any(r["difference"] > RTOL for r in rows)
-    self_norms = {m: [float(np.linalg.norm(parts["self"][m, t])) for t in range(T)] for m in range(1, len(total))}
+    self_norms = {m: [float(np.linalg.norm(parts["self"][m, t])) for t in range(T)] for m in range(1, len(total))} if "self" in parts else {}
     changes = [(rows[i]["alpha"], rows[i + 1]["alpha"], rows[i]["argmax_last"], rows[i + 1]["argmax_last"])
                for i in range(len(rows) - 1) if rows[i]["argmax_last"] != rows[i + 1]["argmax_last"]]
     if fmt == "json":
         return _json_text({"model": model.describe(), "steer_at": n, "positions": str(positions), "steered": list(steered),
-                           "degree_bound": degree, "max_order": top, "truncated": not full,
+                           "degree_bound": degree, "max_order": top, "truncated": not full, "exactness": exactness,
                            "self_norms": {str(m): v for m, v in self_norms.items()}, "alphas": rows,
                            "argmax_changes": [dict(zip(("from_alpha", "to_alpha", "before", "after"), c)) for c in changes]},
                           indent=1), failed
     lines = [model.describe(),
              f"steering block {n} at positions {positions} = {list(steered)} of T = {T}; |s| = {np.linalg.norm(D[steered[0]]):.6g}",
-             f"every output is a polynomial in alpha of degree <= {degree}; orders 0 … {top} kept"
-             + ("" if full else " (truncated: the polynomial below is a truncation, valid for small |alpha|)"),
+             (f"every output is a polynomial in alpha of degree <= {degree}; orders 0 … {top} kept"
+              + ("" if full else " (truncated: the polynomial below is a truncation, valid for small |alpha|)")
+              if degree is not None or rho is None and exactness["kind"] != "series" else f"orders 0 … {top} kept"),
+             exactness_text(exactness),
              "",
-             "from the weights alone: the self part (x_n := 0 at every position), norm per position:"]
+             "from the weights alone: the self part (x_n := 0 at every position), norm per position:"
+             if self_norms else "(no self part: through a per-sample norm the split by kind is not defined)"]
     for m, norms in self_norms.items():
         if any(norms):
             lines.append(f"  alpha^{m}: " + "  ".join(f"{t}: {v:.4g}" for t, v in enumerate(norms)))
     lines += ["", f"on the tokens {','.join(map(str, tokens))}: polynomial vs the model's forward passes "
               f"({'must agree' if full else 'truncation error'}), argmax at the last position:"]
     for r in rows:
-        lines.append(f"  alpha={r['alpha']:+.4g}: relative difference {r['difference']:.2e}  argmax {r['argmax_last']}")
+        where = "" if "inside_certified_disk" not in r else "" if r["inside_certified_disk"] else "  OUTSIDE the certified disk"
+        lines.append(f"  alpha={r['alpha']:+.4g}: relative difference {r['difference']:.2e}  argmax {r['argmax_last']}{where}")
     lines.append("  argmax changes: " + ("; ".join(f"{b} -> {c} between alpha={lo:+.4g} and {hi:+.4g}" for lo, hi, b, c in changes)
                                         if changes else "none on this grid"))
     if failed:

@@ -398,3 +398,27 @@ def test_symbolic_steering_vector_in_a_polynomial_ring() -> None:
                 want = exact[m, t, e]
                 assert got == sympy.Rational(int(want.p), int(want.q))
     assert sympy.Poly(ring.to_sympy(poly[5, 1, 0]), s0, s1).total_degree() <= 5
+
+
+def test_exact_work_counts_the_growth_of_the_numbers() -> None:
+    """Seven attention blocks on a tiny input plan few multiply-adds, but their exact numbers
+    grow ×5 per block (56 bits to about four million): refused before the work (which would
+    take minutes before the numbers' size limit stops it), saying why; float64 and a
+    shallower exact run go on."""
+    rng = np.random.default_rng(3)
+    seq = SequenceModel(tuple(Residual.lerp(Attention.random(4, heads=1, rng=rng), Fraction(1, 2)) for _ in range(7)))
+    x, s = rng.standard_normal((3, 4)), np.ones((3, 4))
+    assert seq.work(0, 3, 2) < 10**6  # the plain count alone would let it start
+    with pytest.raises(BudgetError, match=r"grow from 5\d bits by the degree of every block"):
+        seq.coefficients(x, s, steer_at=0, max_order=2)
+    assert seq.coefficients(x, s, steer_at=5, max_order=2).shape == (3, 3, 4)
+    assert seq.coefficients(x, s, steer_at=3, max_order=2, numbers=FLOAT).shape == (3, 3, 4)
+
+
+def test_float_overflow_is_refused_with_the_block() -> None:
+    """A float64 run whose coefficients pass 1.8e308 says where, never returns inf or nan."""
+    rng = np.random.default_rng(3)
+    seq = SequenceModel(tuple(Residual.add(Attention.random(4, heads=1, rng=rng)) for _ in range(7)))
+    big = np.full((3, 4), 1e30)
+    with pytest.raises(BudgetError, match=r"float64 values of the alpha-coefficients after block \d overflowed"):
+        seq.coefficients(big, big, steer_at=0, max_order=2, numbers=FLOAT)

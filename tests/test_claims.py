@@ -517,6 +517,11 @@ BAD_FILES = [
      "line 4: statement: unknown name 'alpa' (closest: alpha)"),
     ('id = "bad"\ntitle = "t"\nquote = "q"\nstatement = "B(a*x) == a**2 * B(x)"\nexpected = "holds"\ntimeout = -1\n\n[model]\nlayers = [1]\nsizes = [[1, 1]]\n',
      "line 6: timeout = -1"),
+    # text that a terminal or LaTeX would act on instead of printing
+    ('id = "bad"\ntitle = "red \\u001b[31m"\nquote = "q"\nstatement = "B(a*x) == a**2 * B(x)"\nexpected = "holds"\n\n[model]\nlayers = [1]\nsizes = [[1, 1]]\n',
+     "line 2: title contains the control or format character \\x1b at position 5; expected printable text"),
+    ('id = "bad"\ntitle = "t"\nquote = "q \\u202e"\nstatement = "B(a*x) == a**2 * B(x)"\nexpected = "holds"\nnote = "a\\nb \\u0007"\n\n[model]\nlayers = [1]\nsizes = [[1, 1]]\n',
+     "quote contains the control or format character \\u202e at position 3"),
 ]
 
 

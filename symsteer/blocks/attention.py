@@ -98,6 +98,10 @@ class Attention(Block):
     scale: Any = field(default=None, kw_only=True)
     #: the longest sequence the model was built for (its rotary and mask buffers); None: any
     context: int | None = field(default=None, kw_only=True)
+    #: QK-norm: an RMSNorm (width d_h) on each head's q and k after the projection, before RoPE;
+    #: one norm for every branch, or one per branch name ("q1", "k1", …). The block is then
+    #: algebraic in α (a series, see symsteer.series), not a polynomial.
+    qk_norm: Any = field(default=None, kw_only=True)
     name: str = field(default="attention", kw_only=True)
 
     mixes_positions: ClassVar[bool] = True
@@ -144,6 +148,7 @@ class Attention(Block):
                 raise ShapeError(f"{n}.{key}.bias has shape {arr.shape}; expected ({self.q1.shape[0]},)")
             biases[key] = arr
         put(self, "biases", biases)
+        put(self, "qk_norm", _qk_norms(self.qk_norm, [k for k in _BRANCHES if getattr(self, k) is not None], dh, n))
         put(self, "scale", as_scalar(Fraction(1, dh * dh) if self.scale is None else self.scale, f"{n}.scale"))
         if self.context is not None and (isinstance(self.context, bool) or not isinstance(self.context, (int, np.integer)) or self.context < 1):
             raise ShapeError(f"{n}: context={self.context!r}; expected a positive integer or None")
@@ -168,7 +173,7 @@ class Attention(Block):
 
     @property
     def polynomial(self) -> bool:  # type: ignore[override]
-        return self.pattern != "squared-normalized"
+        return self.pattern != "squared-normalized" and self.qk_norm is None
 
     @property
     def has_bias(self) -> bool:
@@ -178,11 +183,19 @@ class Attention(Block):
         out: dict[str, Any] = {k: getattr(self, k) for k in ("q1", "k1", "q2", "k2", "v", "o")}
         out |= {f"{k}.bias": b for k, b in self.biases.items()}
         out["scale"] = np.array([self.scale], dtype=object if not isinstance(self.scale, float) else np.float64)
+        for key, norm in (self.qk_norm or {}).items():
+            out |= {f"{key}.norm.{k}": v for k, v in norm.arrays().items()}
         return out
 
     def degree(self, k: int) -> int | None:
         # two from the query, two from the key's gates, one from the value
-        return None if self.pattern == "squared-normalized" else 5 * k
+        return None if self.pattern == "squared-normalized" or self.qk_norm else 5 * k
+
+    def cost(self, rows: int, orders: int) -> int:
+        # five projections and O per order and position; the gates, the pattern and the values
+        # convolve orders over every (query, key) pair
+        own = orders * rows * self.d_in * 6 * self.d_out + 3 * orders * orders * rows * rows * self.d_in
+        return own + sum(norm.cost(rows * self.heads, orders) for norm in (self.qk_norm or {}).values())
 
     def describe(self) -> str:
         kind = {"bilinear": "bilinear attention (q1·k1)(q2·k2)", "squared": "squared attention (q·k)²",
@@ -192,6 +205,8 @@ class Attention(Block):
             extra.append(self.rotary.describe())
         if self.biases:
             extra.append("QK biases")
+        if self.qk_norm:
+            extra.append("QK-norm " + ", ".join(sorted({v.describe() for v in self.qk_norm.values()})))
         return f"{kind} {self.d_in} → {self.d_out}, " + ", ".join(extra)
 
     # -- the pieces -----------------------------------------------------------------
@@ -214,8 +229,10 @@ class Attention(Block):
         z = np.moveaxis(z, -3, -2)
         return z.reshape(*z.shape[:-2], z.shape[-2] * z.shape[-1])
 
-    def _branch(self, key: str, x: np.ndarray, w: dict[str, Any], T: int, numbers: Numbers, *, orders: bool) -> np.ndarray:
-        """Heads of ``R_t (W x_t + b)``; with ``orders`` the bias goes to order 0 only."""
+    def _branch(self, key: str, x: np.ndarray, w: dict[str, Any], T: int, numbers: Numbers, *, orders: bool,
+                top: int = 0) -> np.ndarray:
+        """Heads of ``R_t n(W x_t + b)`` (n the QK-norm, if any); with ``orders`` the bias goes to
+        order 0 only, and the norm's series is truncated at ``top``."""
         y = numbers.apply(w[key], x)
         bias = w.get(f"{key}.bias")
         if bias is not None:
@@ -224,6 +241,9 @@ class Attention(Block):
             else:
                 y = y + bias
         y = self._heads(y)
+        if self.qk_norm and key in self.qk_norm:
+            norm = self.qk_norm[key]
+            y = norm.propagate(y, top=top, numbers=numbers) if orders else norm.forward(y, numbers=numbers)
         if self.rotary is not None and key != "v":
             cos, sin = self.rotary.converted(T, numbers)
             y = rotate(y, cos, sin)
@@ -275,10 +295,10 @@ class Attention(Block):
         T = self._length(cs[0])
         w = self.weights(numbers)
         cs = cs[: top + 1]
-        q1, k1 = (self._branch(k, cs, w, T, numbers, orders=True) for k in ("q1", "k1"))
+        q1, k1 = (self._branch(k, cs, w, T, numbers, orders=True, top=top) for k in ("q1", "k1"))
         a = cauchy_matmul(q1, np.swapaxes(k1, -1, -2), top=top)
         if self.pattern == "bilinear":
-            q2, k2 = (self._branch(k, cs, w, T, numbers, orders=True) for k in ("q2", "k2"))
+            q2, k2 = (self._branch(k, cs, w, T, numbers, orders=True, top=top) for k in ("q2", "k2"))
             b = cauchy_matmul(q2, np.swapaxes(k2, -1, -2), top=top)
         else:
             b = a
@@ -344,6 +364,8 @@ class FrozenAttention(Block):
     v: np.ndarray = field(kw_only=True)
     o: np.ndarray = field(kw_only=True)
     name: str = field(default="attention", kw_only=True)
+    #: where the pattern came from, said in every description (e.g. softmax at the unsteered stream)
+    origin: str = field(default="", kw_only=True)
 
     mixes_positions: ClassVar[bool] = True
 
@@ -377,8 +399,12 @@ class FrozenAttention(Block):
     def degree(self, k: int) -> int:
         return k
 
+    def cost(self, rows: int, orders: int) -> int:
+        return orders * rows * (self.d_in * self.v.shape[0] + self.o.size + rows * self.v.shape[0])
+
     def describe(self) -> str:
-        return f"attention with a frozen pattern ({self.heads} head(s), T = {self.frozen.shape[1]}) {self.d_in} → {self.d_out}"
+        origin = f": {self.origin}" if self.origin else ""
+        return f"attention with a frozen pattern{origin} ({self.heads} head(s), T = {self.frozen.shape[1]}) {self.d_in} → {self.d_out}"
 
     def _apply(self, x: np.ndarray, numbers: Numbers) -> np.ndarray:
         self._check_input(x)
@@ -417,7 +443,8 @@ class FrozenAttention(Block):
         scores = split(x @ q.T) @ np.swapaxes(split(x @ k.T), -1, -2) / np.sqrt(dh)
         scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        return cls(scores / scores.sum(axis=-1, keepdims=True), v=v, o=o, name=name)
+        return cls(scores / scores.sum(axis=-1, keepdims=True), v=v, o=o, name=name,
+                   origin="softmax frozen at the unsteered stream (an approximation: linear in the values)")
 
 
 # -- closed forms from the weights --------------------------------------------------------------
@@ -476,11 +503,28 @@ def _branches(block: Attention) -> tuple[tuple[str, str], tuple[str, str]]:
     return (("q1", "k1"), ("q2", "k2")) if block.pattern == "bilinear" else (("q1", "k1"), ("q1", "k1"))
 
 
+def _qk_norms(value: Any, branches: list[str], d_head: int, name: str) -> dict[str, Any] | None:
+    """QK-norm as one RMSNorm per branch (the same one for all when one is given)."""
+    from .norm import RMSNorm
+
+    if value is None:
+        return None
+    given = value if isinstance(value, dict) else {k: value for k in branches}
+    for key, norm in given.items():
+        if key not in branches:
+            raise ShapeError(f"{name}: a QK-norm for {key!r}; expected norms of {', '.join(branches)}")
+        if not isinstance(norm, RMSNorm) or norm.width != d_head:
+            raise ShapeError(f"{name}: qk_norm[{key!r}] is {norm!r}; expected an RMSNorm of width {d_head} (the head width)")
+    return dict(given)
+
+
 def _closed_form_check(block: Attention, what: str) -> None:
     if block.pattern == "squared-normalized":
         raise ShapeError(f"{block.name}: the {what} is written for polynomial patterns; row normalisation is rational")
     if block.biases:
         raise ShapeError(f"{block.name}: the {what} is written for attention without QK biases")
+    if block.qk_norm:
+        raise ShapeError(f"{block.name}: the {what} is written for polynomial attention; QK-norm makes it algebraic in alpha")
 
 
 def _rotated(block: Attention, x: np.ndarray, numbers: Numbers) -> dict[str, np.ndarray]:

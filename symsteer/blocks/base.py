@@ -230,6 +230,12 @@ class Block:
         """A bound on the output's α-degree for input degree ``k`` (None: not a polynomial)."""
         raise NotImplementedError
 
+    def cost(self, rows: int, orders: int) -> int:
+        """Multiply-adds of one :meth:`propagate` over ``rows`` positions with ``orders``
+        α-orders, counted before any work (budgets refuse a run from it). The default is one
+        ``d_out × d_in`` map per order and position; blocks with more work override it."""
+        return orders * rows * self.d_in * self.d_out
+
     def weights(self, numbers: Numbers) -> dict[str, Any]:
         """The weights in ``numbers``, converted once per block and number system."""
         return numbers.weights(self, self.arrays())
@@ -358,6 +364,9 @@ class Residual(Block):
     def degree(self, k: int) -> int | None:
         inner = self.inner.degree(k)
         return None if inner is None else max(k, inner)
+
+    def cost(self, rows: int, orders: int) -> int:
+        return self.inner.cost(rows, orders) + orders * rows * self.d_in
 
     def __repr__(self) -> str:
         """Short: what the block is, not its weights (they are attributes)."""

@@ -135,6 +135,10 @@ class Bilinear(Block):
     def degree(self, k: int) -> int:
         return 2 * k
 
+    def cost(self, rows: int, orders: int) -> int:
+        # two hidden maps and P per order, and the order convolution of the hidden factors
+        return orders * rows * (2 * self.d_in + self.d_out) * self.hidden + orders * orders * rows * self.hidden
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``B(num/den) = P((W num + b den) ⊙ (V num + c den)) / den²``."""
         a = self.weights(numbers)

@@ -1,8 +1,16 @@
-"""A per-sample RMSNorm feeding a bias-free bilinear layer: ``B(g ⊙ x / r)`` with
-``r² = ‖x‖²/d + ε``. Since B is homogeneous of degree 2, ``B(g ⊙ x / r) = B(g ⊙ x) / r²``:
-no square root is left, and a stack of such pre-norm blocks is an exact rational function of α
-(:mod:`symsteer.rational`). Norms that fold at inference (fixed scalars, a static or running
-rms, BatchNorm in eval mode) are not this block: they are :meth:`Linear.diagonal`.
+"""Per-sample RMSNorm, ``n(x) = g ⊙ x / r(x)`` with ``r² = ‖x‖²/d + ε``, in two blocks.
+
+:class:`RMSNorm` is the norm on its own, anywhere (before attention, QK-norm, the final norm):
+the value path keeps an odd power of ``r``, so the output is algebraic in α (a square root of a
+polynomial), not rational. It runs in float64 and in ball numbers; its α-series comes from the
+recurrence for ``u^(-1/2)`` and converges inside the nearest complex zero of ``r²(α)``
+(:mod:`symsteer.series` certifies a radius and a truncation bound).
+
+:class:`NormedBilinear` is the norm feeding a bias-free bilinear layer: since B is homogeneous
+of degree 2, ``B(g ⊙ x / r) = B(g ⊙ x) / r²``; no square root is left, and a stack of such
+pre-norm blocks is an exact rational function of α (:mod:`symsteer.rational`). Norms that fold
+at inference (fixed scalars, a static or running rms, BatchNorm in eval mode) are neither: they
+are :meth:`Linear.diagonal`.
 """
 
 from __future__ import annotations
@@ -18,7 +26,124 @@ from ..numbers import Numbers, PolyRing
 from .base import Block, as_scalar, as_weight_array, cauchy, poly_add, poly_scale
 from .bilinear import Bilinear
 
-__all__ = ["NormedBilinear"]
+__all__ = ["RMSNorm", "NormedBilinear", "norm_parameters"]
+
+
+def norm_parameters(gain: Any, eps: Any, width: int, name: str) -> tuple[np.ndarray | None, Any]:
+    """A norm's gain (None, or ``(width,)`` weights) and ε ≥ 0, checked."""
+    if gain is not None:
+        gain = as_weight_array(gain, f"{name}.gain", ndim=1)
+        if gain.shape != (width,):
+            raise ShapeError(f"{name}.gain has shape {gain.shape}; expected ({width},)")
+    eps = as_scalar(eps, f"{name}.eps")
+    if float(eps) < 0:
+        raise ShapeError(f"{name}.eps = {eps}; expected ε ≥ 0")
+    return gain, eps
+
+
+def _refuse_exact(name: str, numbers: Numbers) -> None:
+    if not numbers.roots:
+        raise ShapeError(
+            f"{name}: a per-sample RMSNorm divides by r = √(mean(x²) + ε), a square root, which {numbers.name} numbers "
+            "cannot hold; use float64 (FLOAT), or certified ball numbers (symsteer.series); a norm right before a "
+            "bias-free bilinear layer is exact rational as NormedBilinear"
+        )
+
+
+def rsqrt_series(u: np.ndarray, *, top: int, numbers: Numbers, what: str) -> np.ndarray:
+    """The α-series of ``u^(-1/2)`` to order ``top`` for ``u = Σ_j u_j α^j`` (orders on axis 0),
+    ``u_0`` positive: from ``u w' = -½ u' w``, ``m u_0 w_m = Σ_{j=1..m} (−j/2 − (m−j)) u_j w_{m−j}``.
+
+    >>> from symsteer.numbers import FLOAT
+    >>> (rsqrt_series(np.array([4.0, 0.0, 1.0]), top=4, numbers=FLOAT, what="u") + 0.0).tolist()  # (4 + α²)^(-1/2)
+    [0.5, 0.0, -0.0625, 0.0, 0.01171875]
+    """
+    w = [numbers.rsqrt(u[0], what)]
+    inv = 1 / u[0]
+    for m in range(1, top + 1):
+        acc = None
+        for j in range(1, min(m, len(u) - 1) + 1):
+            term = u[j] * w[m - j] * (j - 2 * m)  # 2(−j/2 − (m−j)), halved below
+            acc = term if acc is None else acc + term
+        # integers only: 1/(2m) as a float would round, and a ball run must not
+        w.append(acc * inv / (2 * m) if acc is not None else w[0] * 0)
+    return np.stack(w)
+
+
+@dataclass(frozen=True, eq=False)
+class RMSNorm(Block):
+    """``n(x) = g ⊙ x / √(mean(x²) + ε)`` at each position (last axis), g optional.
+
+    >>> from symsteer.numbers import FLOAT
+    >>> RMSNorm(2).forward(np.array([3.0, 4.0]), numbers=FLOAT).round(6).tolist()   # r = √12.5
+    [0.848528, 1.131371]
+    """
+
+    width: int
+    gain: Any = field(default=None, kw_only=True)
+    eps: Any = field(default=Fraction(0), kw_only=True)
+    name: str = field(default="norm", kw_only=True)
+
+    polynomial = False  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1:
+            raise ShapeError(f"{self.name}: width={self.width!r}; expected a positive integer")
+        object.__setattr__(self, "width", int(self.width))
+        gain, eps = norm_parameters(self.gain, self.eps, self.width, self.name)
+        object.__setattr__(self, "gain", gain)
+        object.__setattr__(self, "eps", eps)
+
+    @property
+    def d_in(self) -> int:
+        return self.width
+
+    @property
+    def d_out(self) -> int:
+        return self.width
+
+    def arrays(self) -> dict[str, Any]:
+        return {"gain": self.gain, "eps": np.asarray([self.eps], dtype=np.float64 if isinstance(self.eps, float) else object)}
+
+    def _own(self, numbers: Numbers) -> tuple[Any, Any, Any]:
+        _refuse_exact(self.name, numbers)
+        a = numbers.weights(self, {"gain": self.gain, "eps": np.asarray([self.eps], dtype=object)})
+        return a["gain"], a["eps"][0], numbers.entry(Fraction(1, self.width))
+
+    def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
+        """``g ⊙ x / √(‖x‖²/d + ε)``."""
+        self._check_input(x)
+        gain, eps, inv_d = self._own(numbers)
+        u = (x * x).sum(axis=-1, keepdims=True) * inv_d + eps
+        out = x * numbers.rsqrt(u, f"{self.name}: mean(x²) + ε")
+        return out * gain if gain is not None else out
+
+    def propagate(self, cs: np.ndarray, *, top: int, numbers: Numbers) -> np.ndarray:
+        """The Taylor coefficients of ``g ⊙ x(α) · u(α)^(-1/2)``, ``u = ‖x(α)‖²/d + ε``, to
+        order ``top`` (:func:`rsqrt_series`); refused when ``u(0)`` is not positive."""
+        self._check_input(cs, "the coefficients")
+        gain, eps, inv_d = self._own(numbers)
+        cs = cs[: top + 1]
+        u = cauchy(cs, cs, top=top, numbers=numbers).sum(axis=-1, keepdims=True) * inv_d
+        u[0] = u[0] + eps
+        w = rsqrt_series(u, top=top, numbers=numbers,
+                         what=f"{self.name}: mean(x²) + ε at α = 0 (the α-series of 1/r exists only where it is positive)")
+        out = cauchy(cs * gain if gain is not None else cs, w, top=top, numbers=numbers)
+        return out
+
+    def degree(self, k: int) -> None:
+        return None  # algebraic in α: no polynomial degree
+
+    def cost(self, rows: int, orders: int) -> int:
+        # the squared norm's order convolution, the series of u^(-1/2), and x times it
+        return orders * orders * rows * (2 * self.width + 1)
+
+    def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
+        raise ShapeError(f"{self.name}: a per-sample RMSNorm on its own is x/√(…), not a rational function of alpha; "
+                         "only a norm right before a bias-free bilinear layer (NormedBilinear) is rational")
+
+    def describe(self) -> str:
+        return f"RMSNorm {self.width} (ε = {self.eps}{', gain' if self.gain is not None else ''})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +233,10 @@ class NormedBilinear(Block):
 
     def degree(self, k: int) -> None:
         return None  # a rational function of α: no polynomial degree
+
+    def cost(self, rows: int, orders: int) -> int:
+        # the layer, the squared norm's convolution and the series division
+        return self.inner.cost(rows, orders) + orders * orders * rows * (self.d_in + self.d_out)
 
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         """``x = num/den`` ↦ ``B(g ⊙ num) / (‖num‖²/d + ε den²)`` (the den² cancels)."""

@@ -1,0 +1,429 @@
+"""Certified α-series for models with per-sample norms: ball coefficients, a radius, a tail bound.
+
+With an RMSNorm after the steering point the output is not a polynomial in α (before attention it
+is not even rational: ``x/√u``). Its Taylor series about α = 0 is what symsteer computes, and this
+module says how far it can be trusted, rigorously, with the same blocks and the same walk as every
+other number system (no layer formula here):
+
+- **coefficients**: the blocks' ``propagate`` in real balls (:data:`~symsteer.numbers.BALL`),
+  from the model's input: each ball holds the exact Taylor coefficient of the model as its
+  weights define it (floats are dyadic rationals, converted exactly).
+- **radius**: R such that the output is analytic on the disk ``|α| < R``, so the series converges
+  there (R is a lower bound on the radius of convergence). The disk is covered by complex boxes
+  of α, nearest first, each run through the blocks forward in the mean-value form
+  (:class:`~symsteer.numbers.CenteredBoxes`). A box is certified when every norm's ``u = r²``
+  enclosure certainly misses the closed negative real axis (and nothing divides by a box holding
+  0): the principal square root is analytic off that axis, so the composite of the blocks is
+  analytic on the box; the boxes with ``|α|`` below the first failure cover the disk, which is
+  connected and holds α = 0, where the principal root is the real one the model takes — so the
+  composite is the analytic continuation of the series, and the series converges on the disk.
+  A box too small to split further that fails ends the search: R is its distance from 0.
+- **tail**: for ``|α| ≤ ρ < R`` Cauchy's estimate on a circle ``|α| = R' < R`` (covered by
+  certified boxes that bound ``|f|`` by M) gives ``|c_k| ≤ M / R'^k`` and
+  ``|f(α) − Σ_{k≤K} c_k α^k| ≤ M (ρ/R')^(K+1) / (1 − ρ/R')``; the smallest over a few R'.
+
+For a single norm the radius is at most ``√(‖x‖² + d ε) / ‖s‖`` (the modulus of the zeros of
+``r²(x + αs)``).
+
+>>> from symsteer.blocks import RMSNorm
+>>> steered = Steered((RMSNorm(2, eps=1),), x_n=[1.0, 0.0], direction=[0.0, 1.0])
+>>> cert = certify(steered, order=12, rho=0.5)
+>>> round(cert.radius, 3), round(3 ** 0.5, 3)      # certified R vs √(‖x‖² + dε)/‖s‖ = √3
+(1.731, 1.732)
+>>> cert.tail_bound < 1e-5
+True
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ._coefficients import degree_of, propagate, run_blocks
+from .blocks import Block
+from .errors import BudgetError, ShapeError
+from .numbers import BALL, Balls, BranchError, Centered, CenteredBoxes, FLOAT, Numbers
+
+try:
+    import flint
+except ImportError:  # pragma: no cover - python-flint is a dependency
+    flint = None
+
+__all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certified_radius", "exactness", "statement",
+           "exactness_text", "MAX_BOXES", "CLI_BOXES"]
+
+#: the most complex boxes (forward passes) one certificate may run
+MAX_BOXES = 4000
+#: the same for the command line (a stopped search still gives a sound, smaller radius)
+CLI_BOXES = 600
+
+
+def _up(value: Any) -> float:
+    """A float ≥ the arb ``value`` (its upper end, rounded outward)."""
+    hi = float(value.upper()) if hasattr(value, "upper") else float(value)
+    return math.nextafter(hi, math.inf) if math.isfinite(hi) else math.inf
+
+
+def _down(value: float) -> float:
+    return math.nextafter(value, 0.0) if value > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Steered:
+    """The output as a function of α: ``blocks`` (those after the steering point, a head
+    included) applied to ``x_n + α direction``. ``x_n`` and ``direction`` are numbers in any form
+    the number systems take (floats, exact rationals, real balls)."""
+
+    blocks: tuple[Block, ...]
+    x_n: Any
+    direction: Any
+    where: Callable[[int], str] = field(default=lambda i: f"block {i}", kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+        if not self.blocks:
+            raise ShapeError("no blocks after the steering point: the output is x_n + α s, exact")
+        width = self.blocks[0].d_in
+        for name in ("x_n", "direction"):
+            arr = np.asarray(getattr(self, name), dtype=object)
+            if arr.ndim == 0 or arr.shape[-1] != width:
+                raise ShapeError(f"{name} has shape {arr.shape}; expected (…, {width}), the width entering the blocks")
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def of_network(cls, network: Any, *, s: Any, steer_at: int, x: Any = None, x_n: Any = None) -> Steered:
+        """From a :class:`~symsteer.network.Network` (``x`` its input, run in balls, or ``x_n``)."""
+        n = network.check_steer_at(steer_at)
+        start = network.block_at(n)
+        if (x is None) == (x_n is None):
+            raise ShapeError("give exactly one of x (the network input) and x_n (the stream entering layer steer_at)")
+        if x is not None:
+            x_n = run_blocks(network.blocks[:start], BALL.vector(x, "x (the network input)", network.d_in), BALL, network.where)
+        return cls(network.blocks[start:], x_n, BALL.vector(s, "s", network.width_at(n)),
+                   where=lambda i: network.where(start + i))
+
+    @classmethod
+    def of_sequence(cls, model: Any, *, direction: Any, steer_at: int, x: Any = None, tokens: Any = None,
+                    x_n: Any = None) -> Steered:
+        """From a :class:`~symsteer.sequence.SequenceModel`: ``tokens`` or ``x`` (T, d) run in
+        balls through the blocks before ``steer_at``, or the stream ``x_n`` there."""
+        n = model.check_steer_at(steer_at)
+        if x_n is None:
+            x0 = model.inputs(numbers=BALL, tokens=tokens, x=x)
+            x_n = run_blocks(model.blocks[:n], x0, BALL, lambda i: f"block {i}")
+        blocks = model.blocks[n:] + ((model.head,) if model.head is not None else ())
+        # steering adds to the residual lanes only (a model carrying x0 and v1 beside x)
+        return cls(blocks, x_n, model.widened(BALL.vector(direction, "direction", model.width_at(n)), n, BALL),
+                   where=lambda i: f"block {n + i}" if n + i < model.depth else "the head")
+
+    @property
+    def polynomial(self) -> bool:
+        return degree_of(self.blocks) is not None
+
+    def forward(self, alpha: Any, numbers: Numbers) -> np.ndarray:
+        """The output at ``alpha`` (a number of ``numbers``: a float, a ball, a centred box)."""
+        a = numbers.entry(alpha)
+        cur = numbers.array(self.x_n, "x_n") + numbers.array(self.direction, "direction") * _box(a)
+        return run_blocks(self.blocks, cur, numbers, self.where)
+
+    def coefficients(self, order: int, numbers: Numbers) -> np.ndarray:
+        xs, ds = numbers.array(self.x_n, "x_n"), numbers.array(self.direction, "direction")
+        return propagate(self.blocks, xs, ds, top=order, numbers=numbers, where=self.where)
+
+
+def _box(value: Any) -> Any:
+    out = np.empty((), dtype=object)
+    out[()] = value
+    return out
+
+
+def ball_coefficients(steered: Steered, order: int) -> np.ndarray:
+    """The Taylor coefficients (K+1, …, d_out) as real balls (``arb``), each holding the exact one."""
+    _check_order(order)
+    return steered.coefficients(order, BALL)
+
+
+def _check_order(order: int) -> None:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= 256:
+        raise ShapeError(f"order={order!r}; expected an integer 0 … 256")
+
+
+# -- the radius: boxes of α, nearest first ------------------------------------------------------
+
+
+def _distance(cx: float, cy: float, h: float) -> float:
+    """The least |α| over the square of centre (cx, cy) and half-width h (rounded down)."""
+    dx, dy = max(abs(cx) - h, 0.0), max(abs(cy) - h, 0.0)
+    return _down(math.hypot(dx, dy) * (1 - 1e-12))
+
+
+def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) -> np.ndarray | None:
+    """Upper bounds of |output| over the box, or None when the box is not certified."""
+    try:
+        out = steered.forward(boxes.alpha(centre, h), boxes)
+    except BranchError:
+        return None
+    flat = [v.enclosure() if isinstance(v, Centered) else flint.acb(v) for v in np.ravel(out)]
+    if not all(v.is_finite() for v in flat):
+        return None  # a division by a box holding 0 (a pole of a rational block)
+    return np.array([_up(v.abs_upper()) for v in flat]).reshape(np.shape(out))
+
+
+@dataclass(frozen=True)
+class _Disk:
+    radius: float  # analytic on |α| < radius
+    complete: bool  # every box out to the search's outer limit was certified
+    boxes: int
+
+
+def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: int = MAX_BOXES) -> _Disk:
+    """The largest r ≤ ``outer`` the box search certifies (see the module): a box that fails is
+    split until its half-width is below ``2^-depth`` times its distance from 0 (so R is found to
+    about that relative accuracy, and boxes near 0 may be as small as they need); at most
+    ``budget`` forward passes."""
+    if not (outer > 0 and math.isfinite(outer)):
+        raise ShapeError(f"outer={outer!r}; expected a positive radius")
+    boxes = CenteredBoxes()
+    floor = outer / 4**depth  # boxes at the origin: as small as this
+    heap: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, outer)]
+    runs = 0
+    while heap:
+        dist, cx, cy, h = heapq.heappop(heap)
+        if dist >= outer:
+            continue
+        if runs >= budget:  # every box nearer than this one is certified
+            return _Disk(dist, False, runs)
+        runs += 1
+        if _run_box(steered, boxes, complex(cx, cy), h) is not None:
+            continue
+        if h <= max(dist, floor) / 2**depth:  # the first failure, in order of distance: the disk below it is covered
+            return _Disk(dist, False, runs)
+        k = h / 2
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                heapq.heappush(heap, (_distance(cx + sx * k, cy + sy * k, k), cx + sx * k, cy + sy * k, k))
+    return _Disk(outer, True, runs)
+
+
+def _circle_bound(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, int]:
+    """Upper bounds of |f| on the circle ``|α| = radius`` from boxes covering it: ``count`` boxes
+    centred on it (half-width ≥ the arc to the next centre); a box that is not certified, or the
+    one giving the largest bound, is split (keeping the quarters that meet the circle), down to
+    ``depth`` levels and within ``budget`` forward passes. None if a box still fails."""
+    boxes = CenteredBoxes()
+    h0 = math.pi * radius / count * 1.01  # ≥ 2 r sin(π/2N): each arc point lies in a box
+    todo = [(radius * math.cos(2 * math.pi * j / count), radius * math.sin(2 * math.pi * j / count), h0, 0)
+            for j in range(count)]
+    leaves: list[tuple[float, int, np.ndarray, tuple[float, float, float, int]]] = []  # (-max, id, bound, box)
+    runs = 0
+    while True:
+        while todo:
+            box = todo.pop()
+            if runs >= budget:
+                return None, runs
+            runs += 1
+            got = _run_box(steered, boxes, complex(box[0], box[1]), box[2])
+            if got is not None:
+                heapq.heappush(leaves, (-float(got.max()), runs, got, box))
+            elif box[3] >= depth:
+                return None, runs
+            else:
+                todo += _quarters_on_circle(box, radius)
+        # refine the box that sets the bound while that pays (it tightens its enclosure)
+        worst = leaves[0]
+        if worst[3][3] >= depth or runs + 4 > budget or runs >= 8 * count:
+            break
+        heapq.heappop(leaves)
+        todo += _quarters_on_circle(worst[3], radius)
+    bound = leaves[0][2]
+    for leaf in leaves[1:]:
+        bound = np.maximum(bound, leaf[2])
+    return bound, runs
+
+
+def _quarters_on_circle(box: tuple[float, float, float, int], radius: float) -> list[tuple[float, float, float, int]]:
+    cx, cy, h, level = box
+    k, out = h / 2, []
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            x, y = cx + sx * k, cy + sy * k
+            far = math.hypot(abs(x) + k, abs(y) + k) * (1 + 1e-12)
+            if _distance(x, y, k) <= radius <= far:
+                out.append((x, y, k, level + 1))
+    return out
+
+
+def _guess(coeffs: np.ndarray) -> float:
+    """A rough radius from the coefficients' growth (root test on the higher orders); not a
+    certificate, only where the box search starts."""
+    mags = np.array([[float(abs(v.mid())) for v in np.ravel(c)] for c in coeffs])
+    best = math.inf
+    for m in range(max(1, len(mags) // 2), len(mags)):
+        top = float(mags[m].max())
+        if top > 0:
+            best = min(best, top ** (-1.0 / m))
+    if not math.isfinite(best):
+        scale = float(mags[0].max()) or 1.0
+        best = scale
+    return best
+
+
+# -- the certificate -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CertifiedSeries:
+    """``f(α) = Σ_{k≤K} c_k α^k + tail`` with ``|tail| ≤ tail_bound`` entry by entry for ``|α| ≤ rho``,
+    ``c_k`` real balls, and f analytic on ``|α| < radius``."""
+
+    coefficients: np.ndarray
+    order: int
+    radius: float
+    radius_complete: bool
+    rho: float
+    tail: np.ndarray
+    circle: float | None
+    boxes: int
+
+    def midpoints(self) -> np.ndarray:
+        """The coefficients' centres in float64."""
+        return np.vectorize(lambda v: float(v.mid()), otypes=[float])(self.coefficients)
+
+    def coefficient_radius(self) -> float:
+        """The largest radius of a coefficient ball (how much rounding the run accumulated)."""
+        return max(_up(v.rad()) for v in np.ravel(self.coefficients))
+
+    @property
+    def tail_bound(self) -> float:
+        return float(np.max(self.tail)) if self.tail.size else 0.0
+
+    def error_bound(self, alpha: float) -> np.ndarray:
+        """A bound on ``|f(α) − Σ_k mid(c_k) α^k|`` for real or complex ``|α| ≤ rho``: the tail
+        plus the coefficients' radii."""
+        a = abs(complex(alpha))
+        if a > self.rho:
+            raise ShapeError(f"|alpha| = {a:g} is outside the certified disk |alpha| <= rho = {self.rho:g}")
+        rad = np.vectorize(lambda v: _up(v.rad()), otypes=[float])(self.coefficients)
+        powers = np.array([a**k for k in range(self.order + 1)]).reshape((-1,) + (1,) * (rad.ndim - 1))
+        return self.tail + (rad * powers).sum(axis=0) * (1 + 1e-12)
+
+    def exactness(self) -> dict[str, Any]:
+        """What the numbers are, for every output (JSON)."""
+        return {
+            "kind": "certified series",
+            "order": self.order,
+            "radius_lower_bound": self.radius,
+            "radius_search_complete": self.radius_complete,
+            "rho": self.rho,
+            "tail_bound": self.tail_bound,
+            "coefficient_radius": self.coefficient_radius(),
+            "cauchy_circle": self.circle,
+            "boxes": self.boxes,
+        }
+
+    def describe(self) -> str:
+        more = " (the search stopped there; the true radius may be larger)" if self.radius_complete else ""
+        return (f"certified series to order {self.order}: analytic for |alpha| < {self.radius:.6g}{more}; "
+                f"for |alpha| <= {self.rho:.6g} every output is within {self.tail_bound:.3g} of its truncated series "
+                f"(coefficient balls of radius <= {self.coefficient_radius():.2g})")
+
+
+def certify(steered: Steered, *, order: int, rho: float | None = None, outer: float | None = None, depth: int = 8,
+            circle_boxes: int = 48, budget: int = MAX_BOXES) -> CertifiedSeries:
+    """Ball coefficients to ``order``, a certified radius R, and the tail bound on ``|α| ≤ rho``
+    (default R/2). ``outer`` bounds the radius search (default: 3× the coefficients' growth rate);
+    ``depth`` how finely boxes split; ``budget`` the most forward passes over boxes."""
+    _check_order(order)
+    if steered.polynomial:
+        raise ShapeError("the output is a polynomial in alpha after these blocks (no per-sample norm): "
+                         "its coefficients are exact, no series certificate is needed")
+    coeffs = ball_coefficients(steered, order)
+    if outer is None:
+        outer = 3 * _guess(coeffs)
+    # two thirds of the forward passes for the radius, the rest for the circles of the tail bound
+    disk = certified_radius(steered, outer=float(outer), depth=depth, budget=max(1, 2 * budget // 3))
+    R = disk.radius
+    runs = disk.boxes
+    if rho is None:
+        rho = R / 2
+    rho = float(rho)
+    if not 0 <= rho < R:
+        raise ShapeError(f"rho = {rho:g}; expected 0 <= rho < {R:.6g}, the certified radius")
+    tail = np.full(coeffs.shape[1:], math.inf)
+    used = None
+    for t in (0.95, 0.85, 0.7):
+        Rc = R * t
+        if Rc <= rho:
+            continue
+        if runs >= budget:
+            break
+        M, spent = _circle_bound(steered, Rc, circle_boxes, depth=depth, budget=budget - runs)
+        runs += spent
+        if M is None:
+            continue
+        q = flint.arb(rho) / flint.arb(Rc)
+        factor = _up(q ** (order + 1) / (1 - q))
+        bound = np.array([_up(flint.arb(m) * factor) for m in M.ravel()]).reshape(M.shape)
+        if used is None or float(bound.max()) < float(tail.max()):
+            used = Rc
+        tail = np.minimum(tail, bound)
+    return CertifiedSeries(coeffs, int(order), R, disk.complete, rho, tail, used, runs)
+
+
+def exactness(blocks: Sequence[Block]) -> dict[str, Any]:
+    """What kind of numbers a model's outputs are after ``blocks``, before any certificate:
+    ``exact`` (a polynomial in α), ``exact rational`` (norms only right before bias-free bilinear
+    layers), or ``series`` (a per-sample norm elsewhere: algebraic, a certified series at best)."""
+    if degree_of(blocks) is not None:
+        return {"kind": "exact", "what": "a polynomial in alpha"}
+    if _has_rmsnorm(blocks):
+        return {"kind": "series", "what": "a per-sample RMSNorm makes the output algebraic in alpha (a square root)"}
+    return {"kind": "exact rational", "what": "a rational function of alpha (norms before bilinear layers, row normalisation)"}
+
+
+def _has_rmsnorm(blocks: Sequence[Block]) -> bool:
+    from .blocks import RMSNorm
+
+    for b in blocks:
+        if isinstance(b, RMSNorm) or getattr(b, "qk_norm", None) is not None:
+            return True
+        inner = [getattr(b, "inner", None), *getattr(b, "parts", ())]
+        if _has_rmsnorm([p for p in inner if isinstance(p, Block)]):
+            return True
+    return False
+
+
+def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
+              certificate: CertifiedSeries | None = None) -> dict[str, Any]:
+    """The ``exactness`` entry of an output (JSON): what is exact, what is a certified series and
+    within which |α|. ``exact_numbers``: the coefficients were computed in exact rationals;
+    ``truncated``: orders above the ones shown exist."""
+    base = exactness(blocks)
+    if base["kind"] == "series":
+        if certificate is None:
+            return {**base, "kind": "series", "certified": False}
+        return {**certificate.exactness(), "what": base["what"]}
+    if base["kind"] == "exact rational":
+        return {**base, "numbers": "exact" if exact_numbers else "float64",
+                "truncated": truncated, "note": "the Taylor series of an exact rational function; symsteer.rational gives it whole"}
+    kind = "exact" if exact_numbers else "exact polynomial, float64 coefficients"
+    return {**base, "kind": kind, "truncated": truncated}
+
+
+def exactness_text(info: dict[str, Any]) -> str:
+    """One line for text outputs from a :func:`statement`."""
+    if info["kind"] == "certified series":
+        more = " (search stopped: the true radius may be larger)" if not info.get("radius_search_complete", True) else ""
+        return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
+                f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
+                f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
+                f"{info['order']}; nothing is claimed outside")
+    if info["kind"] == "series":
+        return "a series (per-sample norms make the output algebraic in alpha); not certified"
+    if info["kind"] == "exact rational":
+        return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "")
+    return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)")
