@@ -63,6 +63,9 @@ _MODEL_FIELDS = {
     "bias": "false, true, or [false, true] for both",
     "unembed": "the output width of an unembedding U (optional)",
     "embed": "the input width k of an embedding E (d × k, optional): x_0 = E y for a k-wide input y",
+    "norm": "false, true or [false, true]: an RMSNorm (ε = 0) before every bilinear layer",
+    "final_norm": "true for an RMSNorm (ε = 0) before the unembedding",
+    "gain": "true for generic gains on the norms (default: no gain, g = 1)",
 }
 #: [model] of a sequence model (kind = "sequence")
 _SEQUENCE_FIELDS = {
@@ -106,6 +109,9 @@ class Claim:
     #: a sequence model: the lengths T and the families (block kinds, pattern, heads, RoPE, residual)
     lengths: tuple[int, ...] = ()
     families: tuple[SeqSpec, ...] = ()
+    norm: tuple[bool, ...] = (False,)
+    final_norm: bool = False
+    gain: bool = False
     node: Node | None = field(default=None, repr=False, compare=False)
     assumption_nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
 
@@ -123,8 +129,10 @@ class Claim:
             for d, h in self.sizes:
                 for residual in self.residual:
                     for bias in self.bias:
-                        for m in (range(depth + 1) if uses_m else [None]):
-                            out.append(Case(depth, d, h, residual, bias, self.unembed, m, embed=self.embed))
+                        for norm in self.norm:
+                            for m in (range(depth + 1) if uses_m else [None]):
+                                out.append(Case(depth, d, h, residual, bias, self.unembed, m, embed=self.embed, norm=norm,
+                                                final_norm=self.final_norm, gain=self.gain))
         return sorted(set(out), key=lambda c: (c.depth, c.d, c.h, c.residual, c.bias, c.m or 0))
 
     def _sequence_cases(self) -> list[Case]:
@@ -152,6 +160,7 @@ class Claim:
         kinds = "/".join(("residual" if r else "plain") for r in self.residual)
         bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
         out = f"{kinds}, {bias}, L={','.join(map(str, self.layers))}"
+        out += "".join(w for w, on in ((", pre-norm", True in self.norm), (", final norm", self.final_norm)) if on)
         return out + (f", d_in={self.embed}" if self.embed else "") + (f", d_out={self.unembed}" if self.unembed else "")
 
     @property
@@ -163,7 +172,9 @@ class Claim:
         kinds = "/".join(("residual" if r else "plain") for r in self.residual)
         bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
         sizes = ", ".join(f"({d},{h})" for d, h in self.sizes)
-        return f"{kinds}, {bias}, L = {', '.join(map(str, self.layers))}, (d,h) = {sizes}"
+        norms = "".join(w for w, on in ((", pre-norm" + (" / none" if False in self.norm else ""), True in self.norm),
+                                         (", final norm", self.final_norm), (" (gains)", self.gain)) if on)
+        return f"{kinds}, {bias}{norms}, L = {', '.join(map(str, self.layers))}, (d,h) = {sizes}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "row": self.row, "title": self.title, "quote": self.quote, "reading": self.reading,
@@ -323,6 +334,11 @@ def load_claim(path: str | Path) -> Claim:
     if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     used = node.names() | {n for a in nodes for n in a.names()}
+    if model["unembed"] is None and "U" in used:
+        raise fail("statement", "the statement uses the unembedding U but [model] has no unembed; expected unembed = k", "model")
+    if "gain" in used and not (model["final_norm"] and model["gain"]):
+        raise fail("statement", "the statement uses gain (the final norm's gain) but [model] has not final_norm = true "
+                                "and gain = true", "model")
     if model["embed"] is None and used & {"E", "onehot"}:
         raise fail("statement", "the statement uses the embedding E or onehot(i) but [model] has no embed; expected embed = k", "model")
     for n in (n for tree in (node, *nodes) for n in tree.walk()):
@@ -370,8 +386,19 @@ def _model(table: Any, fail: Any) -> dict[str, Any]:
     embed = table.get("embed")
     if embed is not None and (isinstance(embed, bool) or not isinstance(embed, int) or not 1 <= embed <= MAX_WIDTH):
         raise fail("embed", f"embed = {embed!r}; expected an input width 1 … {MAX_WIDTH}", "model")
+    norm = _choices(table, "norm", (False, True), False, fail, "true, false or [false, true]")
+    final_norm, gain = (_choices(table, key, (False, True), False, fail, "true or false") for key in ("final_norm", "gain"))
+    if len(final_norm) > 1 or len(gain) > 1:
+        raise fail("final_norm" if len(final_norm) > 1 else "gain", "final_norm and gain take one value; expected true or false", "model")
+    if (True in norm or final_norm[0]) and True in flags["bias"]:
+        raise fail("norm", "norm and final_norm are written for bias-free layers (a norm before a layer with biases is not "
+                           "rational in alpha); expected bias = false", "model")
+    if (True in norm or final_norm[0]) and embed is not None:
+        raise fail("norm", "norm and final_norm are written without an embedding; expected no embed", "model")
+    if gain[0] and not (True in norm or final_norm[0]):
+        raise fail("gain", "gain = true but there is no norm; expected norm = true or final_norm = true", "model")
     return {"layers": tuple(dict.fromkeys(layers)), "sizes": tuple(dict.fromkeys(tuple(s) for s in sizes)),
-            "unembed": unembed, "embed": embed, **flags}
+            "unembed": unembed, "embed": embed, "norm": norm, "final_norm": final_norm[0], "gain": gain[0], **flags}
 
 
 def _choices(table: dict, key: str, allowed: tuple, default: Any, fail: Any, what: str) -> tuple:
@@ -548,7 +575,8 @@ def evidence_record(verdict: Verdict) -> dict[str, Any]:
     return {"id": c.id, "found": verdict.found, "method": verdict.method, "scope": verdict.scope,
             "statement": c.statement, "assumptions": list(c.assumptions),
             "model": {"layers": list(c.layers), "sizes": [list(s) for s in c.sizes], "residual": list(c.residual),
-                      "bias": list(c.bias), "unembed": c.unembed, "embed": c.embed,
+                      "bias": list(c.bias), "unembed": c.unembed, "embed": c.embed, "norm": list(c.norm),
+                      "final_norm": c.final_norm, "gain": c.gain,
                       **({"kind": "sequence", "lengths": list(c.lengths), "families": [f.to_dict() for f in c.families]}
                          if c.sequence else {})},
             "detail": verdict.detail, "evidence": verdict.evidence}

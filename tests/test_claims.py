@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import sympy
 
 from symsteer import cli
 from symsteer.claims import (
@@ -46,6 +47,11 @@ EXPECTED = {
     "c06-network-homogeneity-biases": "fails",
     "c06-network-homogeneity-plain": "holds",
     "c06-network-homogeneity-residual": "fails",
+    "c06-large-alpha-limit-negative": "holds",
+    "c06-large-alpha-limit-no-final-norm": "fails",
+    "c06-large-alpha-limit-no-pre-norms": "fails",
+    "c06-large-alpha-limit-pre-norm": "holds",
+    "c06-large-alpha-logits-grow-without-norms": "holds",
     "c06-relative-magnitudes-biases": "fails",
     "c06-relative-magnitudes-plain": "holds",
     "c06-relative-magnitudes-residual": "fails",
@@ -225,7 +231,12 @@ class Point:
 
     def stream(self, x, m):
         for l in range(m):
-            y = self.B(l, x)
+            if self.case.get("norm"):  # B(n(x)) = B(g ⊙ x) / (‖x‖²/d), ε = 0
+                g = self.v.get(f"gain{l}", [1] * len(x))
+                r2 = sum(e * e for e in x) / len(x)
+                y = [e / r2 for e in self.B(l, [a * b for a, b in zip(g, x)])]
+            else:
+                y = self.B(l, x)
             x = add(x, y) if self.residual else y
         return x
 
@@ -253,6 +264,16 @@ class Point:
         T = self.case["length"]
         chosen = range(T) if positions == "all" else [T - 1] if positions == "last" else positions
         return [list(s) if t in chosen else [Fraction(0)] * len(s) for t in range(T)]
+
+    def unembed(self, y):
+        return [sum(u * e for u, e in zip(row, y)) for row in self["U"]]
+
+    def top_direction(self):
+        """(U (g ⊙ c), ‖c‖²/d) for c the top α-coefficient of the stream x_L(x + α s)."""
+        y = [sympy.Poly(sympy.expand(e), ALPHA) for e in self.stream(add(self["x"], scale(ALPHA, self["s"])), self.L)]
+        top = max(e.degree() for e in y)
+        c = [Fraction(str(e.coeff_monomial(ALPHA ** top))) for e in y]
+        return self.unembed([g * e for g, e in zip(self["gainF"], c)]), sum(e * e for e in c) / len(c)
 
     def unit_shares(self, x):
         xs, y = self.stream(x, self.L - 1), self.f(x)
@@ -300,6 +321,15 @@ def top_difference(fn, n):
 
 def relu(u):
     return [max(e, 0) for e in u]
+
+
+ALPHA = sympy.Symbol("alpha")
+
+
+def same_direction(left, right, s):
+    """left / rms(top) == right / rms(s) exactly (left already carries rms(top) as its second part)."""
+    (u, r2u), r2s = left, sum(e * e for e in s) / len(s)
+    return all(a * a * r2s == b * b * r2u and (a > 0) - (a < 0) == (b > 0) - (b < 0) for a, b in zip(u, right))
 
 
 def seq_add(X, Y):
@@ -356,6 +386,13 @@ STATEMENTS = {
     "c17-direction-amount-input-free": lambda p: not depends(
         lambda x: add(p.form(1, p.B(0, x), p["s"]), p.form(1, p["s"], p.B(0, x))), len(p["s"])),
     "c18-input-interaction-any-s": lambda p: depends(lambda x: add(p.form(0, x, p["s"]), p.form(0, p["s"], x)), len(p["s"])),
+    # the logits grow without bound: some entry of f(x + α s) has positive degree in α
+    "c06-large-alpha-limit-no-final-norm": lambda p: all(
+        sympy.degree(n, ALPHA) <= sympy.degree(d, ALPHA)
+        for n, d in (sympy.fraction(sympy.together(e)) for e in p.f(add(p["x"], scale(ALPHA, p["s"]))))),
+    # the stream's top coefficient c: the final norm sends U (g ⊙ y) / rms(y) to U (g ⊙ c) / rms(c)
+    "c06-large-alpha-limit-no-pre-norms": lambda p: same_direction(
+        p.top_direction(), [e for e in p.unembed([g * e for g, e in zip(p["gainF"], p["s"])])], p["s"]),
     "t02-self-term-same-at-every-position": lambda p: seq_sub(p.F(p.at(scale(p["alpha"], p["s"]), "all")), p.F(zeros(p)))[1]
     == seq_sub(p.F(p.at(scale(p["alpha"], p["s"]), "all")), p.F(zeros(p)))[0],
     "t03-bilinear-pattern-not-linear": lambda p: p.F(seq_add(seq_scale(p["a"], p["X"]), p["Y"]))

@@ -66,6 +66,8 @@ NAMES: dict[str, tuple[str, str]] = {
     "b": ("vector", "layer 0's bias b (width h; needs bias = true)"),
     "c": ("vector", "layer 0's bias c (width h; needs bias = true)"),
     "E": ("matrix", "the embedding E (d × k; needs embed = k): the network input y is k-wide and x_0 = E y"),
+    "U": ("matrix", "the unembedding U (needs unembed = k)"),
+    "gain": ("vector", "the final RMSNorm's gain (needs final_norm = true and gain = true)"),
     # sequence models ([model] kind = "sequence")
     "X": ("sequence", "the stream at the steering point, T × d (generic; a sequence model)"),
     "Y": ("sequence", "a generic sequence, T × d"),
@@ -139,12 +141,15 @@ FUNCTIONS: dict[str, Function] = {
                    "literal list [0, 2]) and 0 elsewhere"),
     "row": Function((("sequence", "int"),), "vector", "row(Y, q): position q's row of a sequence (0-based)"),
     "sum_over": Function((("any", "var:int"),), "same", "sum_over(e, q): the sum of e over the positions q = 0 … T−1"),
+    "limit": Function((("vector", "var:scalar"),), "limit", "limit(e, alpha): the limit of e as alpha → +∞ (entries ±∞ where "
+                      "it diverges; with a final norm a vector over a square root, kept exact)"),
+    "rms": Function((_V,), "rms", "rms(z) = √(‖z‖²/d) (a divisor: u / rms(z))"),
     "generic": Function((_P,), "prop", "holds for almost every weight and input (an open polynomial condition with a witness)"),
     "empirical": Function((("str",),), "prop", "a claim about behaviour on data, which no proof over weights decides"),
 }
 
 #: the named weights and biases, and the functions that use the model
-MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "E", "onehot", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
+MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "E", "U", "gain", "limit", "onehot", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
                          "input_part", "cross_part", "self_part", "const_part"}
                         | {f"{w}{l}" for w in "WVPbc" for l in range(MAX_LAYERS)})
 #: the names that speak about a sequence model (they need [model] kind = "sequence")
@@ -359,7 +364,7 @@ class _Builder:
                 raise self.fail(tree, f"'not' needs a statement; got a {arg.type}")
             return self.node(tree, "not", (arg,), type="prop")
         if isinstance(tree.op, (ast.USub, ast.UAdd)):
-            if arg.type not in ("int", "scalar", "vector", "matrix", "sequence"):
+            if arg.type not in ("int", "scalar", "vector", "matrix", "sequence", "limit"):
                 raise self.fail(tree, f"cannot negate a {arg.type}")
             if isinstance(tree.op, ast.UAdd):
                 return arg
@@ -520,6 +525,8 @@ def _binary_type(op: str, left: str, right: str) -> str | None:
             return "scalar"
         if left == "vector" and right in (*num, "vector"):
             return "vector"
+        if left == "vector" and right == "rms":
+            return "limit"
         return None
     if op == "@" and left == "matrix" and right in ("vector", "matrix"):
         return right
@@ -535,6 +542,8 @@ def _comparable(op: str, left: str, right: str) -> bool:
     if "entropy" in (left, right) and (left in num or right in num):  # entropy(softmax(z)) <= 1
         return True
     if op in ("==", "!="):
+        if "limit" in (left, right):  # a limit against a vector or u / rms(z)
+            return {left, right} <= {"limit", "vector"}
         if left in ("vector", "matrix", "sequence") and right in num:  # entrywise against a number, e.g. M != 0
             return True
         return left == right and left in ("vector", "matrix", "sequence", "set", "entropy")
