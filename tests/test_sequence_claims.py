@@ -1,5 +1,6 @@
-"""Claims about sequence models: hostile [model] tables and statements are refused with one line
-naming the value (exit 3), and the evidence of a sequence claim replays without symsteer."""
+"""Claims about sequence models and about norms (the large-alpha limit): hostile [model] tables and
+statements are refused with one line naming the value (exit 3), and the evidence of a sequence
+claim replays without symsteer."""
 
 from __future__ import annotations
 
@@ -91,3 +92,34 @@ def test_evidence_of_sequence_claims_replays_without_symsteer(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "skipped" not in out.stdout, out.stdout
     assert out.stdout.count(": ok") == len(ids)
+
+
+# -- norms and the large-alpha limit -------------------------------------------------------------
+
+NORMED = "layers = [1]\nsizes = [[1, 1]]\nresidual = true\nnorm = true\nfinal_norm = true\nunembed = 2\n"
+LIMIT = "limit(f(x + alpha*s), alpha) == U @ s / rms(s)"
+
+
+@pytest.mark.parametrize("model, statement, words", [
+    (NORMED + "bias = true\n", LIMIT, "expected bias = false"),
+    (NORMED.replace("norm = true\nfinal_norm = true\n", "") + "gain = true\n", LIMIT, "gain = true but there is no norm"),
+    (NORMED.replace("unembed = 2\n", ""), LIMIT, "has no unembed"),
+    (NORMED, "limit(f(x + alpha*s), alpha) == (gain * s) / rms(s)", "has not final_norm = true and gain = true"),
+    (NORMED + "final_norm = [true, false]\n", LIMIT, "not valid TOML"),
+    (NORMED.replace("norm = true\n", "norm = 'yes'\n", 1), LIMIT, "norm = 'yes'"),
+    (NORMED, "rms(s) == 1", "cannot compare"),
+])
+def test_hostile_norm_models_are_refused_with_one_line(tmp_path, model, statement, words):
+    with pytest.raises(ClaimFileError) as exc:
+        load_claim(_file(tmp_path, statement=statement, model=model))
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("statement, words", [
+    ("limit(B(x + alpha*s), alpha) == U @ s / rms(s)", "limit expects f(z)"),
+    ("limit(f(x) + s, alpha) == U @ s / rms(s)", "limit expects f(z)"),
+    ("limit(f(x + alpha*alpha*s), alpha) == U @ s / rms(s)", "linear in alpha"),
+])
+def test_limits_outside_their_meaning_are_not_decided(tmp_path, statement, words):
+    v = verify(load_claim(_file(tmp_path, statement=statement, model=NORMED)))
+    assert v.found in ("error", "undecided") and words in v.detail, v.detail
