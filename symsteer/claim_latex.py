@@ -21,11 +21,11 @@ from typing import Any
 
 __all__ = ["statement_latex", "statement_text", "polynomial_latex", "value_latex", "name_latex", "prose_latex"]
 
-_VECTORS = {"x", "s", "u", "v", "z", "ones", "X", "Y"}
-_NAMES = {"alpha": r"\alpha", "ones": r"\mathbf{1}"}
+_VECTORS = {"x", "s", "u", "v", "z", "ones", "X", "Y", "gain"}
+_NAMES = {"alpha": r"\alpha", "ones": r"\mathbf{1}", "gain": r"\gamma"}
 # functions whose value is a vector (so * between two of them is the entrywise product)
 _VECTOR_FUNCTIONS = {"B", "B0", "B1", "B2", "f", "g", "stream", "relu", "softmax", "input_part", "cross_part",
-                     "self_part", "const_part", "share", "F", "at", "row", "sum_over"}
+                     "self_part", "const_part", "share", "F", "at", "row", "sum_over", "limit"}
 _OPERATORS = {"relu": r"\operatorname{relu}", "softmax": r"\operatorname{softmax}", "entropy": "H",
               "argmax": r"\operatorname{argmax}"}
 _COMPARE = {ast.Eq: "=", ast.NotEq: r"\neq", ast.Lt: "<", ast.LtE: r"\le", ast.Gt: ">", ast.GtE: r"\ge"}
@@ -186,6 +186,10 @@ class _Printer:
             return rf"\bigl[{inner}\bigr]_{{\text{{{name.split('_')[0]}}}}}"
         if name == "share" and len(args) == 2 and isinstance(args[1], ast.Constant):
             return rf"\operatorname{{share}}_{{\text{{{args[1].value}}}}}({self.print(args[0])})"
+        if name == "limit" and len(args) == 2:
+            return rf"\lim_{{{self.print(args[1])} \to +\infty}} {self._operand(args[0], 3)}"
+        if name == "rms" and len(args) == 1:
+            return rf"\operatorname{{rms}}({inner})"
         if name == "coeff" and len(args) == 3:  # the coefficient of alpha^m: [alpha^m] e
             return rf"[{self.print(args[1])}^{{{self.print(args[2])}}}]\,{self._operand(args[0], 3)}"
         if name == "at" and len(args) == 2:
@@ -310,8 +314,12 @@ def value_latex(value: Any) -> str:
         if "entropy_of_softmax" in value:
             return rf"H(\operatorname{{softmax}}{_tuple(value['entropy_of_softmax'])}) {approx}"
         return approx
+    if isinstance(value, dict) and "over_sqrt_of" in value:  # a limit: a vector over a square root, exactly
+        return rf"{value_latex(value.get('vector'))} / \sqrt{{{value_latex(value['over_sqrt_of'])}}}"
     if isinstance(value, dict):
         return ", ".join(f"{name_latex(str(k))} = {value_latex(v)}" for k, v in value.items())
+    if value in ("inf", "-inf"):
+        return r"+\infty" if value == "inf" else r"-\infty"
     if isinstance(value, str):
         return statement_latex(value)
     return _code(str(value))
@@ -408,6 +416,10 @@ def case_text(case: dict[str, Any]) -> str:
         parts.append("biases")
     if case.get("unembed"):
         parts.append(f"unembedding to width ${case['unembed']}$")
+    if case.get("norm"):
+        parts.append("RMSNorm before every layer")
+    if case.get("final_norm"):
+        parts.append("final RMSNorm")
     if case.get("m") is not None:
         parts.append(f"$m = {case['m']}$")
     return ", ".join(parts)

@@ -39,6 +39,15 @@ class Model:
 
     def __init__(self, case, w):
         self.depth, self.residual, self.w = case["layers"], case["residual"], w
+        self.norm, self.final_norm = bool(case.get("norm")), bool(case.get("final_norm"))
+        self.tidy = None  # applied to the stream after each layer (limit: one rational function of α each)
+
+    def sublayer(self, l, z):
+        """B_l(z), or B_l(g_l ⊙ z / r(z)) = B_l(g_l ⊙ z) / r(z)² with an RMSNorm (ε = 0) before it."""
+        if not self.norm:
+            return self.layer(l, z)
+        g = self.w.get(f"gain{l}", sympy.ones(z.rows, 1))
+        return self.layer(l, g.multiply_elementwise(z)) / (sum(e * e for e in z) / z.rows)
 
     def layer(self, l, z, z2=None, bias=True):
         W, V, P = self.w[f"W{l}"], self.w[f"V{l}"], self.w[f"P{l}"]
@@ -58,7 +67,7 @@ class Model:
         if "E" in self.w:
             z = self.w["E"] * z
         for l in range(m):
-            y = self.layer(l, z)
+            y = self.sublayer(l, z)
             z = z + y if self.residual else y
         return z
 
@@ -68,8 +77,16 @@ class Model:
     def from_layer(self, z, m):
         """Layers m … L−1 applied to the stream z at layer m, then U."""
         for l in range(m, self.depth):
-            y = self.layer(l, z)
+            y = self.sublayer(l, z)
             z = z + y if self.residual else y
+            if self.tidy is not None:
+                z = z.applyfunc(self.tidy)
+        return self.head(z)
+
+    def head(self, z):
+        """The final norm g ⊙ z / √(‖z‖²/d) (exact: sympy keeps the square root), then U."""
+        if self.final_norm:
+            z = self.w.get("gainF", sympy.ones(z.rows, 1)).multiply_elementwise(z) / sympy.sqrt(sum(e * e for e in z) / z.rows)
         return self.w["U"] * z if "U" in self.w else z
 
 
@@ -192,6 +209,8 @@ class Env:
             return sympy.ones(self.width, 1)
         if n in ("W", "V", "P", "b", "c"):
             n += "0"
+        if n == "gain":
+            n = "gainF"
         if n in self.model.w:
             return self.model.w[n]
         raise Skip(f"the name {n}")
@@ -253,7 +272,7 @@ class Env:
             [(x, b) for x in a] if isinstance(a, sympy.MatrixBase) else [(a, y) for y in b] if isinstance(b, sympy.MatrixBase) else [(a, b)]
         if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase) and a.shape != b.shape:
             return op == "NotEq"
-        diffs = [sympy.nsimplify(sympy.simplify(x - y)) if not (x - y).is_Rational else x - y for x, y in pairs]
+        diffs = [_difference(x, y) for x, y in pairs]
         if op == "Eq":
             return all(d == 0 for d in diffs)
         if op == "NotEq":
@@ -511,11 +530,55 @@ class Env:
         entries, syms = self._with_symbol(expr, var)
         return all(not (sympy.denom(sympy.together(e)).free_symbols & syms) for e in entries)
 
+    def fn_limit(self, expr, var):
+        """lim f(z(α)), α → +∞, from the leading terms of the stream's rational functions: with a
+        final norm (scale invariant) the head of the leading direction, else entry by entry."""
+        assert isinstance(expr, ast.Call) and expr.func.id == "f", "limit of something other than f(...)"
+        model = self.model
+        saved = model.final_norm, model.w.get("U"), self.values[var.id]
+        a = sympy.Symbol(f"{var.id}_")
+        model.final_norm, model.tidy, self.values[var.id] = False, sympy.cancel, a
+        model.w.pop("U", None)
+        try:
+            stream = list(self.ev(expr))
+        finally:
+            model.final_norm, model.tidy, self.values[var.id] = saved[0], None, saved[2]
+            if saved[1] is not None:
+                model.w["U"] = saved[1]
+        def lead(e):  # (degree, leading coefficient) of a rational function of a at +∞
+            n, d = (sympy.Poly(p, a) for p in sympy.fraction(sympy.together(e)))
+            return (n.degree() - d.degree(), n.LC() / d.LC()) if not n.is_zero else (None, 0)
+        if saved[0]:
+            leads = [lead(e) for e in stream]
+            top = max(p for p, _ in leads if p is not None)
+            return model.head(sympy.Matrix([c if p == top else 0 for p, c in leads]))
+        out = []
+        for e in (model.w["U"] * sympy.Matrix(stream) if "U" in model.w else stream):
+            p, c = lead(e)
+            out.append(0 if p is None or p < 0 else c if p == 0 else sympy.oo * sympy.sign(c))
+        return sympy.Matrix(out)
+
+    def fn_rms(self, z):
+        z = vec(self.ev(z))
+        return sympy.sqrt(sum(e * e for e in z) / z.rows)
+
     def fn_generic(self, inner):
         return self.ev(inner)
 
     def fn_empirical(self, text):
         raise Skip("empirical(...) claims are about data")
+
+
+def _difference(x, y):
+    """x − y exactly: a number (rational, or a sum of rational multiples of square roots, which
+    sympy keeps in a canonical form: 0 only when it is 0) as it is, anything else simplified."""
+    d = x - y
+    if d.is_Rational:
+        return d
+    e = sympy.expand(d)
+    if e.is_number and not e.free_symbols:
+        return e
+    return sympy.nsimplify(sympy.simplify(d))
 
 
 def probs(v):
@@ -668,6 +731,11 @@ def random_point(record, case, rng):
             point[f"b{l}"], point[f"c{l}"] = [small() for _ in range(h)], [small() for _ in range(h)]
     if case.get("unembed"):
         point["U"] = [[small() for _ in range(d)] for _ in range(case["unembed"])]
+    if case.get("gain"):
+        for l in range(case["layers"] if case.get("norm") else 0):
+            point[f"gain{l}"] = [small() for _ in range(d)]
+        if case.get("final_norm"):
+            point["gainF"] = [small() for _ in range(d)]
     if case.get("embed"):
         point["E"] = [[small() for _ in range(case["embed"])] for _ in range(d)]
     for n in VECTORS:
@@ -705,8 +773,9 @@ def replay(record, *, points=6):
         if model.get("kind") == "sequence":
             return replay_sequence(record, rng, points)
         cases = [{"layers": L, "d": d, "h": h, "residual": r, "bias": b, "unembed": model["unembed"], "m": m,
-                  "embed": model.get("embed")}
+                  "embed": model.get("embed"), "norm": nm, "final_norm": model.get("final_norm"), "gain": model.get("gain")}
                  for L in model["layers"] for d, h in model["sizes"] for r in model["residual"] for b in model["bias"]
+                 for nm in model.get("norm", [False])
                  for m in (range(L + 1) if "m" in {n.id for t in [record["statement"]] + record["assumptions"]
                                                       for n in ast.walk(parse(t)) if isinstance(n, ast.Name)} else [None])]
         for case in cases:
