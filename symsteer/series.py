@@ -140,10 +140,12 @@ def _box(value: Any) -> Any:
     return out
 
 
-def ball_coefficients(steered: Steered, order: int) -> np.ndarray:
-    """The Taylor coefficients (K+1, …, d_out) as real balls (``arb``), each holding the exact one."""
+def ball_coefficients(steered: Steered, order: int, *, prec: int = 128) -> np.ndarray:
+    """The Taylor coefficients (K+1, …, d_out) as real balls (``arb``), each holding the exact one,
+    computed at ``prec`` bits (the recurrences and sums of a deep model lose some of them)."""
     _check_order(order)
-    return steered.coefficients(order, BALL)
+    with flint.ctx.workprec(prec):
+        return steered.coefficients(order, BALL)
 
 
 def _check_order(order: int) -> None:
@@ -178,7 +180,9 @@ def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) 
 @dataclass(frozen=True)
 class _Disk:
     radius: float  # analytic on |α| < radius
-    complete: bool  # every box out to the search's outer limit was certified
+    #: why the search ended: "failure" (a smallest box there was not certified), "budget" (its
+    #: forward passes ran out), or "outer" (every box out to its outer limit was certified)
+    ended: str
     boxes: int
 
 
@@ -198,17 +202,17 @@ def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: 
         if dist >= outer:
             continue
         if runs >= budget:  # every box nearer than this one is certified
-            return _Disk(dist, False, runs)
+            return _Disk(dist, "budget", runs)
         runs += 1
         if _run_box(steered, boxes, complex(cx, cy), h) is not None:
             continue
         if h <= max(dist, floor) / 2**depth:  # the first failure, in order of distance: the disk below it is covered
-            return _Disk(dist, False, runs)
+            return _Disk(dist, "failure", runs)
         k = h / 2
         for sx in (-1, 1):
             for sy in (-1, 1):
                 heapq.heappush(heap, (_distance(cx + sx * k, cy + sy * k, k), cx + sx * k, cy + sy * k, k))
-    return _Disk(outer, True, runs)
+    return _Disk(outer, "outer", runs)
 
 
 def _circle_bound(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, int]:
@@ -280,6 +284,13 @@ def _guess(coeffs: np.ndarray) -> float:
 
 # -- the certificate -------------------------------------------------------------------------------
 
+#: how the radius search ended, in words (R is a lower bound on the radius of convergence either way)
+_ENDED = {
+    "failure": "the box search met a box at that |alpha| it could not certify",
+    "budget": "the box search ran out of forward passes there; a larger budget may certify more",
+    "outer": "the box search reached its outer limit; the radius may be larger",
+}
+
 
 @dataclass(frozen=True, eq=False)
 class CertifiedSeries:
@@ -289,7 +300,8 @@ class CertifiedSeries:
     coefficients: np.ndarray
     order: int
     radius: float
-    radius_complete: bool
+    #: why the radius search ended ("failure", "budget" or "outer"; see certified_radius)
+    radius_search: str
     rho: float
     tail: np.ndarray
     circle: float | None
@@ -323,7 +335,7 @@ class CertifiedSeries:
             "kind": "certified series",
             "order": self.order,
             "radius_lower_bound": self.radius,
-            "radius_search_complete": self.radius_complete,
+            "radius_search": _ENDED[self.radius_search],
             "rho": self.rho,
             "tail_bound": self.tail_bound,
             "coefficient_radius": self.coefficient_radius(),
@@ -332,7 +344,7 @@ class CertifiedSeries:
         }
 
     def describe(self) -> str:
-        more = " (the search stopped there; the true radius may be larger)" if self.radius_complete else ""
+        more = f" ({_ENDED[self.radius_search]})"
         return (f"certified series to order {self.order}: analytic for |alpha| < {self.radius:.6g}{more}; "
                 f"for |alpha| <= {self.rho:.6g} every output is within {self.tail_bound:.3g} of its truncated series "
                 f"(coefficient balls of radius <= {self.coefficient_radius():.2g})")
@@ -377,7 +389,7 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
         if used is None or float(bound.max()) < float(tail.max()):
             used = Rc
         tail = np.minimum(tail, bound)
-    return CertifiedSeries(coeffs, int(order), R, disk.complete, rho, tail, used, runs)
+    return CertifiedSeries(coeffs, int(order), R, disk.ended, rho, tail, used, runs)
 
 
 def exactness(blocks: Sequence[Block]) -> dict[str, Any]:
@@ -423,7 +435,7 @@ def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
 def exactness_text(info: dict[str, Any]) -> str:
     """One line for text outputs from a :func:`statement`."""
     if info["kind"] == "certified series":
-        more = " (search stopped: the true radius may be larger)" if not info.get("radius_search_complete", True) else ""
+        more = f" ({info['radius_search']})" if info.get("radius_search") else ""
         return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
                 f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
