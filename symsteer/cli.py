@@ -228,6 +228,7 @@ def expand(model_path: str | None, steer_at: int, max_order: int | None, split_d
     from symsteer.sequence_cli import SEQUENCE_OPTIONS, expand_sequence, wants_sequence
 
     sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    sequence.update(layout=shape.get("layout"), reference=shape.get("reference_path"), reference_inputs=shape.get("reference_inputs"))
     if wants_sequence(model_path, sequence):
         emit(expand_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
                              exact=exact, fmt=fmt, options=sequence), output)
@@ -424,6 +425,7 @@ def report(model_path: str | None, steer_at: int, max_order: int, with_claims: b
     if output is not None and output.endswith(".pdf"):
         raise click.UsageError(f"-o {output}: expected a .tex file (--pdf writes the .pdf beside it)")
     sequence = {k: shape.pop(k) for k in SEQUENCE_OPTIONS}
+    sequence.update(layout=shape.get("layout"), reference=shape.get("reference_path"), reference_inputs=shape.get("reference_inputs"))
     if wants_sequence(model_path, sequence):
         tex = report_sequence(model_path, steer_at=steer_at, max_order=max_order, s_value=s_value, x_value=x_value,
                               options=sequence)
@@ -591,6 +593,7 @@ def effect(model_arg: str | None, model_path: str | None, steer_at: int, s_value
     from symsteer.io import load_vector
     from symsteer.sequence_cli import effect_sequence, wants_sequence
 
+    sequence.update(layout=layout, reference=reference_path, reference_inputs=inputs_value if reference_path else None)
     if wants_sequence(model_path, sequence):
         if calibrate:
             _calibrate_sequence(model_path, sequence, steer_at=steer_at, s_value=s_value, alpha_spec=alpha_spec,

@@ -647,3 +647,6 @@ def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarr
 
 from . import tensor_language  # noqa: E402,F401  (registers the tensor-language sequence layout)
 from . import tensor_similarity  # noqa: E402,F401  (registers the tensor-similarity Transformer layout)
+from . import bilinear_vpd  # noqa: E402,F401  (registers the bilinear-vpd BilinearTransformer layout)
+from . import bilinear_decomposition  # noqa: E402,F401  (registers the bilinear-decomposition Transformer layout)
+from . import tensor_language_gpt  # noqa: E402,F401  (registers the tensor_language GPT (released LMs) layout)

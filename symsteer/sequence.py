@@ -57,6 +57,11 @@ class SequenceModel:
     embed: np.ndarray | None = field(default=None, kw_only=True)
     head: Block | None = field(default=None, kw_only=True)
     name: str = field(default="model", kw_only=True)
+    #: the leading channels of the stream that steering adds to (None: all of them). A model
+    #: that carries state beside the residual stream (the embedding stream x0 and block 0's
+    #: values v1 of the modded-nanogpt LMs, :mod:`symsteer.blocks.lanes`) steers only its first
+    #: ``steer_width`` channels: a hook on the residual stream never touches the carried lanes.
+    steer_width: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -74,6 +79,12 @@ class SequenceModel:
             width = block.d_out
         if self.head is not None and self.head.d_in != width:
             raise ShapeError(f"head takes width {self.head.d_in}; the last stream has width {width}")
+        if self.steer_width is not None:
+            narrowest = min([self.d_model] + [b.d_out for b in self.blocks])
+            if isinstance(self.steer_width, bool) or not isinstance(self.steer_width, (int, np.integer)) \
+                    or not 1 <= self.steer_width <= narrowest:
+                raise ShapeError(f"steer_width={self.steer_width!r}; expected an integer 1 … {narrowest} (the stream's width)")
+            put(self, "steer_width", int(self.steer_width))
 
     # -- shape ------------------------------------------------------------------------
 
@@ -94,9 +105,22 @@ class SequenceModel:
         return None if self.embed is None else self.embed.shape[0]
 
     def width_at(self, n: int) -> int:
-        """Width of the stream entering block n (n = depth: the last stream)."""
+        """Width of the steering vector at block n: the stream entering it (n = depth: the last
+        stream), or its first ``steer_width`` channels."""
+        return self.steer_width if self.steer_width is not None else self.stream_width(n)
+
+    def stream_width(self, n: int) -> int:
+        """Width of the whole stream entering block n, carried lanes included."""
         n = self.check_steer_at(n)
         return self.blocks[n].d_in if n < self.depth else self.blocks[-1].d_out
+
+    def widened(self, direction: np.ndarray, n: int, numbers: Numbers) -> np.ndarray:
+        """A steering direction padded with zeros over the carried lanes (see ``steer_width``)."""
+        extra = self.stream_width(n) - direction.shape[-1]
+        if not extra:
+            return direction
+        zeros = numbers.zeros((*direction.shape[:-1], extra)).astype(direction.dtype)
+        return np.concatenate([direction, zeros], axis=-1)
 
     def check_steer_at(self, n: int) -> int:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= self.depth:
@@ -157,7 +181,7 @@ class SequenceModel:
             self.check_length(np.shape(x0)[-2])
         if steer_at is not None:
             steer_at = self.check_steer_at(steer_at)
-            direction = numbers.vector(direction, "direction", self.width_at(steer_at))
+            direction = self.widened(numbers.vector(direction, "direction", self.width_at(steer_at)), steer_at, numbers)
         return walk(self.blocks, x0, points=range(self.depth + 1), numbers=numbers, where=lambda i: f"block {i}",
                     steer_at=steer_at, direction=direction, alpha=alpha)
 
@@ -206,9 +230,10 @@ class SequenceModel:
         steering per position (see :func:`direction`); ``K = min(max_order, degree)``.
         """
         n = self.check_steer_at(steer_at)
-        width = self.width_at(n)
+        width = self.stream_width(n)
         top = self.order_limit(n, max_order)
-        xs, ds = numbers.vector(x_n, "x_n", width), numbers.vector(direction, "direction", width)
+        xs = numbers.vector(x_n, "x_n", width)
+        ds = self.widened(numbers.vector(direction, "direction", self.width_at(n)), n, numbers)
         if xs.ndim != 2 or ds.shape != xs.shape:
             raise ShapeError(f"x_n has shape {xs.shape} and the direction {ds.shape}; expected both (T, {width})")
         self.check_length(xs.shape[0], orders=top + 1)
@@ -233,7 +258,7 @@ class SequenceModel:
         position), ``self`` the orders ≥ 1 there (weights and s alone), ``input`` the rest of
         order 0, ``cross`` everything else."""
         total = self.coefficients(x_n, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
-        zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.width_at(steer_at))))
+        zero = numbers.zeros(np.shape(numbers.vector(x_n, "x_n", self.stream_width(steer_at))))
         at_zero = self.coefficients(zero, direction, steer_at=steer_at, max_order=max_order, numbers=numbers)
         return split_parts(total, at_zero, numbers)
 

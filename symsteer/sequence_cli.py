@@ -56,11 +56,33 @@ def wants_sequence(model_path: str | None, options: dict[str, Any]) -> bool:
     from .tensor_language import is_tensor_language
     from .tensor_similarity import is_tensor_similarity
 
+    layout = _named_layout(options.get("layout"))
+    if layout is not None:
+        return bool(getattr(layout, "sequence", False))
     try:
         arrays = read_arrays(model_path)
-        return is_tensor_language(arrays) or is_tensor_similarity(arrays)
+        return is_tensor_language(arrays) or is_tensor_similarity(arrays) or _claiming(list(arrays)) is not None
     except InputFileError:
         return False  # the bilinear loader reports what is wrong with the file
+
+
+def _named_layout(name: str | None) -> Any:
+    """The registered layout ``--layout`` names (None when not given)."""
+    if name is None:
+        return None
+    from .layouts import LAYOUTS
+
+    if name not in LAYOUTS:
+        raise click.UsageError(f"--layout={name!r}; expected one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[name]
+
+
+def _claiming(keys: list[str]) -> Any:
+    """The registered sequence layout (the released LMs: ``sequence = True``) that claims ``keys``."""
+    from .layouts import LAYOUTS
+
+    found = [layout for layout in LAYOUTS.values() if getattr(layout, "sequence", False) and layout.claims(keys)]
+    return found[0] if len(found) == 1 else None
 
 
 def _config(path: str | None) -> dict[str, Any]:
@@ -92,7 +114,13 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     arrays = read_arrays(model_path)
     from .tensor_similarity import is_tensor_similarity
 
-    if is_tensor_similarity(arrays):
+    named = _named_layout(options.get("layout"))
+    layout = named if getattr(named, "sequence", False) else _claiming(list(arrays)) if named is None else None
+    if layout is not None:
+        return _load_registered(layout, model_path, arrays, options, gate=gate)
+    if named is not None and named.name not in ("tensor-language", "tensor-similarity-transformer"):
+        raise click.UsageError(f"--layout={named.name} is not a sequence layout; sequence options need a sequence model")
+    if is_tensor_similarity(arrays) and (named is None or named.name == "tensor-similarity-transformer"):
         return _load_tensor_similarity(model_path, arrays, options, gate=gate)
     if not is_tensor_language(arrays):
         keys = ", ".join(sorted(arrays)[:8])
@@ -112,6 +140,47 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     model = load_tensor_language(arrays, config, source=model_path, tokens=tokens)
     if gate:
         run_gate(model, arrays, config, tokens=tokens)
+    _reference(model, options, arrays)
+    return model, config
+
+
+def _reference(model: Any, options: dict[str, Any], arrays: Any) -> None:
+    """``--reference OUT.npy --inputs IDS.npy``: the loaded model must reproduce the outputs its
+    own code recorded for those token ids (exit 1 naming the largest difference otherwise)."""
+    reference, inputs = options.get("reference"), options.get("reference_inputs")
+    if reference is None and inputs is None:
+        return
+    if reference is None or inputs is None or not str(inputs).endswith(".npy"):
+        raise click.UsageError("--reference OUT.npy goes with --inputs IDS.npy: the token ids (N, T) and the logits "
+                               "(N, T, vocab) the model's own code gave for them")
+    from .gate import reference_gate
+
+    dtypes = sorted({str(np.asarray(a).dtype) for a in arrays.values() if np.asarray(a).dtype.kind == "f"})
+    reference_gate(model, inputs=inputs, reference=reference, dtypes=dtypes)
+
+
+def _load_registered(layout: Any, model_path: str, arrays: Any, options: dict[str, Any], *, gate: bool) -> tuple[Any, Any]:
+    """A released LM through its registered layout (config.json beside it, then --config, then
+    --heads); ``--reference`` gates the model as loaded. A layout with softmax attention
+    (``freezes``) is then rebuilt with its patterns frozen at the unsteered --tokens."""
+    from .layouts import read_config
+
+    for name in ("attn_residual", "mlp_residual", "lerp_scale", "freeze_softmax"):
+        if options.get(name) is not None:
+            raise click.UsageError(f"--{name.replace('_', '-')}: the {layout.name} layout reads its residuals from its code "
+                                   "and config.json; leave it out")
+    config = (read_config(model_path) or {}) | _config(options.get("config_path"))
+    if options.get("heads") is not None:
+        config["n_head"] = options["heads"]
+    model = layout.build(arrays, source=model_path, config=config)
+    if gate:
+        _reference(model, options, arrays)
+    if getattr(layout, "freezes", False):
+        tokens = _tokens(options.get("tokens"))
+        if tokens is None:
+            raise click.UsageError(f"the {layout.name} layout has softmax attention: its analysis freezes the patterns at "
+                                   "the unsteered --tokens; give --tokens")
+        model = layout.build(arrays, source=model_path, config=config, tokens=tokens)
     return model, config
 
 
@@ -131,6 +200,7 @@ def _load_tensor_similarity(model_path: str, arrays: Any, options: dict[str, Any
     model = load_tensor_similarity(arrays, config, source=model_path)
     if gate:
         run_gate(model, arrays, config)
+    _reference(model, options, arrays)
     return model, config
 
 

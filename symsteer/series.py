@@ -116,7 +116,8 @@ class Steered:
             x0 = model.inputs(numbers=BALL, tokens=tokens, x=x)
             x_n = run_blocks(model.blocks[:n], x0, BALL, lambda i: f"block {i}")
         blocks = model.blocks[n:] + ((model.head,) if model.head is not None else ())
-        return cls(blocks, x_n, BALL.vector(direction, "direction", model.width_at(n)),
+        # steering adds to the residual lanes only (a model carrying x0 and v1 beside x)
+        return cls(blocks, x_n, model.widened(BALL.vector(direction, "direction", model.width_at(n)), n, BALL),
                    where=lambda i: f"block {n + i}" if n + i < model.depth else "the head")
 
     @property

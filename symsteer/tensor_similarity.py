@@ -38,7 +38,8 @@ from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
 
-__all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate"]
+__all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
+           "is_checkpoint_transformer", "load_checkpoint_transformer"]
 
 _KEY = re.compile(r"body\.(\d+)\.(attn\.(?:q1|k1|q2|k2|v|o)|mlp\.(?:l|r|d))\.(weight|bias)$")
 _ATTN = ("q1", "k1", "q2", "k2", "v", "o")
@@ -229,3 +230,129 @@ def _register() -> None:
 
 
 _register()
+
+
+# -- CheckpointTransformer: the melephant AttentionLM checkpoints ---------------------------------
+#
+# Follows tdooms/tensor-similarity src/models/checkpoint_transformer.py @ 429581e (with Attention,
+# src/components/attention.py @ 429581e). Keys: ``embed.weight`` (vocab, d) (rows are tokens, as the
+# checkpoint stores them), ``layers.{i}.{q1,k1,q2,k2}.weight`` (d, d) with ``.bias`` (d,) when
+# ``use_bias_qk`` (the [1; x]-padded QK maps of its tensor network: a bias added before RoPE),
+# ``layers.{i}.v.weight``, ``layers.{i}.o.weight``, ``final_norm.running_mean_energy`` (the
+# ``tok0_batch`` norm: at inference one scalar 1/√(energy + 10⁻⁶), folded into the unembedding
+# exactly as ``_absorb_final_norm`` does) and ``unembed.weight`` (vocab, d). Each layer is bilinear
+# attention only, ``x + s · O z`` with ``s = attn_scale`` (0.35 by default): the additive residual of
+# the AttentionLM, which the class's ``terms`` and docstring describe. (Its ``forward``, inherited
+# from ``Attention``, computes the lerp ``(1 − s) x + s O z`` instead: ``residual: "lerp"`` in the
+# config reproduces that.)
+
+_CKPT_KEY = re.compile(r"layers\.(\d+)\.(q1|k1|q2|k2|v|o)\.(weight|bias)$")
+_CKPT_TOP = ("embed.weight", "unembed.weight", "final_norm.running_mean_energy")
+#: the ε of ``_absorb_final_norm``
+BOS_EPS = 1e-6
+
+
+def is_checkpoint_transformer(keys: Any) -> bool:
+    keys = set(keys)
+    return {"embed.weight", "unembed.weight"} <= keys and any(_CKPT_KEY.match(k) for k in keys) and all(
+        k in _CKPT_TOP or _CKPT_KEY.match(k) for k in keys)
+
+
+def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, Any] | None, *,
+                                source: str = "model") -> SequenceModel:
+    """A :class:`SequenceModel` from a melephant AttentionLM checkpoint (see above)."""
+    given = dict(config or {})
+    if isinstance(given.get("model"), Mapping):  # melephant's {"model": {…}}; --heads lands at the top
+        given = dict(given["model"]) | {k: given[k] for k in ("n_head", "attn_scale", "residual") if k in given}
+    if given.get("attn_type", "bilinear") != "bilinear":
+        raise InputFileError(f"{source}: config.json attn_type={given['attn_type']!r}; only bilinear attention is read")
+    heads, scale, residual = given.get("n_head"), given.get("attn_scale", 0.35), given.get("residual", "add")
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise InputFileError(f"{source}: the number of heads is not in the state dict: put the checkpoint's config.json "
+                             f"(model.n_head) beside it or give --heads (got n_head={heads!r})")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or residual not in ("add", "lerp"):
+        raise InputFileError(f"{source}: config.json attn_scale={scale!r}, residual={residual!r}; expected a number and add or lerp")
+    E = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
+    vocab, d = E.shape
+    U = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
+    if d % heads or (d // heads) % 2:
+        raise InputFileError(f"{source}: n_head={heads} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
+    found: dict[int, dict[str, Any]] = {}
+    for key in arrays:
+        match = _CKPT_KEY.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[f"{match.group(2)}.{match.group(3)}"] = arrays[key]
+    if not found or sorted(found) != list(range(len(found))):
+        raise InputFileError(f"{source}: layers {sorted(found)}; expected layers.0 … without gaps")
+    rotary = Rotary(d // heads, base=10_000.0)
+    blocks = []
+    for i in range(len(found)):
+        parts, name = found[i], f"layers.{i}"
+        missing = [f"{name}.{k}.weight" for k in _ATTN if f"{k}.weight" not in parts]
+        bad = [f"{name}.{k}" for k in parts if k in ("v.bias", "o.bias")]
+        if missing or bad:
+            raise InputFileError(f"{source}: {name} lacks {', '.join(missing)}" if missing else
+                                 f"{source}: {bad[0]}: the research class has no bias there")
+        w = {k: _float(parts[f"{k}.weight"], f"{name}.{k}.weight", (d, d), source) for k in _ATTN}
+        biases = {k: _float(parts[f"{k}.bias"], f"{name}.{k}.bias", (d,), source) for k in ("q1", "k1", "q2", "k2")
+                  if f"{k}.bias" in parts}
+        attn = Attention(**w, heads=heads, rotary=rotary, biases=biases, name=name)
+        blocks.append(Residual.scaled(attn, float(scale)) if residual == "add" else Residual.lerp(attn, float(scale)))
+    energy = np.ravel(_float(np.reshape(arrays.get("final_norm.running_mean_energy", np.ones(1)), (-1,)),
+                             "final_norm.running_mean_energy", (1,), source))[0]
+    if not energy + BOS_EPS > 0:
+        raise InputFileError(f"{source}: final_norm.running_mean_energy = {energy}; expected energy + 1e-6 > 0")
+    # the tok0_batch norm at inference: one scalar, folded into the unembedding
+    raw = np.asarray(arrays["unembed.weight"])
+    head = Linear(_absorbed(raw if raw.dtype.kind == "f" else U, energy), name="unembed (BOS norm folded)")
+    return SequenceModel(tuple(blocks), embed=E, head=head, name=source)
+
+
+def _absorbed(U: np.ndarray, energy: float) -> np.ndarray:
+    """``U · (energy + ε)^(-1/2)`` as ``_absorb_final_norm`` computes it: in float32 (torch's
+    rsqrt when torch is installed), then back in the file's dtype, here held in float64."""
+    try:
+        import torch
+    except ImportError:
+        scale = np.float32(1) / np.sqrt(np.float32(energy) + np.float32(BOS_EPS))
+        return (U.astype(np.float32) * scale).astype(U.dtype).astype(np.float64)
+    t = torch.from_numpy(np.ascontiguousarray(U))
+    e = torch.tensor([energy], dtype=torch.float32)
+    return (t.to(torch.float32) * (e + BOS_EPS).rsqrt()).to(t.dtype).double().numpy()
+
+
+class CheckpointLayout:
+    """The layout registered as ``tensor-similarity-checkpoint`` (config.json beside the file:
+    ``model.n_head``, ``attn_scale``)."""
+
+    name = "tensor-similarity-checkpoint"
+    follows = ("tdooms/tensor-similarity CheckpointTransformer, src/models/checkpoint_transformer.py @ 429581e "
+               "(melephant AttentionLM checkpoints), with Attention, src/components/attention.py @ 429581e")
+    checks_config = True
+    sequence = True
+
+    def claims(self, keys: list[str]) -> bool:
+        return is_checkpoint_transformer(keys)
+
+    def expected(self) -> str:
+        return ("embed.weight (vocab, d); layers.{l}.q1/k1/q2/k2.weight (and .bias), .v.weight, .o.weight; "
+                "final_norm.running_mean_energy; unembed.weight; model.n_head, attn_scale from config.json")
+
+    def build(self, arrays: Mapping[str, Any], *, source: str, residual: bool | None = None,
+              config: Mapping[str, Any] | None = None) -> SequenceModel:
+        if residual is False:
+            raise InputFileError(f"{source}: the checkpoint's layers are residual; --plain does not apply")
+        try:
+            return load_checkpoint_transformer(arrays, config, source=source)
+        except ShapeError as exc:
+            raise InputFileError(f"{source}: {exc}") from None
+
+
+def _register_checkpoint() -> None:
+    from .layouts import LAYOUTS, register
+
+    if CheckpointLayout.name not in LAYOUTS:
+        register(CheckpointLayout())
+
+
+_register_checkpoint()

@@ -8,5 +8,8 @@ from .norm import NormedBilinear, RMSNorm
 from .chain import Chain, prenorm
 from .attention import Attention, FrozenAttention
 from .rotary import Rotary
+from .lanes import Fork, LaneMix, Place, Slice
+from .softcap import Softcap
 
-__all__ = ["Block", "Residual", "Bilinear", "Linear", "NormedBilinear", "RMSNorm", "Chain", "prenorm", "Attention", "FrozenAttention", "Rotary", "cauchy"]
+__all__ = ["Block", "Residual", "Bilinear", "Linear", "NormedBilinear", "RMSNorm", "Chain", "prenorm", "Attention", "FrozenAttention", "Rotary", "cauchy",
+           "Slice", "Fork", "Place", "LaneMix", "Softcap"]

@@ -364,6 +364,8 @@ class FrozenAttention(Block):
     v: np.ndarray = field(kw_only=True)
     o: np.ndarray = field(kw_only=True)
     name: str = field(default="attention", kw_only=True)
+    #: where the pattern came from, said in every description (e.g. softmax at the unsteered stream)
+    origin: str = field(default="", kw_only=True)
 
     mixes_positions: ClassVar[bool] = True
 
@@ -401,7 +403,8 @@ class FrozenAttention(Block):
         return orders * rows * (self.d_in * self.v.shape[0] + self.o.size + rows * self.v.shape[0])
 
     def describe(self) -> str:
-        return f"attention with a frozen pattern ({self.heads} head(s), T = {self.frozen.shape[1]}) {self.d_in} → {self.d_out}"
+        origin = f": {self.origin}" if self.origin else ""
+        return f"attention with a frozen pattern{origin} ({self.heads} head(s), T = {self.frozen.shape[1]}) {self.d_in} → {self.d_out}"
 
     def _apply(self, x: np.ndarray, numbers: Numbers) -> np.ndarray:
         self._check_input(x)
@@ -440,7 +443,8 @@ class FrozenAttention(Block):
         scores = split(x @ q.T) @ np.swapaxes(split(x @ k.T), -1, -2) / np.sqrt(dh)
         scores = np.where(np.tril(np.ones((T, T), dtype=bool)), scores, -np.inf)
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        return cls(scores / scores.sum(axis=-1, keepdims=True), v=v, o=o, name=name)
+        return cls(scores / scores.sum(axis=-1, keepdims=True), v=v, o=o, name=name,
+                   origin="softmax frozen at the unsteered stream (an approximation: linear in the values)")
 
 
 # -- closed forms from the weights --------------------------------------------------------------
