@@ -385,3 +385,24 @@ def test_checkpoint_transformer_refusals():
         model_arrays(sd | {"layers.0.v.bias": np.zeros(8, np.float32)}, source="ckpt", config={"model": {"n_head": 2}})
     assert load_model is not None and LAYOUTS["tensor-similarity-checkpoint"].claims(list(sd))
     assert not LAYOUTS["tensor-language"].claims(list(sd))
+
+
+# -- loganriggs/tensor_language DeepModel built with norm=True -----------------------------------
+
+
+def test_deep_model_with_norms_loads_and_matches_the_reference(tmp_path):
+    rng = np.random.default_rng(20)
+    g = lambda *s: rng.standard_normal(s) * 0.5  # noqa: E731
+    spec = ["attn", "mlp", "attn"]
+    sd = {"embed.weight": g(11, 8), "head.weight": g(11, 8)}
+    for i, kind in enumerate(spec):
+        keys = ("q1", "k1", "q2", "k2", "v", "o") if kind == "attn" else ()
+        sd |= {f"layers.{i}.{k}.weight": g(8, 8) for k in keys}
+        if kind == "mlp":
+            sd |= {f"layers.{i}.L.weight": g(10, 8), f"layers.{i}.R.weight": g(10, 8), f"layers.{i}.D.weight": g(8, 10)}
+    model = load_model(_save(tmp_path, sd, {"n_head": 2, "norm": True, "scale": "0.5"}))
+    tokens = [4, 2, 9, 0, 7]
+    got = model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
+    assert _relative(got, ref.deep_model(sd, tokens, n_head=2, spec=spec)) < 1e-12
+    assert model.degree(0) is None and "RMSNorm" in model.describe()
+    assert _series_matches_forward(model, tokens, steer_at=1) < 1e-10
