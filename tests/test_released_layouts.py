@@ -406,3 +406,16 @@ def test_deep_model_with_norms_loads_and_matches_the_reference(tmp_path):
     assert _relative(got, ref.deep_model(sd, tokens, n_head=2, spec=spec)) < 1e-12
     assert model.degree(0) is None and "RMSNorm" in model.describe()
     assert _series_matches_forward(model, tokens, steer_at=1) < 1e-10
+
+
+def test_softcap_in_balls_encloses_the_float_value():
+    from symsteer.numbers import BALL
+
+    cap = Softcap(2, cap=30)
+    x = np.array([12.5, -40.0])
+    got = cap.forward(BALL.vector(x.tolist(), "x", 2), numbers=BALL)
+    want = cap.forward(x, numbers=FLOAT)
+    assert all(float(g.mid()) == pytest.approx(w, rel=1e-14) and g.rad() < 1e-12 for g, w in zip(got, want))
+    series = cap.propagate(BALL.vector([x.tolist(), [1.0, 2.0]], "cs", 2), top=3, numbers=BALL)
+    floats = cap.propagate(np.array([x, [1.0, 2.0]]), top=3, numbers=FLOAT)
+    assert np.allclose([[float(v.mid()) for v in row] for row in series], floats, rtol=1e-12)
