@@ -251,6 +251,8 @@ def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
     assert "relative difference" in text
     code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
     assert code == 0 and text.startswith("ok:"), text
+    code, text = _cli(capsys, "check", "--model", path)  # bilinear networks only: refused in one line
+    assert code == 2 and "sequence model" in text, text
     # a model that is not the one recorded is refused before anything is said about it
     wrong = dict(sd)
     wrong["blocks.1.mlp.w_m.weight"] = sd["blocks.1.mlp.w_m.weight"] * 1.01
