@@ -421,3 +421,26 @@ def test_softcap_in_balls_encloses_the_float_value():
     series = cap.propagate(BALL.vector([x.tolist(), [1.0, 2.0]], "cs", 2), top=3, numbers=BALL)
     floats = cap.propagate(np.array([x, [1.0, 2.0]]), top=3, numbers=FLOAT)
     assert np.allclose([[float(v.mid()) for v in row] for row in series], floats, rtol=1e-12)
+
+
+def test_polynomial_released_layouts_are_exact_in_rationals():
+    """Learned-scale bilinear-vpd and the checkpoint transformer have no per-sample norm: their
+    α-coefficients in exact rationals reproduce exact forward passes with zero difference."""
+    from fractions import Fraction
+
+    vpd = model_arrays(ref.bilinear_vpd_state(np.random.default_rng(21), scales="channel", d=4, e=2, hidden=3),
+                       source="vpd")
+    ckpt = model_arrays(ref.checkpoint_state(np.random.default_rng(22), d=4, dtype=np.float64), source="ckpt",
+                        config={"model": {"n_head": 1, "attn_scale": 0.25}})
+    for model, n in ((vpd, 3), (ckpt, 1)):
+        tokens = [1, 3, 2]
+        x0 = model.inputs(tokens=tokens, numbers=EXACT)
+        x_n = model.stream(x0, numbers=EXACT)[n]
+        D = EXACT.vector([[0, 0, 0, 0], [1, -2, 0, 1], [Fraction(1, 2), 0, 1, 0]], "D", 4)
+        c = model.coefficients(x_n, D, steer_at=n, numbers=EXACT)
+        assert len(c) == model.degree(n) + 1
+        for a in (Fraction(1, 3), Fraction(-2)):
+            direct = model.forward(x0, numbers=EXACT, steer_at=n, direction=D, alpha=a)
+            ae = EXACT.entry(a)
+            poly = sum((c[m] * ae**m for m in range(len(c))), start=EXACT.zeros(direct.shape))
+            assert all(v == 0 for v in np.ravel(poly - direct))
