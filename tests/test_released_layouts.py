@@ -444,3 +444,14 @@ def test_polynomial_released_layouts_are_exact_in_rationals():
             ae = EXACT.entry(a)
             poly = sum((c[m] * ae**m for m in range(len(c))), start=EXACT.zeros(direct.shape))
             assert all(v == 0 for v in np.ravel(poly - direct))
+
+
+def test_cli_layout_flag_on_the_older_sequence_layouts(capsys):
+    from pathlib import Path
+
+    model = Path(__file__).parent / "data" / "tensor_language_block2" / "model.npz"
+    code, text = _cli(capsys, "expand", "--model", model, "--layout", "tensor-language", "--heads", "2", "--tokens", "3,1,4",
+                      "--s", "1,0,0,0,0,0,0,0", "--max-order", "1")
+    assert code == 0 and text.startswith("sequence model"), text
+    code, text = _cli(capsys, "expand", "--model", model, "--layout", "bilinear-vpd", "--tokens", "3,1,4", "--s", "1,0,0,0,0,0,0,0")
+    assert code == 3 and "bilinear-vpd" in text, text
