@@ -37,7 +37,7 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["DecompositionConfig", "is_bilinear_decomposition", "load_bilinear_decomposition", "RMS_EPS"]
 
@@ -103,6 +103,7 @@ def load_bilinear_decomposition(arrays: Mapping[str, Any], config: Decomposition
                                 tokens: Any = None) -> SequenceModel:
     """The model; without ``tokens`` its attention is the true softmax (forward passes only),
     with ``tokens`` every attention pattern is frozen at the unsteered stream of those tokens."""
+    _require(arrays, _TOP, source, "bilinear-decomposition Transformer", _expected())
     embed = _float(arrays["transformer.wte.weight"], "transformer.wte.weight", (None, None), source)
     vocab, d = embed.shape
     head = _float(arrays["lm_head.weight"], "lm_head.weight", (None, d), source)

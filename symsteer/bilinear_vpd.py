@@ -41,7 +41,7 @@ import numpy as np
 from .blocks import Attention, Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["BilinearVPDConfig", "is_bilinear_vpd", "load_bilinear_vpd", "RMS_EPS"]
 
@@ -136,8 +136,7 @@ def _sublayer(norm: Block | None, inner: Block, name: str) -> Residual:
 
 def load_bilinear_vpd(arrays: Mapping[str, Any], config: BilinearVPDConfig, *, source: str = "model") -> SequenceModel:
     """A :class:`SequenceModel` from a ``BilinearTransformer`` state dict (see the module)."""
-    if "embed.weight" not in arrays or "unembed.weight" not in arrays:
-        raise InputFileError(f"{source}: a bilinear-vpd model needs embed.weight and unembed.weight; expected {_expected()}")
+    _require(arrays, ("embed.weight", "unembed.weight"), source, "bilinear-vpd BilinearTransformer", _expected())
     embed = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     vocab, d = embed.shape
     unembed = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)

@@ -59,7 +59,7 @@ from .blocks import Attention, Bilinear, Block, Chain, Fork, LaneMix, Linear, Pl
 from .errors import InputFileError, ShapeError
 from .numbers import FLOAT
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["GPTConfig", "is_tensor_language_gpt", "load_tensor_language_gpt", "CAP"]
 
@@ -149,6 +149,7 @@ def _need(parts: dict[str, Any], keys: tuple[str, ...], i: int, source: str) -> 
 
 def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, source: str = "model") -> SequenceModel:
     """A :class:`SequenceModel` over the lanes ``[x | x0 | v1]`` (see the module)."""
+    _require(arrays, _TOP, source, "tensor_language GPT", _expected())
     E = _float(arrays["transformer.wte.weight"], "transformer.wte.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["lm_head.weight"], "lm_head.weight", (None, d), source)

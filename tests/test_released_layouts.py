@@ -455,3 +455,14 @@ def test_cli_layout_flag_on_the_older_sequence_layouts(capsys):
     assert code == 0 and text.startswith("sequence model"), text
     code, text = _cli(capsys, "expand", "--model", model, "--layout", "bilinear-vpd", "--tokens", "3,1,4", "--s", "1,0,0,0,0,0,0,0")
     assert code == 3 and "bilinear-vpd" in text, text
+
+
+@pytest.mark.parametrize("layout", ["bilinear-vpd", "bilinear-decomposition-transformer", "tensor-language-gpt",
+                                    "tensor-similarity-checkpoint"])
+def test_a_named_layout_that_does_not_fit_is_refused_naming_the_keys(layout):
+    arrays = {"embed.weight": np.ones((3, 4)), "head.weight": np.ones((3, 4)), "layers.0.q1.weight": np.ones((4, 4))}
+    with pytest.raises(InputFileError) as err:
+        model_arrays(arrays, source="f", layout=LAYOUTS[layout], config={"n_head": 2, "normalization": True,
+                                                                          "model": {"use_rmsnorm": True}})
+    assert "found" in str(err.value) or "embed.weight" in str(err.value)
+    assert "expected" in str(err.value)
