@@ -82,6 +82,9 @@ class GPTConfig:
     squared_mlp: bool = False
     gated: bool = False
     dtype: str | None = None
+    #: as the config says (None: not said); the keys must agree (c_q2/c_k2, Left/Right/Down)
+    bilinear_attn: bool | None = None
+    bilinear: bool | None = None
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None, *, source: str) -> GPTConfig:
@@ -102,7 +105,8 @@ class GPTConfig:
         if dtype is not None and str(dtype).replace("torch.", "") not in _EPS:
             raise InputFileError(f"{source}: config.json dtype={dtype!r}; expected one of {', '.join(_EPS)}")
         return cls(n_head=heads, squared_attn=flags["squared_attn"], squared_mlp=flags["squared_mlp"], gated=flags["gated"],
-                   dtype=None if dtype is None else str(dtype).replace("torch.", ""))
+                   dtype=None if dtype is None else str(dtype).replace("torch.", ""),
+                   bilinear_attn=given.get("bilinear_attn"), bilinear=given.get("bilinear"))
 
 
 def is_tensor_language_gpt(keys: Any) -> bool:
@@ -177,6 +181,9 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
         two = "attn.c_q2.weight" in parts or "attn.c_k2.weight" in parts
         if two:
             _need(parts, ("attn.c_q2.weight", "attn.c_k2.weight"), i, source)
+        if config.bilinear_attn is not None and config.bilinear_attn != two:
+            raise InputFileError(f"{source}: config.json says bilinear_attn={str(config.bilinear_attn).lower()} but {p}.attn "
+                                 f"{'has' if two else 'has no'} c_q2/c_k2: the file is not the model the config describes")
         if not two and not config.squared_attn:
             raise InputFileError(f"{source}: {p}.attn has one QK branch and config.json does not say squared_attn: "
                                  "scaled-dot-product softmax attention, not a polynomial; refused")
@@ -211,7 +218,11 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
 
 
 def _mlp(parts: dict[str, Any], p: str, d: int, config: GPTConfig, source: str) -> Bilinear:
-    if "mlp.Left.weight" in parts or "mlp.Right.weight" in parts:
+    bilinear = "mlp.Left.weight" in parts or "mlp.Right.weight" in parts
+    if config.bilinear is not None and config.bilinear != bilinear:
+        raise InputFileError(f"{source}: config.json says bilinear={str(config.bilinear).lower()} but {p}.mlp "
+                             f"{'has' if bilinear else 'has no'} Left/Right/Down: the file is not the model the config describes")
+    if bilinear:
         if config.gated:
             raise InputFileError(f"{source}: config.json says gated: silu(Left x) ⊙ Right x is not bilinear; refused")
         _need(parts, ("mlp.Left.weight", "mlp.Right.weight", "mlp.Down.weight", "mlp.Down_bias"), int(p.split(".")[-1]), source)

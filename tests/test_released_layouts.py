@@ -329,6 +329,10 @@ def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_mlp": True})
     with pytest.raises(InputFileError, match="relu"):
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_attn": True})
+    with pytest.raises(InputFileError, match="bilinear_attn=false"):
+        model_arrays(sd, source="gpt", config=config | {"bilinear_attn": False})
+    with pytest.raises(InputFileError, match="bilinear=false"):
+        model_arrays(sd, source="gpt", config=config | {"bilinear": False, "squared_mlp": True})
     bad = dict(sd)
     del bad["transformer.h.0.attn.lamb"]
     with pytest.raises(InputFileError, match="transformer.h.0.attn.lamb"):
