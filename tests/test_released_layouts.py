@@ -157,6 +157,8 @@ def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
     sd = ref.bilinear_vpd_state(np.random.default_rng(6))
     with pytest.raises(InputFileError, match="cannot tell"):
         load_model(_save(tmp_path, sd))  # RMSNorm or identity: only the config says
+    with pytest.raises(InputFileError, match="d_mlp=7"):
+        model_arrays(sd, source="vpd", layout=LAYOUTS["bilinear-vpd"], config={"model": {"use_rmsnorm": True, "d_mlp": 7}})
     bad = dict(sd)
     del bad["blocks.1.mlp.w_n.weight"]
     with pytest.raises(InputFileError, match="blocks.1.mlp.w_n.weight"):
@@ -170,9 +172,9 @@ def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
 # -- tdooms/bilinear-decomposition (softmax attention, frozen for the analysis) ---------------------
 
 
-def _decomposition_config(norm=True):
+def _decomposition_config(norm=True, bias=False):
     return {"n_head": 2, "n_layer": 2, "n_ctx": 16, "d_model": 8, "d_hidden": 6, "bilinear": True, "gate": None,
-            "bias": False, "normalization": norm}
+            "bias": bias, "normalization": norm}
 
 
 @pytest.mark.parametrize("norm,bias", [(True, False), (False, True)])
@@ -180,13 +182,13 @@ def test_decomposition_loads_with_true_softmax_and_freezes_for_analysis(tmp_path
     from symsteer.bilinear_decomposition import DecompositionConfig, load_bilinear_decomposition
 
     sd = ref.decomposition_state(np.random.default_rng(7), bias=bias)
-    model = load_model(_save(tmp_path, sd, _decomposition_config(norm)))
+    model = load_model(_save(tmp_path, sd, _decomposition_config(norm, bias)))
     tokens = [3, 1, 4, 1, 5, 0]
     x0 = model.inputs(tokens=tokens, numbers=FLOAT)
     assert _relative(model.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
     with pytest.raises(ShapeError, match="frozen at the unsteered tokens"):
         model.coefficients(model.stream(x0, numbers=FLOAT)[0], np.ones((6, 8)), steer_at=0, max_order=2, numbers=FLOAT)
-    frozen = load_bilinear_decomposition(sd, DecompositionConfig.of(_decomposition_config(norm), source="m"), tokens=tokens)
+    frozen = load_bilinear_decomposition(sd, DecompositionConfig.of(_decomposition_config(norm, bias), source="m"), tokens=tokens)
     assert "frozen" in frozen.describe() and "frozen at the unsteered tokens 3,1,4,1,5,0" in frozen.name
     # unsteered, the frozen model is the model; steered, it is the reference with the patterns frozen
     assert _relative(frozen.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
@@ -207,6 +209,8 @@ def test_decomposition_refuses_what_it_cannot_read(tmp_path):
         load_model(_save(tmp_path, sd))
     with pytest.raises(InputFileError, match="gate"):
         model_arrays(sd, source="m", config=_decomposition_config() | {"gate": "relu"})
+    with pytest.raises(InputFileError, match="n_layer=3"):
+        model_arrays(sd, source="m", config=_decomposition_config() | {"n_layer": 3})
     bad = dict(sd)
     bad["transformer.h.0.attn.rotary.inv_freq"] = sd["transformer.h.0.attn.rotary.inv_freq"] * 2
     with pytest.raises(InputFileError, match="inv_freq"):
