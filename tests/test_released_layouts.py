@@ -277,6 +277,7 @@ def test_cli_freezes_the_decomposition_transformer_and_says_so(tmp_path, capsys)
     assert code == 0, text
     data = json.loads(text)
     assert data["model"].count("softmax frozen at the unsteered stream") == 2
+    assert "softmax frozen" in data["exactness"]["frozen_attention"]  # the statement is about the frozen model
     assert max(r["difference"] for r in data["alphas"]) < 1e-9
     code, text = _cli(capsys, "expand", "--model", path, "--x", str(inp), "--s", s)
     assert code != 0 and "--tokens" in text
