@@ -475,3 +475,20 @@ def test_a_named_layout_that_does_not_fit_is_refused_naming_the_keys(layout):
                                                                           "model": {"use_rmsnorm": True}})
     assert "found" in str(err.value) or "embed.weight" in str(err.value)
     assert "expected" in str(err.value)
+
+
+def test_softcap_certified_series_finds_tanh_poles_and_bounds_the_tail():
+    """y = 10 + 45α at the first output: tanh(y/30) has poles where y/30 = ±iπ/2, i.e. at
+    α = (−10 ± 15πi)/45, |α| ≈ 1.0703; the certified radius may not exceed it, and inside ρ the
+    forward pass lies within the certified bound of the truncated series."""
+    from symsteer.series import Steered, certify
+
+    block = (Linear([[40.0, 10.0], [-20.0, 5.0]]), Softcap(2, cap=30))
+    steered = Steered(block, x_n=[0.3, -0.2], direction=[1.0, 0.5])
+    cert = certify(steered, order=6)
+    pole = abs(complex(-10, 15 * np.pi) / 45)
+    assert 0.5 * pole < cert.radius <= pole
+    series = np.array([[float(v.mid()) for v in row] for row in cert.coefficients])
+    for a in (cert.rho, -cert.rho / 2):
+        direct = block[1].forward(block[0].forward(np.array([0.3 + a, -0.2 + 0.5 * a]), numbers=FLOAT), numbers=FLOAT)
+        assert np.all(np.abs(sum(series[m] * a**m for m in range(len(series))) - direct) <= cert.error_bound(a))
