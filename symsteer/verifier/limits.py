@@ -181,7 +181,7 @@ class LimitFunctions:
             # identical vector and radicand: the same value (a sufficient condition)
             polys = [_numerator(a - b) for a, b in zip(left.v, right.v)] + [_numerator(left.r2 - right.r2)]
             same = self._zero(polys, node, why="the same vector over the same square root")
-            conditions = [Sign(c, True, self.numbers, text=f"‖z‖² > 0 in '{node.text}'") for c in (left.condition, right.condition)
+            conditions = [Sign(c, True, self.numbers, text="the steering direction is not 0") for c in (left.condition, right.condition)
                           if c is not None]
             return All((same, *conditions), text=node.text) if conditions else same
         a, b = (self._limit_entries(v) for v in (left, right))
