@@ -1,6 +1,7 @@
-"""105 claims decided by hand before the verifier saw them (tests/claims/): true only at small
+"""128 claims decided by hand before the verifier saw them (tests/claims/): true only at small
 widths, only generically, only vacuously, counterexamples that need fractions or negatives,
-ties, chained comparisons, and every addition to the statement language. Each must get its
+ties, chained comparisons, and every addition to the statement language (sequence models: s110–s125;
+large-α limits: s130–s136). Each must get its
 hand verdict; the few the verifier cannot decide yet may be 'undecided', never the opposite
 verdict, an error or a bug."""
 

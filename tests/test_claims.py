@@ -111,6 +111,7 @@ EXPECTED = {
     "t03-frozen-pattern-linear": "holds",
     "t04-degree-attention": "holds",
     "t04-degree-attention-mlp": "holds",
+    "t04-degree-attention-mlp-bound": "holds",
     "t04-degree-exact": "holds",
     "t05-steer-all-first-order": "holds",
     "t05-steer-all-frozen": "holds",
