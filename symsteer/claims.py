@@ -334,6 +334,13 @@ def load_claim(path: str | Path) -> Claim:
     if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     used = node.names() | {n for a in nodes for n in a.names()}
+    if True in model["norm"] or model["final_norm"]:
+        other = sorted(used & (MODEL_NAMES - {"f", "limit", "U", "gain"}))
+        loose = [n for t in (node, *nodes) for n in _outside_limit(t) if n.op == "call" and n.value == "f"]
+        if other or loose:
+            what = f"'{other[0]}'" if other else f"'{loose[0].text}' outside limit(…)"
+            raise fail("statement", f"the statement uses {what}, but with norm or final_norm the model is read through "
+                                    "limit(f(…), alpha) only (the other model functions do not see the norms)", "model")
     if model["unembed"] is None and "U" in used:
         raise fail("statement", "the statement uses the unembedding U but [model] has no unembed; expected unembed = k", "model")
     if "gain" in used and not (model["final_norm"] and model["gain"]):
@@ -500,6 +507,14 @@ def _check_sequence_statement(model: dict[str, Any], trees: list[Node], fail: An
                     SteerSet.of(spec).resolve(T)
                 except ShapeError as exc:
                     raise fail("statement", f"'{n.text}' at T = {T}: {exc}") from None
+
+
+def _outside_limit(node: Node):
+    """The nodes of a statement that are not inside a limit(…) call."""
+    yield node
+    if not (node.op == "call" and node.value == "limit"):
+        for a in node.args:
+            yield from _outside_limit(a)
 
 
 def _closest(word: str, known: Any) -> str:

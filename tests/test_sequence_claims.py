@@ -108,6 +108,8 @@ LIMIT = "limit(f(x + alpha*s), alpha) == U @ s / rms(s)"
     (NORMED + "final_norm = [true, false]\n", LIMIT, "not valid TOML"),
     (NORMED.replace("norm = true\n", "norm = 'yes'\n", 1), LIMIT, "norm = 'yes'"),
     (NORMED, "rms(s) == 1", "cannot compare"),
+    (NORMED, "f(2*x) == f(x)", "'f(2*x)' outside limit"),
+    (NORMED, "B(x) == B(x)", "the statement uses 'B'"),
 ])
 def test_hostile_norm_models_are_refused_with_one_line(tmp_path, model, statement, words):
     with pytest.raises(ClaimFileError) as exc:

@@ -86,6 +86,8 @@ class ModelFunctions:
         return object_array([self.numbers.entry(1 if j == i else 0) for j in range(k)])
 
     def _fn_f(self, node: Node, arg: Node) -> np.ndarray:
+        if self.case.norm or self.case.final_norm:  # only limit(f(…), alpha) reads a normed network
+            raise Unsupported(f"'{node.text}': with norms, f is read through limit(f(…), alpha) only")
         z = self._embedded(self.value_of(arg), node.text)
         if self.case.depth == 0:
             z = self._vector(z, node.text, self.case.d)
