@@ -46,7 +46,7 @@ import numpy as np
 from ._coefficients import degree_of, propagate, run_blocks
 from .blocks import Block
 from .errors import BudgetError, ShapeError
-from .numbers import BALL, Balls, BranchError, Centered, CenteredBoxes, FLOAT, Numbers
+from .numbers import BALL, Balls, BranchError, Centered, CenteredBoxes, FLOAT, Numbers, Taylor, TaylorBoxes
 
 try:
     import flint
@@ -163,19 +163,27 @@ def _distance(cx: float, cy: float, h: float) -> float:
     return _down(math.hypot(dx, dy) * (1 - 1e-12))
 
 
-def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) -> tuple[np.ndarray, float] | None:
+#: the degree of the Taylor models carried over each box of α
+BOX_ORDER = 6
+
+
+def _boxes() -> TaylorBoxes:
+    return TaylorBoxes(BOX_ORDER)
+
+
+def _run_box(steered: Steered, boxes: Numbers, centre: complex, h: float) -> tuple[np.ndarray, float] | None:
     """Upper bounds of |output| over the box and the largest |output| at its centre (a value the
     function takes, for judging how tight the bounds are), or None when the box is not certified."""
     try:
         out = steered.forward(boxes.alpha(centre, h), boxes)
     except BranchError:
         return None
-    cells = [v if isinstance(v, Centered) else Centered(flint.acb(v), flint.acb(0), flint.acb(0)) for v in np.ravel(out)]
-    whole = [c.enclosure() for c in cells]
+    whole = [v.enclosure() if isinstance(v, (Centered, Taylor)) else flint.acb(v) for v in np.ravel(out)]
+    centres = [v.v if isinstance(v, (Centered, Taylor)) else flint.acb(v) for v in np.ravel(out)]
     if not all(v.is_finite() for v in whole):
         return None  # a division by a box holding 0 (a pole of a rational block)
     bound = np.array([_up(v.abs_upper()) for v in whole]).reshape(np.shape(out))
-    return bound, max(float(abs(c.v).mid()) for c in cells)
+    return bound, max(float(abs(c).mid()) for c in centres)
 
 
 @dataclass(frozen=True)
@@ -194,7 +202,7 @@ def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: 
     ``budget`` forward passes."""
     if not (outer > 0 and math.isfinite(outer)):
         raise ShapeError(f"outer={outer!r}; expected a positive radius")
-    boxes = CenteredBoxes()
+    boxes = _boxes()
     floor = outer / 4**depth  # boxes at the origin: as small as this
     heap: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, outer)]
     runs = 0
@@ -235,7 +243,7 @@ def _circle_bound(steered: Steered, radius: float, count: int, *, depth: int, bu
 
 
 def _one_circle(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, float, int]:
-    boxes = CenteredBoxes()
+    boxes = _boxes()
     h0 = math.pi * radius / count * 1.01  # ≥ 2 r sin(π/2N): each arc point lies in a box
     todo = [(radius * math.cos(2 * math.pi * j / count), radius * math.sin(2 * math.pi * j / count), h0, 0)
             for j in range(count)]

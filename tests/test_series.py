@@ -4,6 +4,7 @@ radius sits below the known first-norm radius, and the tail bound holds against 
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import mpmath
@@ -268,3 +269,43 @@ def test_calibrate_network_with_norms(rng):
     net = Network(layers, unembed=rng.standard_normal((4, 3)))
     cal = calibrate_network(net, rng.standard_normal(3), rng.standard_normal((2, 3)), steer_at=0, lo=-5, hi=5)
     assert cal.validity["kind"] == "certified series" and cal.within_bound and cal.hi <= cal.validity["rho"]
+
+
+# -- Taylor models over boxes of alpha ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,build,exact", [
+    ("polynomial", lambda a: a * a * 3 + a * 2 + 5, lambda z: 3 * z * z + 2 * z + 5),
+    ("rsqrt", lambda a: (a * a * 3 + a * 2 + 5).rsqrt(), lambda z: 1 / cmath.sqrt(3 * z * z + 2 * z + 5)),
+    ("inverse", lambda a: 1 / (a * a * 3 + a * 2 + 5), lambda z: 1 / (3 * z * z + 2 * z + 5)),
+    ("exp", lambda a: (a * 4).exp(), lambda z: cmath.exp(4 * z)),
+    ("tanh", lambda a: (a * 3).tanh(), lambda z: cmath.tanh(3 * z)),
+    ("degree 8", lambda a: (a * a * a * a * a * a * a * a * 10 + 1).rsqrt(), lambda z: 1 / cmath.sqrt(10 * z**8 + 1)),
+])
+def test_taylor_models_enclose_the_function_on_the_box(rng, name, build, exact):
+    from flint import acb
+
+    from symsteer.numbers import TaylorBoxes
+
+    c, h = 0.3 + 0.1j, 0.05
+    tm = build(TaylorBoxes(6).alpha(c, h))
+    box = tm.enclosure()
+    for _ in range(100):
+        z = c + complex(rng.uniform(-h, h), rng.uniform(-h, h))
+        p = tm.c[-1]
+        for coeff in reversed(tm.c[:-1]):
+            p = p * acb(z.real - c.real, z.imag - c.imag) + coeff
+        value = exact(z)
+        assert abs(complex(float(p.real.mid()), float(p.imag.mid())) - value) <= float(tm.r.upper()) + float(abs(p).rad()) + 1e-13
+        assert box.contains(acb(value.real, value.imag))
+    assert float(tm.r.upper()) < 0.05  # and the remainder is small: the model is tight, not just sound
+
+
+def test_taylor_boxes_refuse_what_they_cannot_certify():
+    from symsteer.numbers import TaylorBoxes
+
+    a = TaylorBoxes(4).alpha(0j, 0.5)
+    with pytest.raises(BranchError, match="varies by a factor"):
+        (a * a * 100 + 1).inverse()          # 1 + 100 α² has zeros at ±0.1 i, inside the box
+    with pytest.raises(BranchError):
+        TaylorBoxes(4).rsqrt(np.array([a * 4 - 1]), "u")    # u crosses the negative axis on the box
