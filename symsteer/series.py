@@ -10,14 +10,17 @@ other number system (no layer formula here):
   weights define it (floats are dyadic rationals, converted exactly).
 - **radius**: R such that the output is analytic on the disk ``|α| < R``, so the series converges
   there (R is a lower bound on the radius of convergence). The disk is covered by complex boxes
-  of α, nearest first, each run through the blocks forward in the mean-value form
-  (:class:`~symsteer.numbers.CenteredBoxes`). A box is certified when every norm's ``u = r²``
-  enclosure certainly misses the closed negative real axis (and nothing divides by a box holding
-  0): the principal square root is analytic off that axis, so the composite of the blocks is
-  analytic on the box; the boxes with ``|α|`` below the first failure cover the disk, which is
-  connected and holds α = 0, where the principal root is the real one the model takes — so the
-  composite is the analytic continuation of the series, and the series converges on the disk.
-  A box too small to split further that fails ends the search: R is its distance from 0.
+  of α, nearest first, each run through the blocks forward with Taylor models in ``α − c``
+  (:class:`~symsteer.numbers.TaylorBoxes`: every intermediate value is a polynomial of degree 6
+  plus a remainder bounded over the box). A box is certified when every norm's ``u = r²``
+  enclosure certainly misses the closed negative real axis and the series of ``u^(-1/2)`` about
+  the centre converges over it (and no divisor or tanh pole may lie in it): the principal square
+  root is analytic off that axis, so the composite of the blocks is analytic on the box; the boxes
+  with ``|α|`` below the first failure cover the disk, which is connected and holds α = 0, where
+  the principal root is the real one the model takes — so the composite is the analytic
+  continuation of the series, and the series converges on the disk. A box too small to split
+  further (half-width below ``2^-depth`` of its distance from 0) that fails ends the search: R is
+  its distance from 0; so does the budget of forward passes (every nearer box is certified).
 - **tail**: for ``|α| ≤ ρ < R`` Cauchy's estimate on a circle ``|α| = R' < R`` (covered by
   certified boxes that bound ``|f|`` by M) gives ``|c_k| ≤ M / R'^k`` and
   ``|f(α) − Σ_{k≤K} c_k α^k| ≤ M (ρ/R')^(K+1) / (1 − ρ/R')``; the smallest over a few R'.
