@@ -56,13 +56,18 @@ try:
 except ImportError:  # pragma: no cover - python-flint is a dependency
     flint = None
 
-__all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certified_radius", "exactness", "statement",
-           "exactness_text", "MAX_BOXES", "CLI_BOXES"]
+__all__ = ["Steered", "CertifiedSeries", "certify", "certify_or_say_why", "box_budget", "ball_coefficients", "certified_radius",
+           "exactness", "statement", "exactness_text", "MAX_BOXES", "CLI_BOXES"]
 
 #: the most complex boxes (forward passes) one certificate may run
 MAX_BOXES = 6000
 #: the same for the command line (a stopped search still gives a sound, smaller radius)
 CLI_BOXES = 2000
+#: the most multiply-adds (the model's own count, at the boxes' Taylor degree) a certificate may
+#: plan over all its boxes: a couple of minutes of Python-level ball arithmetic
+BOX_WORK = 6 * 10**8
+#: fewer boxes than this certify too little to be worth running: the series is reported uncertified
+MIN_BOXES = 20
 
 
 def _up(value: Any) -> float:
@@ -427,15 +432,34 @@ def _has_rmsnorm(blocks: Sequence[Block]) -> bool:
     return False
 
 
+def box_budget(model: Any, steer_at: int, length: int, *, most: int = CLI_BOXES) -> int:
+    """How many boxes a certificate of a :class:`~symsteer.sequence.SequenceModel` may run: ``most``,
+    or fewer when one box's work (the model's own count at the boxes' Taylor degree) is large."""
+    per_box = max(1, model.work(steer_at, length, BOX_ORDER))
+    return int(min(most, BOX_WORK // per_box))
+
+
+def certify_or_say_why(steered: Steered, *, order: int, budget: int, **options: Any) -> tuple[CertifiedSeries | None, str | None]:
+    """A certificate, or None and the reason (the model is too large for the box search, or its
+    ball coefficients exceed the exact budget): outputs then say the series is not certified."""
+    if budget < MIN_BOXES:
+        return None, (f"one forward pass over a box of alpha is too much work here for the {MIN_BOXES} the search needs "
+                      f"at least (limit {BOX_WORK:.0e} multiply-adds in all)")
+    try:
+        return certify(steered, order=order, budget=budget, **options), None
+    except BudgetError as exc:
+        return None, str(exc)
+
+
 def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
-              certificate: CertifiedSeries | None = None) -> dict[str, Any]:
+              certificate: CertifiedSeries | None = None, reason: str | None = None) -> dict[str, Any]:
     """The ``exactness`` entry of an output (JSON): what is exact, what is a certified series and
     within which |α|. ``exact_numbers``: the coefficients were computed in exact rationals;
     ``truncated``: orders above the ones shown exist."""
     base = exactness(blocks)
     if base["kind"] == "series":
         if certificate is None:
-            return {**base, "kind": "series", "certified": False}
+            return {**base, "kind": "series", "certified": False, "reason": reason}
         return {**certificate.exactness(), "what": base["what"]}
     if base["kind"] == "exact rational":
         return {**base, "numbers": "exact" if exact_numbers else "float64",
@@ -453,7 +477,8 @@ def exactness_text(info: dict[str, Any]) -> str:
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
                 f"{info['order']}; nothing is claimed outside")
     if info["kind"] == "series":
-        return "a series (per-sample norms make the output algebraic in alpha); not certified"
+        why = f" ({info['reason']})" if info.get("reason") else ""
+        return f"a series (per-sample norms make the output algebraic in alpha); NOT certified{why}: no radius or error bound is claimed"
     if info["kind"] == "exact rational":
         return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "")
     return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)")

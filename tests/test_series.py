@@ -309,3 +309,20 @@ def test_taylor_boxes_refuse_what_they_cannot_certify():
         (a * a * 100 + 1).inverse()          # 1 + 100 α² has zeros at ±0.1 i, inside the box
     with pytest.raises(BranchError):
         TaylorBoxes(4).rsqrt(np.array([a * 4 - 1]), "u")    # u crosses the negative axis on the box
+
+
+def test_a_model_too_large_for_the_box_search_is_reported_uncertified(normed_cli, monkeypatch):
+    import json
+
+    import symsteer.series as series
+    from symsteer.calibrate import calibrate_sequence
+    from symsteer.errors import BudgetError
+
+    sc, model = normed_cli
+    monkeypatch.setattr(series, "BOX_WORK", 10)  # one box is already more work than allowed
+    data = json.loads(sc.expand_sequence("m", steer_at=0, max_order=6, s_value="1,0.5,0,-1", x_value=None, exact=None,
+                                         fmt="json", options={"tokens": "0,3,5", "positions": "last"}))
+    assert data["exactness"]["kind"] == "series" and data["exactness"]["certified"] is False
+    assert "too much work" in data["exactness"]["reason"]
+    with pytest.raises(BudgetError, match="needs a certified radius"):
+        calibrate_sequence(model, [1, 0.5, 0, -1], tokens=[0, 3, 5], steer_at=0)
