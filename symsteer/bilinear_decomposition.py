@@ -28,7 +28,7 @@ explicit approximation that every description of the model states), linear in th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -37,7 +37,7 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["DecompositionConfig", "is_bilinear_decomposition", "load_bilinear_decomposition", "RMS_EPS"]
 
@@ -54,6 +54,8 @@ class DecompositionConfig:
     n_head: int
     normalization: bool
     n_ctx: int | None = None
+    #: what else the config says (n_layer, d_model, d_hidden, bias): checked against the shapes
+    said: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None, *, source: str) -> DecompositionConfig:
@@ -68,7 +70,8 @@ class DecompositionConfig:
         if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1 or not isinstance(norm, bool):
             raise InputFileError(f"{source}: config.json n_head={heads!r}, normalization={norm!r}; expected a positive integer and true/false")
         ctx = given.get("n_ctx")
-        return cls(n_head=heads, normalization=norm, n_ctx=ctx if isinstance(ctx, int) and not isinstance(ctx, bool) else None)
+        return cls(n_head=heads, normalization=norm, n_ctx=ctx if isinstance(ctx, int) and not isinstance(ctx, bool) else None,
+                   said={k: given[k] for k in ("n_layer", "d_model", "d_hidden", "bias") if k in given})
 
 
 def is_bilinear_decomposition(keys: Any) -> bool:
@@ -103,9 +106,16 @@ def load_bilinear_decomposition(arrays: Mapping[str, Any], config: Decomposition
                                 tokens: Any = None) -> SequenceModel:
     """The model; without ``tokens`` its attention is the true softmax (forward passes only),
     with ``tokens`` every attention pattern is frozen at the unsteered stream of those tokens."""
+    _require(arrays, _TOP, source, "bilinear-decomposition Transformer", _expected())
     embed = _float(arrays["transformer.wte.weight"], "transformer.wte.weight", (None, None), source)
     vocab, d = embed.shape
     head = _float(arrays["lm_head.weight"], "lm_head.weight", (None, d), source)
+    layers = _layers(arrays, source)
+    shapes = {"n_layer": len(layers), "d_model": d, "d_hidden": np.shape(layers[0]["mlp.w.weight"])[0] // 2,
+              "bias": "mlp.w.bias" in layers[0] or "mlp.p.bias" in layers[0]}
+    clash = [f"{k}={config.said[k]!r} (the file: {shapes[k]!r})" for k in config.said if config.said[k] != shapes[k]]
+    if clash:
+        raise InputFileError(f"{source}: config.json says {', '.join(clash)}: the file is not the model the config describes")
     H = config.n_head
     if d % H or (d // H) % 2:
         raise InputFileError(f"{source}: n_head={H} with d_model={d}; expected heads of an even width (RoPE rotates halves)")

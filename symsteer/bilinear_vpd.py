@@ -32,7 +32,7 @@ and its MLP).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -41,7 +41,7 @@ import numpy as np
 from .blocks import Attention, Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["BilinearVPDConfig", "is_bilinear_vpd", "load_bilinear_vpd", "RMS_EPS"]
 
@@ -60,6 +60,8 @@ class BilinearVPDConfig:
     norm: str | None = None
     rope_base: float = 10_000.0
     seq_len: int | None = None
+    #: what else the config says (widths, layer count): checked against the shapes
+    said: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None) -> BilinearVPDConfig:
@@ -78,7 +80,8 @@ class BilinearVPDConfig:
             seq = None if seq is None else int(seq)
         except (TypeError, ValueError):
             raise ShapeError(f"rope_base={given.get('rope_base')!r}, seq_len={given.get('seq_len')!r}; expected numbers") from None
-        return cls(norm=norm, rope_base=base, seq_len=seq)
+        said = {k: given[k] for k in ("vocab_size", "d_model", "d_head", "d_mlp", "n_layers") if k in given}
+        return cls(norm=norm, rope_base=base, seq_len=seq, said=said)
 
 
 def is_bilinear_vpd(keys: Any) -> bool:
@@ -136,13 +139,18 @@ def _sublayer(norm: Block | None, inner: Block, name: str) -> Residual:
 
 def load_bilinear_vpd(arrays: Mapping[str, Any], config: BilinearVPDConfig, *, source: str = "model") -> SequenceModel:
     """A :class:`SequenceModel` from a ``BilinearTransformer`` state dict (see the module)."""
-    if "embed.weight" not in arrays or "unembed.weight" not in arrays:
-        raise InputFileError(f"{source}: a bilinear-vpd model needs embed.weight and unembed.weight; expected {_expected()}")
+    _require(arrays, ("embed.weight", "unembed.weight"), source, "bilinear-vpd BilinearTransformer", _expected())
     embed = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     vocab, d = embed.shape
     unembed = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
+    found = _blocks(arrays, source)
+    shapes = {"vocab_size": vocab, "d_model": d, "n_layers": len(found),
+              "d_head": np.shape(arrays[found[0]["attn.q1_proj.weight"]])[0], "d_mlp": np.shape(arrays[found[0]["mlp.w_m.weight"]])[0]}
+    clash = [f"{k}={config.said[k]!r} (the file: {shapes[k]!r})" for k in config.said if config.said[k] != shapes[k]]
+    if clash:
+        raise InputFileError(f"{source}: config.json says {', '.join(clash)}: the file is not the model the config describes")
     blocks: list[Block] = []
-    for i, parts in enumerate(_blocks(arrays, source)):
+    for i, parts in enumerate(found):
         p = f"blocks.{i}"
         dh = np.shape(arrays[parts["attn.q1_proj.weight"]])[0]
         w = {k: _float(arrays[parts[f"attn.{k}_proj.weight"]], f"{p}.attn.{k}_proj.weight", (dh, d), source)

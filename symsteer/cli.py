@@ -354,7 +354,7 @@ def check(model_path: str | None, keys_path: str | None, layout: str | None, res
             sys.exit(EXIT_FAILED)
         return
     if model_path is not None:
-        rows = _check_model(_load_file_model(model_path, residual, keys_path, layout), seed)
+        rows = _check_model(_network_only(_load_file_model(model_path, residual, keys_path, layout), "check"), seed)
     else:
         rows = check_grid(seed=seed, width=width, hidden=hidden, kind=weights)
     failed = sum(not r.passed for _, r in rows)
@@ -490,6 +490,16 @@ def _load_file_model(path: str, residual: bool | None, keys_path: str | None, la
     if keys_path is not None and layout is not None:
         raise click.UsageError("--keys conflicts with --layout: give a key map or a layout name, not both")
     return _gated(load_model(path, residual=residual, keys=keys_path, layout=layout), reference, inputs)
+
+
+def _network_only(model: Any, command: str) -> Any:
+    """Refuse a sequence model (a transformer file) where a command reads bilinear networks only."""
+    from symsteer.sequence import SequenceModel
+
+    if isinstance(model, SequenceModel):
+        raise click.UsageError(f"{command} --model reads bilinear networks; this file is a sequence model (a transformer): "
+                               "use effect --model FILE --tokens … (the expansion against forward passes) or gate")
+    return model
 
 
 def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
@@ -749,7 +759,7 @@ def steer(h_path: str, q_path: str, model_path: str | None, steer_at: int | None
             raise click.UsageError(f"{name}={path!r}; expected a .npy file of vectors (N, width)")
     h, q = (np.asarray(load_vector(path, name=name)) for name, path in (("--h", h_path), ("--q", q_path)))
     if model_path is not None:
-        network = _load_file_model(model_path, residual, keys_path, layout, reference_path, reference_inputs)
+        network = _network_only(_load_file_model(model_path, residual, keys_path, layout, reference_path, reference_inputs), "steer")
         s = steering_from_inputs(network, h, q, steer_at=steer_at, normalize=normalize)
         where = f"x_{steer_at} of {model_path}"
     else:

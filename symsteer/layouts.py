@@ -3,10 +3,12 @@
 A *layout* says which keys a weight file holds, which research class wrote them (and at which
 commit), and builds the :class:`~symsteer.network.Network` that class computes. Layouts are
 registered in :data:`LAYOUTS` (:func:`register` adds one: the sequence layouts of tensor
-transformers register here too). A file is loaded only when exactly one layout claims all of
-its keys; a file that fits none, a gated model, a transformer (attention and norms) or a model
-whose config names something that is not bilinear is refused, listing the keys found and what
-each layout expects. ``config.json`` beside the weights (what the research code's hub helper
+transformers register here too — tensor_language's models and released GPTs, bilinear-vpd,
+tensor-similarity's transformers, bilinear-decomposition's; each builds a
+:class:`~symsteer.sequence.SequenceModel`). A file is loaded only when exactly one layout claims
+all of its keys; a file that fits none, a gated model, a transformer no sequence layout reads or a
+model whose config names something that is not bilinear is refused, listing the keys found and
+what each layout expects. ``config.json`` beside the weights (what the research code's hub helper
 and ``PretrainedConfig`` write) is read as data: ``residual``, ``gate``, ``bias``,
 ``normalization`` / ``rms_norm``, ``activation``, ``bilinear``, ``scale``.
 """

@@ -133,7 +133,9 @@ class SequenceModel:
 
     def describe(self) -> str:
         lines = [f"sequence model, {self.depth} block(s), width {self.d_model}"
-                 + (f", vocabulary {self.vocab}" if self.vocab else "") + f", output width {self.d_out}"]
+                 + (f", vocabulary {self.vocab}" if self.vocab else "") + f", output width {self.d_out}"
+                 + (f"; steering adds to the first {self.steer_width} channels (the residual stream; the rest is "
+                    "state carried beside it)" if self.steer_width is not None else "")]
         lines += [f"  block {i}: {b.describe()}" for i, b in enumerate(self.blocks)]
         if self.head is not None:
             lines.append(f"  head: {self.head.describe()}")

@@ -58,12 +58,16 @@ def wants_sequence(model_path: str | None, options: dict[str, Any]) -> bool:
 
     layout = _named_layout(options.get("layout"))
     if layout is not None:
-        return bool(getattr(layout, "sequence", False))
+        return bool(getattr(layout, "sequence", False)) or layout.name in _OWN_PATHS
     try:
         arrays = read_arrays(model_path)
         return is_tensor_language(arrays) or is_tensor_similarity(arrays) or _claiming(list(arrays)) is not None
     except InputFileError:
         return False  # the bilinear loader reports what is wrong with the file
+
+
+#: sequence layouts read by their own paths below (flags for residuals, heads, frozen softmax)
+_OWN_PATHS = ("tensor-language", "tensor-similarity-transformer")
 
 
 def _named_layout(name: str | None) -> Any:
@@ -118,7 +122,7 @@ def load_sequence_model(model_path: str | None, options: dict[str, Any], *, gate
     layout = named if getattr(named, "sequence", False) else _claiming(list(arrays)) if named is None else None
     if layout is not None:
         return _load_registered(layout, model_path, arrays, options, gate=gate)
-    if named is not None and named.name not in ("tensor-language", "tensor-similarity-transformer"):
+    if named is not None and named.name not in _OWN_PATHS:
         raise click.UsageError(f"--layout={named.name} is not a sequence layout; sequence options need a sequence model")
     if is_tensor_similarity(arrays) and (named is None or named.name == "tensor-similarity-transformer"):
         return _load_tensor_similarity(model_path, arrays, options, gate=gate)

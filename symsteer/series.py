@@ -451,11 +451,29 @@ def certify_or_say_why(steered: Steered, *, order: int, budget: int, **options: 
         return None, str(exc)
 
 
+def _frozen(blocks: Sequence[Block]) -> list[str]:
+    """Where the frozen attention patterns among ``blocks`` came from (their ``origin``)."""
+    out: list[str] = []
+    for b in blocks:
+        if getattr(b, "origin", ""):
+            out.append(b.origin)
+        out += _frozen([p for p in [getattr(b, "inner", None), *getattr(b, "parts", ())] if isinstance(p, Block)])
+    return out
+
+
 def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
               certificate: CertifiedSeries | None = None, reason: str | None = None) -> dict[str, Any]:
     """The ``exactness`` entry of an output (JSON): what is exact, what is a certified series and
     within which |α|. ``exact_numbers``: the coefficients were computed in exact rationals;
-    ``truncated``: orders above the ones shown exist."""
+    ``truncated``: orders above the ones shown exist. A model with frozen attention patterns
+    (softmax frozen at the unsteered stream) says so: the statement is about that model."""
+    info = _statement(blocks, exact_numbers=exact_numbers, truncated=truncated, certificate=certificate, reason=reason)
+    frozen = sorted(set(_frozen(blocks)))
+    return {**info, "frozen_attention": "; ".join(frozen)} if frozen else info
+
+
+def _statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
+               certificate: CertifiedSeries | None = None, reason: str | None = None) -> dict[str, Any]:
     base = exactness(blocks)
     if base["kind"] == "series":
         if certificate is None:
@@ -475,10 +493,14 @@ def exactness_text(info: dict[str, Any]) -> str:
         return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
                 f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
-                f"{info['order']}; nothing is claimed outside")
+                f"{info['order']}; nothing is claimed outside" + _frozen_text(info))
     if info["kind"] == "series":
         why = f" ({info['reason']})" if info.get("reason") else ""
-        return f"a series (per-sample norms make the output algebraic in alpha); NOT certified{why}: no radius or error bound is claimed"
+        return f"a series (per-sample norms make the output algebraic in alpha); NOT certified{why}: no radius or error bound is claimed" + _frozen_text(info)
     if info["kind"] == "exact rational":
-        return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "")
-    return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)")
+        return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "") + _frozen_text(info)
+    return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)") + _frozen_text(info)
+
+
+def _frozen_text(info: dict[str, Any]) -> str:
+    return f", of the model with its attention patterns frozen ({info['frozen_attention']})" if info.get("frozen_attention") else ""

@@ -17,9 +17,12 @@ does not hold comes from the run's config or the caller: the number of heads ``n
 (required), the attention residual (``"lerp"`` with ``scale`` λ = 0.5 by default, or ``"add"``)
 and the MLP residual (``mlp_residual``, ``"add"`` by default; a lerp uses the same λ). Every
 attention layer applies RoPE (base 10000, float32 tables as torch computes them) and divides
-the pattern by ``d_head²``. A model built with ``norm`` on (an RMSNorm before each sublayer)
-is not a polynomial and is refused, as is softmax attention (``attention="softmax"``: only q1
-and k1): neither is silently analysed as something else.
+the pattern by ``d_head²``. A model built with ``norm`` on has an affine-free RMSNorm
+(``nn.RMSNorm(d, elementwise_affine=False)``: ε = ``torch.finfo(dtype).eps`` of the file's
+dtype) before each sublayer, ``x + f(n(x))`` or ``lerp(x, f(n(x)), λ)``: not a polynomial (its
+α-series and exactness statement come from the norm block). Softmax attention
+(``attention="softmax"``: only q1 and k1) is refused unless frozen explicitly: it is never
+silently analysed as something else.
 
 λ is taken as the exact rational its decimal text names (``0.3`` → 3/10).
 """
@@ -33,7 +36,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .blocks import Attention, Bilinear, FrozenAttention, Linear, Residual, Rotary
+from .blocks import Attention, Bilinear, Chain, FrozenAttention, Linear, Residual, RMSNorm, Rotary
 from .errors import InputFileError, ShapeError
 from .files import shown
 from .sequence import SequenceModel
@@ -88,17 +91,15 @@ class TensorLanguageConfig:
     n_ctx: int | None = None
     #: softmax attention layers frozen at the unsteered pattern of the given tokens (explicit only)
     freeze_softmax: bool = False
+    #: an affine-free RMSNorm before each sublayer (``norm`` in the run's config)
+    norm: bool = False
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None = None, **overrides: Any) -> TensorLanguageConfig:
         """From a run's config (values may be strings, as the research code records them) and
         explicit overrides (None means: not given)."""
         given = {k: v for k, v in dict(config or {}).items()} | {k: v for k, v in overrides.items() if v is not None}
-        if _flag(given.get("norm"), "norm"):
-            raise ShapeError(
-                "norm=true: the model has an RMSNorm before each sublayer, which is not a polynomial; "
-                "symsteer analyses tensor_language models built with norm=false"
-            )
+        norm = _flag(given.get("norm"), "norm")
         freeze = _flag(given.get("freeze_softmax", False), "freeze_softmax")
         attention = str(given.get("attention", "bilinear"))
         if attention not in ("bilinear", "softmax") or (attention == "softmax" and not freeze):
@@ -134,6 +135,7 @@ class TensorLanguageConfig:
             rope_base=base,
             n_ctx=ctx,
             freeze_softmax=freeze,
+            norm=norm,
         )
 
 
@@ -210,9 +212,11 @@ def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig
         raise ShapeError(f"n_head={config.n_head} with d_model={d}: each head needs an even width (RoPE rotates halves)")
     dh = d // config.n_head
     rotary = Rotary(dh, base=config.rope_base)
+    eps = rms_eps(arrays)
     blocks = []
     for i, (kind, parts) in enumerate(_layers(arrays, source)):
         name = f"layers.{i}"
+        norm = RMSNorm(d, eps=eps, name=f"{name}.norm") if config.norm else None
         if kind == "softmax":
             if not config.freeze_softmax:
                 raise InputFileError(f"{source}: layers.{i} has q1, k1 but no q2, k2: softmax attention, which is not a "
@@ -225,6 +229,10 @@ def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig
                 from .numbers import FLOAT
 
                 x_i = SequenceModel(tuple(blocks), embed=embed).stream(embed[np.asarray(tokens)], numbers=FLOAT)[-1]
+            if norm is not None:  # the pattern is computed from the normed stream
+                from .numbers import FLOAT
+
+                x_i = norm.forward(x_i, numbers=FLOAT)
             inner = FrozenAttention.from_softmax(w["q1"], w["k1"], w["v"], w["o"], x_i, heads=config.n_head, rotary=rotary,
                                                  name=name)
             residual = config.residual
@@ -239,10 +247,19 @@ def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig
             D = _matrix(parts["D"], f"{name}.D.weight", (d, hidden), source)
             inner = Bilinear(L, R, D, name=name)
             residual = config.mlp_residual
+        if norm is not None:
+            inner = Chain(norm, inner, name=name)
         blocks.append(Residual.add(inner) if residual == "add" else Residual.lerp(inner, config.scale))
     if not blocks:
         raise InputFileError(f"{source}: no layers.{{i}} keys; expected attention or MLP layers")
     return SequenceModel(tuple(blocks), embed=embed, head=Linear(head, name="head"), name=source)
+
+
+def rms_eps(arrays: Mapping[str, Any]) -> float:
+    """``nn.RMSNorm``'s ε when none is given: ``torch.finfo(dtype).eps`` of the dtype the model
+    runs in, the file's (float32 for half-precision files, which are run in float32)."""
+    kinds = {np.asarray(a).dtype for a in arrays.values() if np.asarray(a).dtype.kind == "f"}
+    return float(np.finfo(np.float64 if kinds == {np.dtype(np.float64)} else np.float32).eps)
 
 
 # -- the reference gate ----------------------------------------------------------------------
@@ -266,24 +283,26 @@ def reference_forward(arrays: Mapping[str, Any], config: TensorLanguageConfig, t
         turned = np.concatenate([-y[..., dh // 2:], y[..., : dh // 2]], axis=-1)
         return y * cos[:, None, :] + turned * sin[:, None, :]
 
+    eps = rms_eps(arrays)
     for kind, parts in _layers(arrays, "model"):
         f = {k: np.asarray(v, dtype=np.float64) for k, v in parts.items()}
+        h = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) if config.norm else x  # the sublayer's input
         if kind == "softmax":
-            q, k = rope(heads(x @ f["q1"].T)), rope(heads(x @ f["k1"].T))
+            q, k = rope(heads(h @ f["q1"].T)), rope(heads(h @ f["k1"].T))
             scores = np.where(np.tril(np.ones((T, T), dtype=bool)), np.einsum("qhe,khe->hqk", q, k) / np.sqrt(dh), -np.inf)
             weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
             weights = weights / weights.sum(axis=-1, keepdims=True)
-            out = np.einsum("hqk,khe->qhe", weights, heads(x @ f["v"].T)).reshape(T, d) @ f["o"].T
+            out = np.einsum("hqk,khe->qhe", weights, heads(h @ f["v"].T)).reshape(T, d) @ f["o"].T
             mode = config.residual
         elif kind == "attn":
-            proj = {k: heads(x @ f[k].T + f.get(f"{k}.bias", 0.0)) for k in ("q1", "k1", "q2", "k2", "v")}
+            proj = {k: heads(h @ f[k].T + f.get(f"{k}.bias", 0.0)) for k in ("q1", "k1", "q2", "k2", "v")}
             r = {k: rope(proj[k]) for k in ("q1", "k1", "q2", "k2")}
             pattern = np.einsum("qhe,khe->hqk", r["q1"], r["k1"]) * np.einsum("qhe,khe->hqk", r["q2"], r["k2"])
             pattern = pattern / dh**2 * np.tril(np.ones((T, T)))
             out = np.einsum("hqk,khe->qhe", pattern, proj["v"]).reshape(T, d) @ f["o"].T
             mode = config.residual
         else:
-            out = ((x @ f["L"].T) * (x @ f["R"].T)) @ f["D"].T
+            out = ((h @ f["L"].T) * (h @ f["R"].T)) @ f["D"].T
             mode = config.mlp_residual
         x = x + out if mode == "add" else x + lam * (out - x)
     return x @ np.asarray(arrays["head.weight"], dtype=np.float64).T

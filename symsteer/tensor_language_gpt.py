@@ -34,7 +34,9 @@ f16 file as ``load_elriggs`` runs it; ``dtype`` in the config overrides)::
 
 RoPE here rotates the other way (``(a cos + b sin, −a sin + b cos)``) with bf16 tables
 (``freqs.cos().bfloat16()``). The single-branch ``squared_attn`` pattern ``(q·k/D)²`` is
-row-normalised (``tier2_model``'s reading of the trained checkpoint). Refused: softmax attention
+row-normalised (``tier2_model``'s reading of the trained checkpoint; the class clamps a row sum
+below 10⁻⁹, where symsteer refuses the row instead: with QK-norm a row sum is at least the
+diagonal term ``(q·k/D)²``, zero only for orthogonal q and k). Refused: softmax attention
 (``c_q`` without ``c_q2`` and without ``squared_attn``; the differential softmax with
 ``bilinear_lamb``), a ReLU² or gated MLP.
 
@@ -59,7 +61,7 @@ from .blocks import Attention, Bilinear, Block, Chain, Fork, LaneMix, Linear, Pl
 from .errors import InputFileError, ShapeError
 from .numbers import FLOAT
 from .sequence import SequenceModel
-from .tensor_similarity import _float
+from .tensor_similarity import _float, _require
 
 __all__ = ["GPTConfig", "is_tensor_language_gpt", "load_tensor_language_gpt", "CAP"]
 
@@ -82,6 +84,9 @@ class GPTConfig:
     squared_mlp: bool = False
     gated: bool = False
     dtype: str | None = None
+    #: as the config says (None: not said); the keys must agree (c_q2/c_k2, Left/Right/Down)
+    bilinear_attn: bool | None = None
+    bilinear: bool | None = None
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None, *, source: str) -> GPTConfig:
@@ -102,7 +107,8 @@ class GPTConfig:
         if dtype is not None and str(dtype).replace("torch.", "") not in _EPS:
             raise InputFileError(f"{source}: config.json dtype={dtype!r}; expected one of {', '.join(_EPS)}")
         return cls(n_head=heads, squared_attn=flags["squared_attn"], squared_mlp=flags["squared_mlp"], gated=flags["gated"],
-                   dtype=None if dtype is None else str(dtype).replace("torch.", ""))
+                   dtype=None if dtype is None else str(dtype).replace("torch.", ""),
+                   bilinear_attn=given.get("bilinear_attn"), bilinear=given.get("bilinear"))
 
 
 def is_tensor_language_gpt(keys: Any) -> bool:
@@ -149,6 +155,7 @@ def _need(parts: dict[str, Any], keys: tuple[str, ...], i: int, source: str) -> 
 
 def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, source: str = "model") -> SequenceModel:
     """A :class:`SequenceModel` over the lanes ``[x | x0 | v1]`` (see the module)."""
+    _require(arrays, _TOP, source, "tensor_language GPT", _expected())
     E = _float(arrays["transformer.wte.weight"], "transformer.wte.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["lm_head.weight"], "lm_head.weight", (None, d), source)
@@ -176,6 +183,9 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
         two = "attn.c_q2.weight" in parts or "attn.c_k2.weight" in parts
         if two:
             _need(parts, ("attn.c_q2.weight", "attn.c_k2.weight"), i, source)
+        if config.bilinear_attn is not None and config.bilinear_attn != two:
+            raise InputFileError(f"{source}: config.json says bilinear_attn={str(config.bilinear_attn).lower()} but {p}.attn "
+                                 f"{'has' if two else 'has no'} c_q2/c_k2: the file is not the model the config describes")
         if not two and not config.squared_attn:
             raise InputFileError(f"{source}: {p}.attn has one QK branch and config.json does not say squared_attn: "
                                  "scaled-dot-product softmax attention, not a polynomial; refused")
@@ -210,7 +220,11 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
 
 
 def _mlp(parts: dict[str, Any], p: str, d: int, config: GPTConfig, source: str) -> Bilinear:
-    if "mlp.Left.weight" in parts or "mlp.Right.weight" in parts:
+    bilinear = "mlp.Left.weight" in parts or "mlp.Right.weight" in parts
+    if config.bilinear is not None and config.bilinear != bilinear:
+        raise InputFileError(f"{source}: config.json says bilinear={str(config.bilinear).lower()} but {p}.mlp "
+                             f"{'has' if bilinear else 'has no'} Left/Right/Down: the file is not the model the config describes")
+    if bilinear:
         if config.gated:
             raise InputFileError(f"{source}: config.json says gated: silu(Left x) ⊙ Right x is not bilinear; refused")
         _need(parts, ("mlp.Left.weight", "mlp.Right.weight", "mlp.Down.weight", "mlp.Down_bias"), int(p.split(".")[-1]), source)

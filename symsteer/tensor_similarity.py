@@ -96,6 +96,16 @@ def _float(arr: Any, key: str, shape: tuple[int | None, ...], source: str) -> np
     return out
 
 
+def _require(arrays: Mapping[str, Any], keys: tuple[str, ...], source: str, layout: str, expected: str) -> None:
+    """Refuse a file without ``keys``, naming the keys it has and what the layout expects."""
+    missing = [k for k in keys if k not in arrays]
+    if missing:
+        found = sorted(arrays)
+        listing = ", ".join(found[:8]) + (f", … ({len(found)} keys)" if len(found) > 8 else "")
+        raise InputFileError(f"{source}: no {', '.join(missing)}: not a {layout} state dict (found {listing or 'no keys'}); "
+                             f"expected {expected}")
+
+
 def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     for key, arr in arrays.items():
@@ -250,6 +260,8 @@ _CKPT_KEY = re.compile(r"layers\.(\d+)\.(q1|k1|q2|k2|v|o)\.(weight|bias)$")
 _CKPT_TOP = ("embed.weight", "unembed.weight", "final_norm.running_mean_energy")
 #: the ε of ``_absorb_final_norm``
 BOS_EPS = 1e-6
+_CKPT_EXPECTED = ("embed.weight (vocab, d); layers.{l}.q1/k1/q2/k2.weight (and .bias), .v.weight, .o.weight; "
+                  "final_norm.running_mean_energy; unembed.weight; model.n_head, attn_scale from config.json")
 
 
 def is_checkpoint_transformer(keys: Any) -> bool:
@@ -272,6 +284,7 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
                              f"(model.n_head) beside it or give --heads (got n_head={heads!r})")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or residual not in ("add", "lerp"):
         raise InputFileError(f"{source}: config.json attn_scale={scale!r}, residual={residual!r}; expected a number and add or lerp")
+    _require(arrays, ("embed.weight", "unembed.weight"), source, "CheckpointTransformer", _CKPT_EXPECTED)
     E = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
@@ -335,8 +348,7 @@ class CheckpointLayout:
         return is_checkpoint_transformer(keys)
 
     def expected(self) -> str:
-        return ("embed.weight (vocab, d); layers.{l}.q1/k1/q2/k2.weight (and .bias), .v.weight, .o.weight; "
-                "final_norm.running_mean_energy; unembed.weight; model.n_head, attn_scale from config.json")
+        return _CKPT_EXPECTED
 
     def build(self, arrays: Mapping[str, Any], *, source: str, residual: bool | None = None,
               config: Mapping[str, Any] | None = None) -> SequenceModel:

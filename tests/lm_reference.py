@@ -278,3 +278,28 @@ def checkpoint_state(rng: np.random.Generator, *, vocab: int = 9, d: int = 8, la
             if bias and k in ("q1", "k1", "q2", "k2"):
                 sd[f"layers.{i}.{k}.bias"] = g(d)
     return sd
+
+
+# -- loganriggs/tensor_language DeepModel with norm=True -----------------------------------------
+
+
+def deep_model(sd: dict[str, np.ndarray], tokens: Any, *, n_head: int, spec: list[str], lam: float = 0.5,
+               eps: float = float(np.finfo(np.float64).eps)) -> np.ndarray:
+    """Attention ``lerp(x, O z(n(x)), λ)`` (bilinear, RoPE, ``/d_h²``), MLP ``x + D((L n(x)) ⊙ (R n(x)))``."""
+    f = {k: np.asarray(v, dtype=np.float64) for k, v in sd.items()}
+    x = f["embed.weight"][np.asarray(tokens)]
+    T, d = x.shape
+    dh = d // n_head
+    cos, sin = rope_tables(dh, T)
+    for i, kind in enumerate(spec):
+        p = f"layers.{i}"
+        h = rms(x, eps)
+        if kind == "attn":
+            pr = {k: (h @ f[f"{p}.{k}.weight"].T).reshape(T, n_head, dh) for k in ("q1", "k1", "q2", "k2", "v")}
+            r = {k: rot(pr[k], cos, sin) for k in ("q1", "k1", "q2", "k2")}
+            a = np.einsum("qhe,khe->hqk", r["q1"], r["k1"]) * np.einsum("qhe,khe->hqk", r["q2"], r["k2"]) / dh**2 * causal(T)
+            out = np.einsum("hqk,khe->qhe", a, pr["v"]).reshape(T, d) @ f[f"{p}.o.weight"].T
+            x = x + lam * (out - x)
+        else:
+            x = x + ((h @ f[f"{p}.L.weight"].T) * (h @ f[f"{p}.R.weight"].T)) @ f[f"{p}.D.weight"].T
+    return x @ f["head.weight"].T

@@ -157,6 +157,8 @@ def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
     sd = ref.bilinear_vpd_state(np.random.default_rng(6))
     with pytest.raises(InputFileError, match="cannot tell"):
         load_model(_save(tmp_path, sd))  # RMSNorm or identity: only the config says
+    with pytest.raises(InputFileError, match="d_mlp=7"):
+        model_arrays(sd, source="vpd", layout=LAYOUTS["bilinear-vpd"], config={"model": {"use_rmsnorm": True, "d_mlp": 7}})
     bad = dict(sd)
     del bad["blocks.1.mlp.w_n.weight"]
     with pytest.raises(InputFileError, match="blocks.1.mlp.w_n.weight"):
@@ -170,9 +172,9 @@ def test_bilinear_vpd_refuses_what_it_cannot_tell_or_read(tmp_path):
 # -- tdooms/bilinear-decomposition (softmax attention, frozen for the analysis) ---------------------
 
 
-def _decomposition_config(norm=True):
+def _decomposition_config(norm=True, bias=False):
     return {"n_head": 2, "n_layer": 2, "n_ctx": 16, "d_model": 8, "d_hidden": 6, "bilinear": True, "gate": None,
-            "bias": False, "normalization": norm}
+            "bias": bias, "normalization": norm}
 
 
 @pytest.mark.parametrize("norm,bias", [(True, False), (False, True)])
@@ -180,13 +182,13 @@ def test_decomposition_loads_with_true_softmax_and_freezes_for_analysis(tmp_path
     from symsteer.bilinear_decomposition import DecompositionConfig, load_bilinear_decomposition
 
     sd = ref.decomposition_state(np.random.default_rng(7), bias=bias)
-    model = load_model(_save(tmp_path, sd, _decomposition_config(norm)))
+    model = load_model(_save(tmp_path, sd, _decomposition_config(norm, bias)))
     tokens = [3, 1, 4, 1, 5, 0]
     x0 = model.inputs(tokens=tokens, numbers=FLOAT)
     assert _relative(model.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
     with pytest.raises(ShapeError, match="frozen at the unsteered tokens"):
         model.coefficients(model.stream(x0, numbers=FLOAT)[0], np.ones((6, 8)), steer_at=0, max_order=2, numbers=FLOAT)
-    frozen = load_bilinear_decomposition(sd, DecompositionConfig.of(_decomposition_config(norm), source="m"), tokens=tokens)
+    frozen = load_bilinear_decomposition(sd, DecompositionConfig.of(_decomposition_config(norm, bias), source="m"), tokens=tokens)
     assert "frozen" in frozen.describe() and "frozen at the unsteered tokens 3,1,4,1,5,0" in frozen.name
     # unsteered, the frozen model is the model; steered, it is the reference with the patterns frozen
     assert _relative(frozen.forward(x0, numbers=FLOAT), ref.decomposition(sd, tokens, n_head=2, normalization=norm)) < 1e-12
@@ -207,6 +209,8 @@ def test_decomposition_refuses_what_it_cannot_read(tmp_path):
         load_model(_save(tmp_path, sd))
     with pytest.raises(InputFileError, match="gate"):
         model_arrays(sd, source="m", config=_decomposition_config() | {"gate": "relu"})
+    with pytest.raises(InputFileError, match="n_layer=3"):
+        model_arrays(sd, source="m", config=_decomposition_config() | {"n_layer": 3})
     bad = dict(sd)
     bad["transformer.h.0.attn.rotary.inv_freq"] = sd["transformer.h.0.attn.rotary.inv_freq"] * 2
     with pytest.raises(InputFileError, match="inv_freq"):
@@ -251,6 +255,8 @@ def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
     assert "relative difference" in text
     code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
     assert code == 0 and text.startswith("ok:"), text
+    code, text = _cli(capsys, "check", "--model", path)  # bilinear networks only: refused in one line
+    assert code == 2 and "sequence model" in text, text
     # a model that is not the one recorded is refused before anything is said about it
     wrong = dict(sd)
     wrong["blocks.1.mlp.w_m.weight"] = sd["blocks.1.mlp.w_m.weight"] * 1.01
@@ -271,6 +277,7 @@ def test_cli_freezes_the_decomposition_transformer_and_says_so(tmp_path, capsys)
     assert code == 0, text
     data = json.loads(text)
     assert data["model"].count("softmax frozen at the unsteered stream") == 2
+    assert "softmax frozen" in data["exactness"]["frozen_attention"]  # the statement is about the frozen model
     assert max(r["difference"] for r in data["alphas"]) < 1e-9
     code, text = _cli(capsys, "expand", "--model", path, "--x", str(inp), "--s", s)
     assert code != 0 and "--tokens" in text
@@ -327,6 +334,10 @@ def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_mlp": True})
     with pytest.raises(InputFileError, match="relu"):
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_attn": True})
+    with pytest.raises(InputFileError, match="bilinear_attn=false"):
+        model_arrays(sd, source="gpt", config=config | {"bilinear_attn": False})
+    with pytest.raises(InputFileError, match="bilinear=false"):
+        model_arrays(sd, source="gpt", config=config | {"bilinear": False, "squared_mlp": True})
     bad = dict(sd)
     del bad["transformer.h.0.attn.lamb"]
     with pytest.raises(InputFileError, match="transformer.h.0.attn.lamb"):
@@ -385,3 +396,99 @@ def test_checkpoint_transformer_refusals():
         model_arrays(sd | {"layers.0.v.bias": np.zeros(8, np.float32)}, source="ckpt", config={"model": {"n_head": 2}})
     assert load_model is not None and LAYOUTS["tensor-similarity-checkpoint"].claims(list(sd))
     assert not LAYOUTS["tensor-language"].claims(list(sd))
+
+
+# -- loganriggs/tensor_language DeepModel built with norm=True -----------------------------------
+
+
+def test_deep_model_with_norms_loads_and_matches_the_reference(tmp_path):
+    rng = np.random.default_rng(20)
+    g = lambda *s: rng.standard_normal(s) * 0.5  # noqa: E731
+    spec = ["attn", "mlp", "attn"]
+    sd = {"embed.weight": g(11, 8), "head.weight": g(11, 8)}
+    for i, kind in enumerate(spec):
+        keys = ("q1", "k1", "q2", "k2", "v", "o") if kind == "attn" else ()
+        sd |= {f"layers.{i}.{k}.weight": g(8, 8) for k in keys}
+        if kind == "mlp":
+            sd |= {f"layers.{i}.L.weight": g(10, 8), f"layers.{i}.R.weight": g(10, 8), f"layers.{i}.D.weight": g(8, 10)}
+    model = load_model(_save(tmp_path, sd, {"n_head": 2, "norm": True, "scale": "0.5"}))
+    tokens = [4, 2, 9, 0, 7]
+    got = model.forward(model.inputs(tokens=tokens, numbers=FLOAT), numbers=FLOAT)
+    assert _relative(got, ref.deep_model(sd, tokens, n_head=2, spec=spec)) < 1e-12
+    assert model.degree(0) is None and "RMSNorm" in model.describe()
+    assert _series_matches_forward(model, tokens, steer_at=1) < 1e-10
+
+
+def test_softcap_in_balls_encloses_the_float_value():
+    from symsteer.numbers import BALL
+
+    cap = Softcap(2, cap=30)
+    x = np.array([12.5, -40.0])
+    got = cap.forward(BALL.vector(x.tolist(), "x", 2), numbers=BALL)
+    want = cap.forward(x, numbers=FLOAT)
+    assert all(float(g.mid()) == pytest.approx(w, rel=1e-14) and g.rad() < 1e-12 for g, w in zip(got, want))
+    series = cap.propagate(BALL.vector([x.tolist(), [1.0, 2.0]], "cs", 2), top=3, numbers=BALL)
+    floats = cap.propagate(np.array([x, [1.0, 2.0]]), top=3, numbers=FLOAT)
+    assert np.allclose([[float(v.mid()) for v in row] for row in series], floats, rtol=1e-12)
+
+
+def test_polynomial_released_layouts_are_exact_in_rationals():
+    """Learned-scale bilinear-vpd and the checkpoint transformer have no per-sample norm: their
+    α-coefficients in exact rationals reproduce exact forward passes with zero difference."""
+    from fractions import Fraction
+
+    vpd = model_arrays(ref.bilinear_vpd_state(np.random.default_rng(21), scales="channel", d=4, e=2, hidden=3),
+                       source="vpd")
+    ckpt = model_arrays(ref.checkpoint_state(np.random.default_rng(22), d=4, dtype=np.float64), source="ckpt",
+                        config={"model": {"n_head": 1, "attn_scale": 0.25}})
+    for model, n in ((vpd, 3), (ckpt, 1)):
+        tokens = [1, 3, 2]
+        x0 = model.inputs(tokens=tokens, numbers=EXACT)
+        x_n = model.stream(x0, numbers=EXACT)[n]
+        D = EXACT.vector([[0, 0, 0, 0], [1, -2, 0, 1], [Fraction(1, 2), 0, 1, 0]], "D", 4)
+        c = model.coefficients(x_n, D, steer_at=n, numbers=EXACT)
+        assert len(c) == model.degree(n) + 1
+        for a in (Fraction(1, 3), Fraction(-2)):
+            direct = model.forward(x0, numbers=EXACT, steer_at=n, direction=D, alpha=a)
+            ae = EXACT.entry(a)
+            poly = sum((c[m] * ae**m for m in range(len(c))), start=EXACT.zeros(direct.shape))
+            assert all(v == 0 for v in np.ravel(poly - direct))
+
+
+def test_cli_layout_flag_on_the_older_sequence_layouts(capsys):
+    from pathlib import Path
+
+    model = Path(__file__).parent / "data" / "tensor_language_block2" / "model.npz"
+    code, text = _cli(capsys, "expand", "--model", model, "--layout", "tensor-language", "--heads", "2", "--tokens", "3,1,4",
+                      "--s", "1,0,0,0,0,0,0,0", "--max-order", "1")
+    assert code == 0 and text.startswith("sequence model"), text
+    code, text = _cli(capsys, "expand", "--model", model, "--layout", "bilinear-vpd", "--tokens", "3,1,4", "--s", "1,0,0,0,0,0,0,0")
+    assert code == 3 and "bilinear-vpd" in text, text
+
+
+@pytest.mark.parametrize("layout", ["bilinear-vpd", "bilinear-decomposition-transformer", "tensor-language-gpt",
+                                    "tensor-similarity-checkpoint"])
+def test_a_named_layout_that_does_not_fit_is_refused_naming_the_keys(layout):
+    arrays = {"embed.weight": np.ones((3, 4)), "head.weight": np.ones((3, 4)), "layers.0.q1.weight": np.ones((4, 4))}
+    with pytest.raises(InputFileError) as err:
+        model_arrays(arrays, source="f", layout=LAYOUTS[layout], config={"n_head": 2, "normalization": True,
+                                                                          "model": {"use_rmsnorm": True}})
+    assert "found" in str(err.value) or "embed.weight" in str(err.value)
+    assert "expected" in str(err.value)
+
+
+def test_softcap_certified_series_finds_tanh_poles_and_bounds_the_tail():
+    """y = 10 + 45α at the first output: tanh(y/30) has poles where y/30 = ±iπ/2, i.e. at
+    α = (−10 ± 15πi)/45, |α| ≈ 1.0703; the certified radius may not exceed it, and inside ρ the
+    forward pass lies within the certified bound of the truncated series."""
+    from symsteer.series import Steered, certify
+
+    block = (Linear([[40.0, 10.0], [-20.0, 5.0]]), Softcap(2, cap=30))
+    steered = Steered(block, x_n=[0.3, -0.2], direction=[1.0, 0.5])
+    cert = certify(steered, order=6)
+    pole = abs(complex(-10, 15 * np.pi) / 45)
+    assert 0.5 * pole < cert.radius <= pole
+    series = np.array([[float(v.mid()) for v in row] for row in cert.coefficients])
+    for a in (cert.rho, -cert.rho / 2):
+        direct = block[1].forward(block[0].forward(np.array([0.3 + a, -0.2 + 0.5 * a]), numbers=FLOAT), numbers=FLOAT)
+        assert np.all(np.abs(sum(series[m] * a**m for m in range(len(series))) - direct) <= cert.error_bound(a))

@@ -72,7 +72,6 @@ def test_gate_catches_a_wrong_config() -> None:
 
 REFUSED_CONFIG = [
     (dict(), "number of heads is not in the state dict"),
-    (dict(n_head=2, norm="True"), "RMSNorm"),
     (dict(n_head=2, attention="softmax"), "softmax is refused"),
     (dict(n_head=2, residual="mix"), "residual='mix'"),
     (dict(n_head=2, scale="1.5"), "0 ≤ λ ≤ 1"),
