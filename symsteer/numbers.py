@@ -274,6 +274,10 @@ class BranchError(ShapeError):
     (the argument's enclosure meets the closed negative real axis): no enclosure is given."""
 
 
+#: bits a rational weight or input is rounded to when it becomes a ball
+RATIONAL_BITS = 192
+
+
 class Balls(Numbers):
     """Real balls (``arb``) or complex boxes (``acb``) at flint's working precision
     (``flint.ctx.prec``, 53 bits unless a caller raises it). Weights convert exactly when
@@ -282,7 +286,7 @@ class Balls(Numbers):
     >>> from fractions import Fraction
     >>> x = BALL.vector([Fraction(1, 3), 2.0], "x", 2)
     >>> str(x[0] * 3), str(x[1])
-    ('[1.00000000000000 +/- 3.89e-16]', '2.00000000000000')
+    ('[1.00000000000000 +/- 2.23e-16]', '2.00000000000000')
     """
 
     roots = True
@@ -311,7 +315,11 @@ class Balls(Numbers):
         if isinstance(value, str):
             raise TypeError(f"entry {value!r} is a string; expected a number")
         q = exact_number(value)
-        return self._kind(int(q.p)) if q.q == 1 else self._kind(flint.arb(q))
+        if q.q == 1:
+            return self._kind(int(q.p))
+        # weights are converted once and cached: round them finely enough for any later precision
+        with flint.ctx.workprec(max(flint.ctx.prec, RATIONAL_BITS)):
+            return self._kind(flint.arb(q))
 
     def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
         """``1/√u`` on the principal branch, refused (:class:`BranchError`) unless every

@@ -326,3 +326,25 @@ def test_a_model_too_large_for_the_box_search_is_reported_uncertified(normed_cli
     assert "too much work" in data["exactness"]["reason"]
     with pytest.raises(BudgetError, match="needs a certified radius"):
         calibrate_sequence(model, [1, 0.5, 0, -1], tokens=[0, 3, 5], steer_at=0)
+
+
+def test_cli_calibrate_on_a_pre_norm_released_layout(tmp_path, capsys):
+    """effect --calibrate on a bilinear-vpd file with RMSNorms: the range is clipped to the
+    certified disk and the JSON says what the numbers are."""
+    import json
+
+    import lm_reference as ref
+    from symsteer import cli
+
+    sd = ref.bilinear_vpd_state(np.random.default_rng(10))
+    np.savez(tmp_path / "model.npz", **{k: np.asarray(v) for k, v in sd.items()})
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"use_rmsnorm": True}}))
+    code = cli.run(["effect", str(tmp_path / "model.npz"), "--tokens", "1,2,3,4", "--s", ",".join(["0.3"] * 6),
+                    "--steer-at", "0", "--positions", "last", "--calibrate", "--alpha=-5:5:11", "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    data = json.loads(out.out)
+    info = data["exactness"]
+    assert info["kind"] == "certified series" and info["coefficient_radius"] < 1e-20
+    assert data["requested_range"] == [-5.0, 5.0] and data["range"] == [-info["rho"], info["rho"]]
+    assert data["within_certified_bound"] and data["verified"]
