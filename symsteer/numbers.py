@@ -580,6 +580,13 @@ def _zero() -> Any:
     return _ZERO
 
 
+def _acb(value: Any) -> Any:
+    """A constant as an ``acb`` (numpy integers and floats included)."""
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return value if isinstance(value, flint.acb) else flint.acb(value)
+
+
 class Taylor:
     """A quantity ``q(α)`` analytic on a box B of α (centre c) as a Taylor model: a polynomial in
     ``α − c`` of degree ≤ K with ``acb`` coefficients and a remainder radius r (an ``arb``), such
@@ -626,13 +633,13 @@ class Taylor:
     def _lift(self, other: Any) -> Taylor:
         if isinstance(other, Taylor):
             return other
-        return Taylor([flint.acb(other)] + [_zero()] * self.box.order, flint.arb(0), self.box)
+        return Taylor([_acb(other)] + [_zero()] * self.box.order, flint.arb(0), self.box)
 
     # -- arithmetic ----------------------------------------------------------------------
 
     def __add__(self, other: Any) -> Taylor:
         if not isinstance(other, Taylor):
-            return Taylor([self.c[0] + other] + self.c[1:], self.r, self.box)
+            return Taylor([self.c[0] + _acb(other)] + self.c[1:], self.r, self.box)
         return Taylor([a + b for a, b in zip(self.c, other.c)], self.r + other.r, self.box)
 
     __radd__ = __add__
@@ -648,7 +655,7 @@ class Taylor:
 
     def __mul__(self, other: Any) -> Taylor:
         if not isinstance(other, Taylor):
-            k = flint.acb(other)
+            k = _acb(other)
             if k == 1:  # rotary tables, lane mixing and masks are full of exact ones and zeros
                 return self
             if k == 0:

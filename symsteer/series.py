@@ -49,7 +49,7 @@ import numpy as np
 from ._coefficients import degree_of, propagate, run_blocks
 from .blocks import Block
 from .errors import BudgetError, ShapeError
-from .numbers import BALL, Balls, BranchError, Centered, CenteredBoxes, FLOAT, Numbers, Taylor, TaylorBoxes
+from .numbers import BALL, BranchError, Centered, Numbers, Taylor, TaylorBoxes
 
 try:
     import flint

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symsteer import Network
-from symsteer.blocks import Bilinear, Chain, Linear, RMSNorm, prenorm
+from symsteer.blocks import Bilinear, Linear, RMSNorm, prenorm
 from symsteer.errors import ShapeError
 from symsteer.numbers import BALL, COMPLEX_BALL, BranchError, CenteredBoxes, FLOAT
 from symsteer.sequence import SequenceModel
