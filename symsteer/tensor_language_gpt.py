@@ -34,9 +34,9 @@ f16 file as ``load_elriggs`` runs it; ``dtype`` in the config overrides)::
 
 RoPE here rotates the other way (``(a cos + b sin, −a sin + b cos)``) with bf16 tables
 (``freqs.cos().bfloat16()``). The single-branch ``squared_attn`` pattern ``(q·k/D)²`` is
-row-normalised (``tier2_model``'s reading of the trained checkpoint; the class clamps a row sum
-below 10⁻⁹, where symsteer refuses the row instead: with QK-norm a row sum is at least the
-diagonal term ``(q·k/D)²``, zero only for orthogonal q and k). Refused: softmax attention
+row-normalised (``tier2_model``'s reading of the trained checkpoint). The class clamps a row sum
+below 10⁻⁹ up to 10⁻⁹; symsteer divides by the sum itself (and refuses a zero row): the two
+differ only on rows that small, a query nearly orthogonal to every key up to it. Refused: softmax attention
 (``c_q`` without ``c_q2`` and without ``squared_attn``; the differential softmax with
 ``bilinear_lamb``), a ReLU² or gated MLP.
 
