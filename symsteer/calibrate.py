@@ -546,7 +546,7 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
 #: the α-order of a calibration through per-sample norms unless told (a certified series)
 SERIES_ORDER = 12
 #: forward passes over complex boxes the certificate of a calibration may run
-CALIBRATE_BOXES = 900
+CALIBRATE_BOXES = 2000
 
 
 def _series(blocks: Sequence[Any]) -> bool:

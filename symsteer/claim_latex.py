@@ -21,11 +21,11 @@ from typing import Any
 
 __all__ = ["statement_latex", "statement_text", "polynomial_latex", "value_latex", "name_latex", "prose_latex"]
 
-_VECTORS = {"x", "s", "u", "v", "z", "ones"}
+_VECTORS = {"x", "s", "u", "v", "z", "ones", "X", "Y"}
 _NAMES = {"alpha": r"\alpha", "ones": r"\mathbf{1}"}
 # functions whose value is a vector (so * between two of them is the entrywise product)
 _VECTOR_FUNCTIONS = {"B", "B0", "B1", "B2", "f", "g", "stream", "relu", "softmax", "input_part", "cross_part",
-                     "self_part", "const_part", "share"}
+                     "self_part", "const_part", "share", "F", "at", "row", "sum_over"}
 _OPERATORS = {"relu": r"\operatorname{relu}", "softmax": r"\operatorname{softmax}", "entropy": "H",
               "argmax": r"\operatorname{argmax}"}
 _COMPARE = {ast.Eq: "=", ast.NotEq: r"\neq", ast.Lt: "<", ast.LtE: r"\le", ast.Gt: ">", ast.GtE: r"\ge"}
@@ -186,6 +186,14 @@ class _Printer:
             return rf"\bigl[{inner}\bigr]_{{\text{{{name.split('_')[0]}}}}}"
         if name == "share" and len(args) == 2 and isinstance(args[1], ast.Constant):
             return rf"\operatorname{{share}}_{{\text{{{args[1].value}}}}}({self.print(args[0])})"
+        if name == "coeff" and len(args) == 3:  # the coefficient of alpha^m: [alpha^m] e
+            return rf"[{self.print(args[1])}^{{{self.print(args[2])}}}]\,{self._operand(args[0], 3)}"
+        if name == "at" and len(args) == 2:
+            return rf"{self._operand(args[0], 3)}\,\mathbf{{1}}_{{{_positions(args[1], self)}}}"
+        if name == "row" and len(args) == 2:
+            return rf"\bigl[{self.print(args[0])}\bigr]_{{{self.print(args[1])}}}"
+        if name == "sum_over" and len(args) == 2:
+            return rf"\sum_{{{self.print(args[1])}=0}}^{{T-1}} {self._operand(args[0], 2)}"
         if name == "stream" and len(args) == 2:
             return rf"x_{{{self.print(args[1])}}}({self.print(args[0])})"
         if name == "norm2" and len(args) == 1:
@@ -218,6 +226,24 @@ class _Printer:
         if name == "generic" and len(p) == 1 and not no:
             return rf"\text{{for almost every weight and input: }} {p[0]}"
         return None
+
+
+def _positions(node: ast.AST, printer: _Printer) -> str:
+    """The positions of at(s, P) as a set: 'last' → {T−1}, 'from:2' → {2, …, T−1}, [0, 2] → {0, 2}."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        spec = node.value.strip().lower()
+        if spec == "all":
+            return r"\{0, \dots, T-1\}"
+        if spec == "last":
+            return r"\{T-1\}"
+        if spec.startswith("from:") and spec[5:].strip().isdigit():
+            return rf"\{{{int(spec[5:])}, \dots, T-1\}}"
+        if all(p.strip().isdigit() for p in spec.split(",")):
+            return r"\{" + ", ".join(p.strip() for p in spec.split(",")) + r"\}"
+        raise _Unknown("positions")
+    if isinstance(node, ast.List):
+        return r"\{" + ", ".join(printer.print(e) for e in node.elts) + r"\}"
+    return r"\{" + printer.print(node) + r"\}"
 
 
 def _is_vector(node: ast.AST) -> bool:
@@ -361,6 +387,16 @@ def prose_latex(text: str) -> str:
 def case_text(case: dict[str, Any]) -> str:
     """``{"layers": 1, "d": 1, "h": 1, "residual": False, "bias": True}`` → "$L = 1$, $d = h = 1$, plain, biases"."""
     parts = []
+    seq = case.get("sequence")
+    if isinstance(seq, dict):
+        parts.append(f"$T = {case.get('length')}$, $d = {case.get('d')}$")
+        parts.append(" $\\to$ ".join(str(b) for b in seq.get("blocks", ())))
+        att = f"{seq.get('pattern')} pattern" + (", RoPE" if seq.get("rope") else "")
+        res = {"add": "residual add", "lerp": f"lerp $\\lambda = {value_latex(seq.get('lerp'))}$", "none": "no residual"}
+        parts.append(f"{att}, {res.get(seq.get('residual'), '')}")
+        if case.get("q") is not None:
+            parts.append(f"$q = {case['q']}$")
+        return ", ".join(parts)
     if case.get("layers") is not None:
         parts.append(f"$L = {case['layers']}$")
     d, h = case.get("d"), case.get("h")

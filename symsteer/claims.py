@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from fractions import Fraction
 import re
 import time
 import tomllib
@@ -23,7 +24,8 @@ from .errors import ClaimFileError, DeadlineError, InputFileError, SymsteerError
 from .files import read_input, shown, write_output
 from .verifier import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
 from .verifier.evaluation import Case
-from .verifier.language import MODEL_NAMES, Node, StatementError, parse_statement
+from .verifier.language import MODEL_NAMES, SEQUENCE_NAMES, Node, StatementError, free_names, parse_statement
+from .verifier.sequence_functions import PATTERNS, RESIDUALS, SeqSpec
 
 __all__ = ["DEFAULT_TIMEOUT", "PROOFS", "VERDICTS", "Claim", "Verdict", "load_claim", "load_claims", "verify", "verify_all"]
 
@@ -61,7 +63,24 @@ _MODEL_FIELDS = {
     "bias": "false, true, or [false, true] for both",
     "unembed": "the output width of an unembedding U (optional)",
     "embed": "the input width k of an embedding E (d × k, optional): x_0 = E y for a k-wide input y",
+    "norm": "false, true or [false, true]: an RMSNorm (ε = 0) before every bilinear layer",
+    "final_norm": "true for an RMSNorm (ε = 0) before the unembedding",
+    "gain": "true for generic gains on the norms (default: no gain, g = 1)",
 }
+#: [model] of a sequence model (kind = "sequence")
+_SEQUENCE_FIELDS = {
+    "kind": "'network' (the default) or 'sequence'",
+    "lengths": "a list of sequence lengths T, e.g. [1, 2, 3]",
+    "sizes": "a list of [d, h] widths (h: the MLP's hidden width), e.g. [[1, 1], [2, 2]]",
+    "blocks": "the block kinds in order, e.g. ['attention', 'mlp'], or a list of such lists",
+    "pattern": "'bilinear' (two-branch), 'squared' or 'frozen', or a list of them",
+    "heads": "the number of attention heads (it divides d), or a list",
+    "rope": "false, true, or [false, true] for both (rotary embeddings on q and k)",
+    "residual": "'add', 'lerp' or 'none' around every block (true is 'add', false 'none'), or a list",
+    "lerp": "λ of the lerp residual (1 − λ) x + λ B(x): a fraction as a string such as \"1/2\" (default)",
+    "unembed": "the output width of an unembedding U (optional)",
+}
+MAX_LENGTH, MAX_BLOCKS, MAX_SEQUENCE_WIDTH = 4, 4, 3
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 MAX_DEPTH, MAX_WIDTH = 4, 6
 
@@ -87,37 +106,75 @@ class Claim:
     bias: tuple[bool, ...] = (False,)
     unembed: int | None = None
     embed: int | None = None
+    #: a sequence model: the lengths T and the families (block kinds, pattern, heads, RoPE, residual)
+    lengths: tuple[int, ...] = ()
+    families: tuple[SeqSpec, ...] = ()
+    norm: tuple[bool, ...] = (False,)
+    final_norm: bool = False
+    gain: bool = False
     node: Node | None = field(default=None, repr=False, compare=False)
     assumption_nodes: tuple[Node, ...] = field(default=(), repr=False, compare=False)
 
+    @property
+    def sequence(self) -> bool:
+        return bool(self.families)
+
     def cases(self) -> list[Case]:
         """Every model shape to decide the claim on, fewest layers and smallest widths first."""
+        if self.sequence:
+            return self._sequence_cases()
         uses_m = self.node is not None and "m" in self.node.names() | {n for a in self.assumption_nodes for n in a.names()}
         out = []
         for depth in self.layers:
             for d, h in self.sizes:
                 for residual in self.residual:
                     for bias in self.bias:
-                        for m in (range(depth + 1) if uses_m else [None]):
-                            out.append(Case(depth, d, h, residual, bias, self.unembed, m, embed=self.embed))
+                        for norm in self.norm:
+                            for m in (range(depth + 1) if uses_m else [None]):
+                                out.append(Case(depth, d, h, residual, bias, self.unembed, m, embed=self.embed, norm=norm,
+                                                final_norm=self.final_norm, gain=self.gain))
         return sorted(set(out), key=lambda c: (c.depth, c.d, c.h, c.residual, c.bias, c.m or 0))
+
+    def _sequence_cases(self) -> list[Case]:
+        trees = (self.node, *self.assumption_nodes) if self.node is not None else ()
+        uses_q = any("q" in free_names(t) for t in trees)
+        out = []
+        for spec in self.families:
+            for T in self.lengths:
+                for d, h in self.sizes:
+                    if spec.rope and (d // spec.heads) % 2:
+                        continue  # RoPE rotates pairs: an odd head width has none
+                    for q in (range(T) if uses_q else [None]):
+                        out.append(Case(spec.attention_blocks, d, h if spec.mlp else 0, spec.residual != "none", False,
+                                        self.unembed, None, length=T, q=q, seq=spec))
+        return sorted(set(out), key=lambda c: (len(c.seq.blocks), c.length, c.d, c.h, c.seq, c.q or 0))
 
     @property
     def family(self) -> str:
         """The model family in a few characters: 'plain, biases, L=1,2'."""
+        if self.sequence:
+            return "sequence: " + "; ".join(sorted({" → ".join(f.blocks) for f in self.families})) + \
+                f", T={','.join(map(str, self.lengths))}"
         if self.node is not None and not (self.node.names() | {n for a in self.assumption_nodes for n in a.names()}) & MODEL_NAMES:
             return "-"
         kinds = "/".join(("residual" if r else "plain") for r in self.residual)
         bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
         out = f"{kinds}, {bias}, L={','.join(map(str, self.layers))}"
+        out += "".join(w for w, on in ((", pre-norm", True in self.norm), (", final norm", self.final_norm)) if on)
         return out + (f", d_in={self.embed}" if self.embed else "") + (f", d_out={self.unembed}" if self.unembed else "")
 
     @property
     def model(self) -> str:
+        if self.sequence:
+            sizes = ", ".join(f"({d},{h})" for d, h in self.sizes)
+            return f"sequence model, T = {', '.join(map(str, self.lengths))}, (d,h) = {sizes}; " + \
+                "; ".join(f.describe() for f in self.families)
         kinds = "/".join(("residual" if r else "plain") for r in self.residual)
         bias = "/".join(("biases" if b else "bias-free") for b in self.bias)
         sizes = ", ".join(f"({d},{h})" for d, h in self.sizes)
-        return f"{kinds}, {bias}, L = {', '.join(map(str, self.layers))}, (d,h) = {sizes}"
+        norms = "".join(w for w, on in ((", pre-norm" + (" / none" if False in self.norm else ""), True in self.norm),
+                                         (", final norm", self.final_norm), (" (gains)", self.gain)) if on)
+        return f"{kinds}, {bias}{norms}, L = {', '.join(map(str, self.layers))}, (d,h) = {sizes}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "row": self.row, "title": self.title, "quote": self.quote, "reading": self.reading,
@@ -246,7 +303,8 @@ def load_claim(path: str | Path) -> Claim:
     timeout = data.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600):
         raise fail("timeout", f"timeout = {timeout!r}; expected seconds, 0 < timeout ≤ 3600")
-    model = _model(data["model"], fail)
+    sequence = isinstance(data["model"], dict) and data["model"].get("kind", "network") == "sequence"
+    model = _sequence_model(data["model"], fail) if sequence else _model(data["model"], fail)
     try:
         node = parse_statement(data["statement"])
     except StatementError as exc:
@@ -261,10 +319,26 @@ def load_claim(path: str | Path) -> Claim:
         Problem(node, tuple(nodes), [], 0.0)
     except StatementError as exc:
         raise fail("assumptions", f"assumptions: {exc}") from None
+    if sequence:
+        _check_sequence_statement(model, [node, *nodes], fail)
+        return Claim(
+            id=data["id"], quote=data["quote"].strip(), statement=data["statement"].strip(), reading=data.get("reading"),
+            assumptions=tuple(a.strip() for a in assumptions), expected=data["expected"], path=path, title=data["title"].strip(),
+            row=row, note=" ".join(data["note"].split()) if "note" in data else None,
+            timeout=None if timeout is None else float(timeout), node=node, assumption_nodes=tuple(nodes), **model)
+    seq_used = sorted((node.names() | {n for a in nodes for n in a.names()}) & SEQUENCE_NAMES)
+    if seq_used:
+        raise fail("statement", f"the statement uses {', '.join(seq_used)} (a sequence model) but [model] has no "
+                                "kind = \"sequence\"; expected kind = \"sequence\" with lengths and blocks", "model")
     biases = {"b", "c"} | {f"{w}{l}" for w in "bc" for l in range(4)}
     if model["bias"] == (False,) and (biases & (node.names() | {n for a in nodes for n in a.names()})):
         raise fail("statement", "the statement uses the biases b or c but [model] has bias = false")
     used = node.names() | {n for a in nodes for n in a.names()}
+    if model["unembed"] is None and "U" in used:
+        raise fail("statement", "the statement uses the unembedding U but [model] has no unembed; expected unembed = k", "model")
+    if "gain" in used and not (model["final_norm"] and model["gain"]):
+        raise fail("statement", "the statement uses gain (the final norm's gain) but [model] has not final_norm = true "
+                                "and gain = true", "model")
     if model["embed"] is None and used & {"E", "onehot"}:
         raise fail("statement", "the statement uses the embedding E or onehot(i) but [model] has no embed; expected embed = k", "model")
     for n in (n for tree in (node, *nodes) for n in tree.walk()):
@@ -312,8 +386,120 @@ def _model(table: Any, fail: Any) -> dict[str, Any]:
     embed = table.get("embed")
     if embed is not None and (isinstance(embed, bool) or not isinstance(embed, int) or not 1 <= embed <= MAX_WIDTH):
         raise fail("embed", f"embed = {embed!r}; expected an input width 1 … {MAX_WIDTH}", "model")
+    norm = _choices(table, "norm", (False, True), False, fail, "true, false or [false, true]")
+    final_norm, gain = (_choices(table, key, (False, True), False, fail, "true or false") for key in ("final_norm", "gain"))
+    if len(final_norm) > 1 or len(gain) > 1:
+        raise fail("final_norm" if len(final_norm) > 1 else "gain", "final_norm and gain take one value; expected true or false", "model")
+    if (True in norm or final_norm[0]) and True in flags["bias"]:
+        raise fail("norm", "norm and final_norm are written for bias-free layers (a norm before a layer with biases is not "
+                           "rational in alpha); expected bias = false", "model")
+    if (True in norm or final_norm[0]) and embed is not None:
+        raise fail("norm", "norm and final_norm are written without an embedding; expected no embed", "model")
+    if gain[0] and not (True in norm or final_norm[0]):
+        raise fail("gain", "gain = true but there is no norm; expected norm = true or final_norm = true", "model")
     return {"layers": tuple(dict.fromkeys(layers)), "sizes": tuple(dict.fromkeys(tuple(s) for s in sizes)),
-            "unembed": unembed, "embed": embed, **flags}
+            "unembed": unembed, "embed": embed, "norm": norm, "final_norm": final_norm[0], "gain": gain[0], **flags}
+
+
+def _choices(table: dict, key: str, allowed: tuple, default: Any, fail: Any, what: str) -> tuple:
+    """A value or a list of values among ``allowed`` (refused with one line naming it)."""
+    value = table.get(key, default)
+    values = value if isinstance(value, list) else [value]
+    if not values or any(isinstance(v, bool) != isinstance(allowed[0], bool) or v not in allowed for v in values):
+        raise fail(key, f"{key} = {table.get(key)!r}; expected {what}", "model")
+    return tuple(dict.fromkeys(values))
+
+
+def _sequence_model(table: dict, fail: Any) -> dict[str, Any]:
+    """[model] of a sequence model: lengths, sizes, blocks, pattern, heads, rope, residual, lerp, unembed."""
+    for key in table:
+        if key not in _SEQUENCE_FIELDS:
+            raise fail(key, f"unknown field '{key}' in [model] of a sequence model{_closest(key, _SEQUENCE_FIELDS)}; "
+                            f"expected one of {', '.join(_SEQUENCE_FIELDS)}", "model")
+    for key in ("lengths", "sizes", "blocks"):
+        if key not in table:
+            raise fail("model", f"[model] misses '{key}' ({_SEQUENCE_FIELDS[key]})")
+    lengths = table["lengths"]
+    if not isinstance(lengths, list) or not lengths or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_LENGTH for v in lengths):
+        raise fail("lengths", f"lengths = {lengths!r}; expected a list of sequence lengths 1 … {MAX_LENGTH}", "model")
+    sizes = table["sizes"]
+    if not isinstance(sizes, list) or not sizes or not all(
+            isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SEQUENCE_WIDTH
+                                                       for v in s) for s in sizes):
+        raise fail("sizes", f"sizes = {sizes!r}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_SEQUENCE_WIDTH}", "model")
+    blocks = table["blocks"]
+    lists = blocks if isinstance(blocks, list) and blocks and all(isinstance(b, list) for b in blocks) else [blocks]
+    for kinds in lists:
+        if not isinstance(kinds, list) or not 1 <= len(kinds) <= MAX_BLOCKS:
+            raise fail("blocks", f"blocks = {blocks!r}; expected a list of 1 … {MAX_BLOCKS} block kinds such as "
+                                 "['attention', 'mlp'], or a list of such lists", "model")
+        for kind in kinds:
+            if kind not in ("attention", "mlp"):
+                raise fail("blocks", f"blocks: unknown block kind {kind!r}{_closest(kind, ('attention', 'mlp'))}; "
+                                     "expected 'attention' or 'mlp'", "model")
+    patterns = _choices(table, "pattern", PATTERNS, "bilinear", fail, "'" + "', '".join(PATTERNS) + "' or a list of them")
+    heads = table.get("heads", 1)
+    heads = heads if isinstance(heads, list) else [heads]
+    if not heads or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SEQUENCE_WIDTH for v in heads):
+        raise fail("heads", f"heads = {table.get('heads')!r}; expected a number of heads 1 … {MAX_SEQUENCE_WIDTH} (or a list)", "model")
+    rope = _choices(table, "rope", (False, True), False, fail, "true, false or [false, true]")
+    residual = table.get("residual", "add")
+    residual = [{True: "add", False: "none"}.get(v, v) if isinstance(v, bool) else v
+                for v in (residual if isinstance(residual, list) else [residual])]
+    residual = _choices({"residual": residual}, "residual", RESIDUALS, "add", fail, "'add', 'lerp', 'none' (or true, false), or a list")
+    lam = table.get("lerp", "1/2")
+    try:
+        if isinstance(lam, bool) or not isinstance(lam, (str, int)) or len(str(lam)) > 40:
+            raise ValueError
+        lam = Fraction(lam)
+    except (ValueError, ZeroDivisionError):
+        raise fail("lerp", f"lerp = {table.get('lerp')!r}; expected λ as an exact fraction such as \"1/2\" or \"7/20\"", "model") from None
+    if not 0 <= lam <= 1:
+        raise fail("lerp", f"lerp = {table.get('lerp')!r}; expected 0 ≤ λ ≤ 1", "model")
+    for d, _ in sizes:
+        for H in heads:
+            if d % H:
+                raise fail("heads", f"heads = {H} does not divide the width d = {d}; expected heads that divide every d in sizes", "model")
+    if True in rope and not any((d // H) % 2 == 0 for d, _ in sizes for H in heads):
+        raise fail("rope", "rope = true needs an even head width d / heads at some size; expected a size with d / heads even "
+                           "(odd head widths are checked without RoPE only)", "model")
+    if patterns == ("frozen",) and rope == (True,):
+        raise fail("rope", "rope = true with pattern = 'frozen': a frozen pattern has no queries or keys to rotate", "model")
+    unembed = table.get("unembed")
+    if unembed is not None and (isinstance(unembed, bool) or not isinstance(unembed, int) or not 1 <= unembed <= MAX_SEQUENCE_WIDTH):
+        raise fail("unembed", f"unembed = {unembed!r}; expected an output width 1 … {MAX_SEQUENCE_WIDTH}", "model")
+    families = tuple(SeqSpec(tuple(kinds), pattern=p, heads=H, rope=r, residual=res, lam=lam)
+                     for kinds in lists for p in patterns for H in heads for r in rope for res in residual
+                     if not (r and (p == "frozen" or "attention" not in kinds)))
+    return {"lengths": tuple(dict.fromkeys(lengths)), "sizes": tuple(dict.fromkeys(tuple(s) for s in sizes)),
+            "families": tuple(dict.fromkeys(families)), "unembed": unembed, "layers": (), "residual": (), "bias": ()}
+
+
+def _check_sequence_statement(model: dict[str, Any], trees: list[Node], fail: Any) -> None:
+    """Names of the vector model are refused, and so are literal positions outside some length."""
+    from .errors import ShapeError
+    from .positions import SteerSet
+
+    parts = {"input_part", "cross_part", "self_part", "const_part"}
+    used = sorted({n for t in trees for n in t.names()} & (MODEL_NAMES - SEQUENCE_NAMES - parts))
+    if used:
+        raise fail("statement", f"the statement uses {', '.join(used)} (names of a network of bilinear layers) but [model] has "
+                                "kind = \"sequence\"; expected F, at, row, X … (the sequence model's names)")
+    for n in (n for t in trees for n in t.walk()):
+        if n.op != "call" or n.value not in ("at", "row"):
+            continue
+        where = n.args[1]
+        for T in model["lengths"]:
+            if where.op == "num" and not 0 <= where.value < T:
+                raise fail("statement", f"'{n.text}': position {where.text} is out of range for T = {T} (0 … {T - 1}); "
+                                        f"expected positions inside every length in lengths")
+            if n.value == "at" and where.type in ("str", "vector"):
+                spec = where.value if where.type == "str" else [int(v) for v in where.value]
+                try:
+                    SteerSet.of(spec).resolve(T)
+                except ShapeError as exc:
+                    raise fail("statement", f"'{n.text}' at T = {T}: {exc}") from None
 
 
 def _closest(word: str, known: Any) -> str:
@@ -389,7 +575,10 @@ def evidence_record(verdict: Verdict) -> dict[str, Any]:
     return {"id": c.id, "found": verdict.found, "method": verdict.method, "scope": verdict.scope,
             "statement": c.statement, "assumptions": list(c.assumptions),
             "model": {"layers": list(c.layers), "sizes": [list(s) for s in c.sizes], "residual": list(c.residual),
-                      "bias": list(c.bias), "unembed": c.unembed, "embed": c.embed},
+                      "bias": list(c.bias), "unembed": c.unembed, "embed": c.embed, "norm": list(c.norm),
+                      "final_norm": c.final_norm, "gain": c.gain,
+                      **({"kind": "sequence", "lengths": list(c.lengths), "families": [f.to_dict() for f in c.families]}
+                         if c.sequence else {})},
             "detail": verdict.detail, "evidence": verdict.evidence}
 
 

@@ -29,7 +29,7 @@ For a single norm the radius is at most ``√(‖x‖² + d ε) / ‖s‖`` (the
 >>> steered = Steered((RMSNorm(2, eps=1),), x_n=[1.0, 0.0], direction=[0.0, 1.0])
 >>> cert = certify(steered, order=12, rho=0.5)
 >>> round(cert.radius, 3), round(3 ** 0.5, 3)      # certified R vs √(‖x‖² + dε)/‖s‖ = √3
-(1.731, 1.732)
+(1.698, 1.732)
 >>> cert.tail_bound < 1e-5
 True
 """
@@ -57,9 +57,9 @@ __all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certif
            "exactness_text", "MAX_BOXES", "CLI_BOXES"]
 
 #: the most complex boxes (forward passes) one certificate may run
-MAX_BOXES = 4000
+MAX_BOXES = 6000
 #: the same for the command line (a stopped search still gives a sound, smaller radius)
-CLI_BOXES = 600
+CLI_BOXES = 2000
 
 
 def _up(value: Any) -> float:
@@ -141,10 +141,12 @@ def _box(value: Any) -> Any:
     return out
 
 
-def ball_coefficients(steered: Steered, order: int) -> np.ndarray:
-    """The Taylor coefficients (K+1, …, d_out) as real balls (``arb``), each holding the exact one."""
+def ball_coefficients(steered: Steered, order: int, *, prec: int = 128) -> np.ndarray:
+    """The Taylor coefficients (K+1, …, d_out) as real balls (``arb``), each holding the exact one,
+    computed at ``prec`` bits (the recurrences and sums of a deep model lose some of them)."""
     _check_order(order)
-    return steered.coefficients(order, BALL)
+    with flint.ctx.workprec(prec):
+        return steered.coefficients(order, BALL)
 
 
 def _check_order(order: int) -> None:
@@ -161,22 +163,27 @@ def _distance(cx: float, cy: float, h: float) -> float:
     return _down(math.hypot(dx, dy) * (1 - 1e-12))
 
 
-def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) -> np.ndarray | None:
-    """Upper bounds of |output| over the box, or None when the box is not certified."""
+def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) -> tuple[np.ndarray, float] | None:
+    """Upper bounds of |output| over the box and the largest |output| at its centre (a value the
+    function takes, for judging how tight the bounds are), or None when the box is not certified."""
     try:
         out = steered.forward(boxes.alpha(centre, h), boxes)
     except BranchError:
         return None
-    flat = [v.enclosure() if isinstance(v, Centered) else flint.acb(v) for v in np.ravel(out)]
-    if not all(v.is_finite() for v in flat):
+    cells = [v if isinstance(v, Centered) else Centered(flint.acb(v), flint.acb(0), flint.acb(0)) for v in np.ravel(out)]
+    whole = [c.enclosure() for c in cells]
+    if not all(v.is_finite() for v in whole):
         return None  # a division by a box holding 0 (a pole of a rational block)
-    return np.array([_up(v.abs_upper()) for v in flat]).reshape(np.shape(out))
+    bound = np.array([_up(v.abs_upper()) for v in whole]).reshape(np.shape(out))
+    return bound, max(float(abs(c.v).mid()) for c in cells)
 
 
 @dataclass(frozen=True)
 class _Disk:
     radius: float  # analytic on |α| < radius
-    complete: bool  # every box out to the search's outer limit was certified
+    #: why the search ended: "failure" (a smallest box there was not certified), "budget" (its
+    #: forward passes ran out), or "outer" (every box out to its outer limit was certified)
+    ended: str
     boxes: int
 
 
@@ -196,53 +203,57 @@ def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: 
         if dist >= outer:
             continue
         if runs >= budget:  # every box nearer than this one is certified
-            return _Disk(dist, False, runs)
+            return _Disk(dist, "budget", runs)
         runs += 1
         if _run_box(steered, boxes, complex(cx, cy), h) is not None:
             continue
         if h <= max(dist, floor) / 2**depth:  # the first failure, in order of distance: the disk below it is covered
-            return _Disk(dist, False, runs)
+            return _Disk(dist, "failure", runs)
         k = h / 2
         for sx in (-1, 1):
             for sy in (-1, 1):
                 heapq.heappush(heap, (_distance(cx + sx * k, cy + sy * k, k), cx + sx * k, cy + sy * k, k))
-    return _Disk(outer, True, runs)
+    return _Disk(outer, "outer", runs)
 
 
 def _circle_bound(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, int]:
     """Upper bounds of |f| on the circle ``|α| = radius`` from boxes covering it: ``count`` boxes
-    centred on it (half-width ≥ the arc to the next centre); a box that is not certified, or the
-    one giving the largest bound, is split (keeping the quarters that meet the circle), down to
-    ``depth`` levels and within ``budget`` forward passes. None if a box still fails."""
+    centred on it (half-width ≥ the arc to the next centre; a box that is not certified is split,
+    keeping the quarters that meet the circle, down to ``depth`` levels). The count doubles while
+    the bound is more than 1.25 times the largest value seen at the boxes' centres (smaller boxes,
+    tighter enclosures) and the ``budget`` of forward passes allows. None if a box still fails."""
+    best, runs = None, 0
+    while True:
+        got = _one_circle(steered, radius, count, depth=depth, budget=budget - runs)
+        runs += got[2]
+        if got[0] is None:
+            return best, runs
+        best = got[0] if best is None else np.minimum(best, got[0])  # each is a bound: so is their minimum
+        count *= 2
+        if float(best.max()) <= 1.25 * got[1] or runs + 2 * count > budget:
+            return best, runs
+
+
+def _one_circle(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, float, int]:
     boxes = CenteredBoxes()
     h0 = math.pi * radius / count * 1.01  # ≥ 2 r sin(π/2N): each arc point lies in a box
     todo = [(radius * math.cos(2 * math.pi * j / count), radius * math.sin(2 * math.pi * j / count), h0, 0)
             for j in range(count)]
-    leaves: list[tuple[float, int, np.ndarray, tuple[float, float, float, int]]] = []  # (-max, id, bound, box)
-    runs = 0
-    while True:
-        while todo:
-            box = todo.pop()
-            if runs >= budget:
-                return None, runs
-            runs += 1
-            got = _run_box(steered, boxes, complex(box[0], box[1]), box[2])
-            if got is not None:
-                heapq.heappush(leaves, (-float(got.max()), runs, got, box))
-            elif box[3] >= depth:
-                return None, runs
-            else:
-                todo += _quarters_on_circle(box, radius)
-        # refine the box that sets the bound while that pays (it tightens its enclosure)
-        worst = leaves[0]
-        if worst[3][3] >= depth or runs + 4 > budget or runs >= 8 * count:
-            break
-        heapq.heappop(leaves)
-        todo += _quarters_on_circle(worst[3], radius)
-    bound = leaves[0][2]
-    for leaf in leaves[1:]:
-        bound = np.maximum(bound, leaf[2])
-    return bound, runs
+    bound, seen, runs = None, 0.0, 0
+    while todo:
+        cx, cy, h, level = todo.pop()
+        if runs >= budget:
+            return None, seen, runs
+        runs += 1
+        got = _run_box(steered, boxes, complex(cx, cy), h)
+        if got is None:
+            if level >= depth:
+                return None, seen, runs
+            todo += _quarters_on_circle((cx, cy, h, level), radius)
+            continue
+        bound = got[0] if bound is None else np.maximum(bound, got[0])
+        seen = max(seen, got[1])
+    return bound, seen, runs
 
 
 def _quarters_on_circle(box: tuple[float, float, float, int], radius: float) -> list[tuple[float, float, float, int]]:
@@ -274,6 +285,13 @@ def _guess(coeffs: np.ndarray) -> float:
 
 # -- the certificate -------------------------------------------------------------------------------
 
+#: how the radius search ended, in words (R is a lower bound on the radius of convergence either way)
+_ENDED = {
+    "failure": "the box search met a box at that |alpha| it could not certify",
+    "budget": "the box search ran out of forward passes there; a larger budget may certify more",
+    "outer": "the box search reached its outer limit; the radius may be larger",
+}
+
 
 @dataclass(frozen=True, eq=False)
 class CertifiedSeries:
@@ -283,7 +301,8 @@ class CertifiedSeries:
     coefficients: np.ndarray
     order: int
     radius: float
-    radius_complete: bool
+    #: why the radius search ended ("failure", "budget" or "outer"; see certified_radius)
+    radius_search: str
     rho: float
     tail: np.ndarray
     circle: float | None
@@ -317,7 +336,7 @@ class CertifiedSeries:
             "kind": "certified series",
             "order": self.order,
             "radius_lower_bound": self.radius,
-            "radius_search_complete": self.radius_complete,
+            "radius_search": _ENDED[self.radius_search],
             "rho": self.rho,
             "tail_bound": self.tail_bound,
             "coefficient_radius": self.coefficient_radius(),
@@ -326,13 +345,13 @@ class CertifiedSeries:
         }
 
     def describe(self) -> str:
-        more = " (the search stopped there; the true radius may be larger)" if self.radius_complete else ""
+        more = f" ({_ENDED[self.radius_search]})"
         return (f"certified series to order {self.order}: analytic for |alpha| < {self.radius:.6g}{more}; "
                 f"for |alpha| <= {self.rho:.6g} every output is within {self.tail_bound:.3g} of its truncated series "
                 f"(coefficient balls of radius <= {self.coefficient_radius():.2g})")
 
 
-def certify(steered: Steered, *, order: int, rho: float | None = None, outer: float | None = None, depth: int = 8,
+def certify(steered: Steered, *, order: int, rho: float | None = None, outer: float | None = None, depth: int = 6,
             circle_boxes: int = 48, budget: int = MAX_BOXES) -> CertifiedSeries:
     """Ball coefficients to ``order``, a certified radius R, and the tail bound on ``|α| ≤ rho``
     (default R/2). ``outer`` bounds the radius search (default: 3× the coefficients' growth rate);
@@ -344,8 +363,8 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
     coeffs = ball_coefficients(steered, order)
     if outer is None:
         outer = 3 * _guess(coeffs)
-    # two thirds of the forward passes for the radius, the rest for the circles of the tail bound
-    disk = certified_radius(steered, outer=float(outer), depth=depth, budget=max(1, 2 * budget // 3))
+    # half of the forward passes for the radius, the rest for the circles of the tail bound
+    disk = certified_radius(steered, outer=float(outer), depth=depth, budget=max(1, budget // 2))
     R = disk.radius
     runs = disk.boxes
     if rho is None:
@@ -355,7 +374,7 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
         raise ShapeError(f"rho = {rho:g}; expected 0 <= rho < {R:.6g}, the certified radius")
     tail = np.full(coeffs.shape[1:], math.inf)
     used = None
-    for t in (0.95, 0.85, 0.7):
+    for t in (0.9, 0.7):
         Rc = R * t
         if Rc <= rho:
             continue
@@ -371,7 +390,7 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
         if used is None or float(bound.max()) < float(tail.max()):
             used = Rc
         tail = np.minimum(tail, bound)
-    return CertifiedSeries(coeffs, int(order), R, disk.complete, rho, tail, used, runs)
+    return CertifiedSeries(coeffs, int(order), R, disk.ended, rho, tail, used, runs)
 
 
 def exactness(blocks: Sequence[Block]) -> dict[str, Any]:
@@ -435,7 +454,7 @@ def _statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
 def exactness_text(info: dict[str, Any]) -> str:
     """One line for text outputs from a :func:`statement`."""
     if info["kind"] == "certified series":
-        more = " (search stopped: the true radius may be larger)" if not info.get("radius_search_complete", True) else ""
+        more = f" ({info['radius_search']})" if info.get("radius_search") else ""
         return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
                 f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "

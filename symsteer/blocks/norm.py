@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers, PolyRing
-from .base import Block, as_scalar, as_weight_array, cauchy, poly_add, poly_scale
+from .base import Block, as_scalar, as_weight_array, cauchy, poly_add, poly_scale, scalar
 from .bilinear import Bilinear
 
 __all__ = ["RMSNorm", "NormedBilinear", "norm_parameters"]
@@ -138,6 +138,17 @@ class RMSNorm(Block):
         # the squared norm's order convolution, the series of u^(-1/2), and x times it
         return orders * orders * rows * (2 * self.width + 1)
 
+    def at_infinity(self, c: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, Any]:
+        """The limit of ``n(y(α))`` when ``y(α) = α^p (c + o(1))``, c ≠ 0, as ``(g ⊙ c, ‖c‖²/d)``:
+        the value is the first over the square root of the second (ε = 0: n is scale invariant, so
+        only the direction c matters; kept as a pair, the square root stays exact)."""
+        if self.eps != 0:
+            raise ShapeError(f"{self.name}: the limit at large alpha is written for ε = 0; this norm has ε = {self.eps}")
+        a = numbers.weights(self, {"gain": self.gain})
+        inv_d = numbers.entry(Fraction(1, self.width))
+        r2 = sum((e * e for e in c[1:]), c[0] * c[0]) * inv_d
+        return (c * a["gain"] if a["gain"] is not None else c), r2
+
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
         raise ShapeError(f"{self.name}: a per-sample RMSNorm on its own is x/√(…), not a rational function of alpha; "
                          "only a norm right before a bias-free bilinear layer (NormedBilinear) is rational")
@@ -196,8 +207,8 @@ class NormedBilinear(Block):
         return {"gain": self.gain, "eps": np.asarray([self.eps], dtype=object if not isinstance(self.eps, float) else float),
                 **{f"inner.{k}": v for k, v in self.inner.arrays().items()}}
 
-    def _own(self, numbers: Numbers) -> tuple[Any, Any, Any]:
-        if isinstance(numbers, PolyRing):
+    def _own(self, numbers: Numbers, *, divides: bool = True) -> tuple[Any, Any, Any]:
+        if divides and isinstance(numbers, PolyRing):
             raise ShapeError(f"{self.name}: a per-sample norm divides by a polynomial; polynomial rings cannot hold the result. "
                              "Use exact numbers (its Taylor coefficients, or symsteer.rational for the exact rational function)")
         a = numbers.weights(self, {"gain": self.gain, "eps": np.asarray([self.eps], dtype=object)})
@@ -239,12 +250,14 @@ class NormedBilinear(Block):
         return self.inner.cost(rows, orders) + orders * orders * rows * (self.d_in + self.d_out)
 
     def rational(self, num: np.ndarray, den: np.ndarray, *, numbers: Numbers) -> tuple[np.ndarray, np.ndarray]:
-        """``x = num/den`` ↦ ``B(g ⊙ num) / (‖num‖²/d + ε den²)`` (the den² cancels)."""
-        gain, eps, inv_d = self._own(numbers)
+        """``x = num/den`` ↦ ``B(g ⊙ num) / (‖num‖²/d + ε den²)`` (the den² cancels; no division,
+        so polynomial rings hold it too)."""
+        gain, eps, inv_d = self._own(numbers, divides=False)
         top = 1 << 30
         n, _ = self.inner.rational(num * gain if gain is not None else num, den, numbers=numbers)
-        norm = cauchy(num, num, top=top, numbers=numbers).sum(axis=-1) * inv_d
-        return n, poly_add(norm, poly_scale(cauchy(den, den, top=top, numbers=numbers), eps), numbers)
+        # 1/d and eps as 0-d arrays: numpy would unpack a polynomial ring's entry (a sequence of terms)
+        norm = cauchy(num, num, top=top, numbers=numbers).sum(axis=-1) * scalar(inv_d)
+        return n, poly_add(norm, poly_scale(cauchy(den, den, top=top, numbers=numbers), scalar(eps)), numbers)
 
     def describe(self) -> str:
         return f"bilinear {self.d_in} → {self.d_out} after a per-sample RMSNorm (ε = {self.eps})"

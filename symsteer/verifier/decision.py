@@ -36,6 +36,11 @@ def _strictly_false(node: Node) -> Node | None:
 def _scope(proved: list[tuple[Case, str]], formal: list[Case], *, model: bool) -> str:
     if not model:
         return "proved at d = " + ", ".join(str(d) for d in sorted({c.d for c, _ in proved}))
+    if proved[0][0].seq is not None:
+        lengths = ", ".join(str(t) for t in sorted({c.length for c, _ in proved}))
+        widths = ", ".join(str(d) for d in sorted({c.d for c, _ in proved}))
+        families = "; ".join(sorted({c.seq.describe() for c, _ in proved}))
+        return f"proved at T = {lengths}, d = {widths} ({families})"
 
     def sizes(cases: list[Case]) -> str:
         return ", ".join(sorted({f"({c.d},{c.h})" for c in cases}))
@@ -73,12 +78,12 @@ def decide(problem: Problem) -> Decision:
     for case in problem.cases:
         problem.check_time()
         key = (case.depth, case.residual, case.bias, case.m)
-        if key not in seen_formal and case.unembed is None and case.embed is None:
+        if key not in seen_formal and case.unembed is None and case.embed is None and case.seq is None:
             seen_formal[key] = formal_proof(problem, case)
             if seen_formal[key] is not None:
                 formal.append(case)
                 formal_why.append(f"{case.describe(model=problem.model)}: {seen_formal[key]}")
-        by_formal = seen_formal.get(key) is not None and case.unembed is None and case.embed is None
+        by_formal = seen_formal.get(key) is not None and case.unembed is None and case.embed is None and case.seq is None
         prop = None
         try:
             env = problem.symbolic(case)

@@ -14,17 +14,21 @@ from typing import Any
 import numpy as np
 import sympy
 
+from ..blocks import Linear, NormedBilinear, Residual, RMSNorm
 from ..layer import Bilinear
 from ..network import Network
 from ..numbers import EXACT, Numbers, PolyRing, object_array
 from .functions import Functions
 from .language import MAX_EXPONENT, Node, StatementError, layer_of
+from .limits import LimitFunctions, LimitVal, RmsVal, SurdVal
 from .model_functions import ModelFunctions
+from .sequence_functions import SeqSpec, SequenceFunctions, build_sequence_model, generic_arrays, sequence_variables
 from .propositions import All, Any_, EntropyLess, Opaque, Order, ReluSign, ReluZero, Sign, Truth, Undefined, Unsupported, Zero, negate
 from .values import ArgmaxVal, DegreeVal, EntropyVal, Frac, Relu, SYMBOLIC_TERMS, SoftmaxVal, TransVec, _box, _check_matmul, _check_power, _check_product, _constant_value, _fraction, _iv, _iv_compare, _iv_entropy, _largest, _minors_const, _numerator, _same_entropy
 
 VECTOR_NAMES = ("x", "s", "u", "v", "z")
 SCALAR_NAMES = ("a", "alpha", "t", "k")
+SEQUENCE_VARS = ("X", "Y")
 
 
 # -- model shapes --------------------------------------------------------------------------
@@ -43,14 +47,29 @@ class Case:
     unembed: int | None = None
     m: int | None = None
     embed: int | None = None
+    #: a sequence model: its length T, the position q when the statement uses it, the family
+    length: int | None = None
+    q: int | None = None
+    seq: SeqSpec | None = None
+    #: RMSNorms (ε = 0): before every bilinear layer, before U; generic gains on them
+    norm: bool = False
+    final_norm: bool = False
+    gain: bool = False
 
     def describe(self, *, model: bool = True) -> str:
+        if self.seq is not None:
+            at = f", q = {self.q}" if self.q is not None else ""
+            hidden = f", h = {self.h}" if self.seq.mlp else ""
+            out = f", d_out = {self.unembed}" if self.unembed else ""
+            return f"T = {self.length}, d = {self.d}{hidden}{out}, {self.seq.describe()}{at}"
         if not model:
             return f"d = {self.d}"
         kind = ("residual" if self.residual else "plain") + (", biases" if self.bias else "")
         extra = (f", d_in = {self.embed}" if self.embed else "") + (f", d_out = {self.unembed}" if self.unembed else "")
         at = f", m = {self.m}" if self.m is not None else ""
-        return f"L = {self.depth}, (d, h) = ({self.d}, {self.h}), {kind}{extra}{at}"
+        norms = (", pre-norm" if self.norm else "") + (", final norm" if self.final_norm else "") + \
+            (" (gains)" if self.gain and (self.norm or self.final_norm) else "")
+        return f"L = {self.depth}, (d, h) = ({self.d}, {self.h}), {kind}{norms}{extra}{at}"
 
 
 @dataclass(frozen=True)
@@ -61,15 +80,28 @@ class Variable:
     shape: tuple[int, ...]
 
 
-def case_variables(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool) -> list[Variable]:
+def case_variables(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool,
+                   sequences: Iterable[str] = ()) -> list[Variable]:
     """The numbers that make one point of ``case``: weights (if the statement uses the model),
-    then the free vectors and scalars."""
+    then the free sequences, vectors and scalars."""
     out = []
+    if case.seq is not None:
+        if model:
+            out += [Variable(n, shape) for n, shape in
+                    sequence_variables(case.seq, d=case.d, h=case.h, length=case.length, unembed=case.unembed)]
+        out += [Variable(n, (case.length, case.d)) for n in sequences]
+        out += [Variable(v, (case.d,)) for v in vectors]
+        out += [Variable(a, ()) for a in scalars]
+        return out
     if model:
         for l in range(case.depth):
             out += [Variable(f"W{l}", (case.h, case.d)), Variable(f"V{l}", (case.h, case.d)), Variable(f"P{l}", (case.d, case.h))]
             if case.bias:
                 out += [Variable(f"b{l}", (case.h,)), Variable(f"c{l}", (case.h,))]
+            if case.norm and case.gain:
+                out.append(Variable(f"gain{l}", (case.d,)))
+        if case.final_norm and case.gain:
+            out.append(Variable("gainF", (case.d,)))
         if case.unembed:
             out.append(Variable("U", (case.unembed, case.d)))
         if case.embed:
@@ -86,11 +118,34 @@ def _network(case: Case, arrays: dict[str, Any]) -> Network | None:
     for l in range(case.depth):
         bias = {"b": arrays[f"b{l}"], "c": arrays[f"c{l}"]} if case.bias else {}
         layers.append(Bilinear(arrays[f"W{l}"], arrays[f"V{l}"], arrays[f"P{l}"], **bias, name=f"layers[{l}]"))
-    return Network(tuple(layers), residual=case.residual, unembed=arrays.get("U"))
+    if not (case.norm or case.final_norm):
+        return Network(tuple(layers), residual=case.residual, unembed=arrays.get("U"))
+    blocks: list[Any] = []
+    for l, layer in enumerate(layers):  # an RMSNorm (ε = 0, gain g_l) before every bilinear layer
+        block = NormedBilinear(layer, gain=arrays.get(f"gain{l}")) if case.norm else layer
+        blocks.append(Residual.add(block) if case.residual else block)
+    if case.final_norm:
+        blocks.append(RMSNorm(case.d, gain=arrays.get("gainF"), name="final norm"))
+    if arrays.get("U") is not None:
+        blocks.append(Linear(arrays["U"], name="unembed"))
+    return Network(tuple(blocks))
 
 
 def point_env(case: Case, point: dict[str, Any], *, model: bool) -> Evaluator:
     """An exact evaluator at one point: ``point`` maps variable names to integer or Fraction arrays."""
+    if case.seq is not None:
+        seq_model = None
+        if model:
+            arrays = {n: np.asarray(point[n], dtype=object) for n, _ in
+                      sequence_variables(case.seq, d=case.d, h=case.h, length=case.length, unembed=case.unembed)}
+            seq_model = build_sequence_model(case.seq, arrays, d=case.d, length=case.length)
+        values = {}
+        for name, value in point.items():
+            if name in VECTOR_NAMES or name in SEQUENCE_VARS:
+                values[name] = EXACT.array(np.asarray(value, dtype=object))
+            elif name in SCALAR_NAMES:
+                values[name] = EXACT.entry(value)
+        return Evaluator(numbers=EXACT, network=None, case=case, values=values, exact=True, sequence_model=seq_model)
     network = _network(case, {k: np.asarray(v, dtype=object).tolist() for k, v in point.items()}) if model else None
     values: dict[str, Any] = {}
     for name, value in point.items():
@@ -105,11 +160,16 @@ def point_env(case: Case, point: dict[str, Any], *, model: bool) -> Evaluator:
     return Evaluator(numbers=EXACT, network=network, case=case, values=values, exact=True, unembed=unembed)
 
 
-def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool) -> Evaluator:
+def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool,
+                 sequences: Iterable[str] = ()) -> Evaluator:
     """An evaluator over generic weights (``Network.symbolic``), vectors ``x_1 … x_d`` and scalars,
     all generators of one sparse polynomial ring."""
+    if case.seq is not None:
+        return _symbolic_sequence_env(case, vectors=vectors, scalars=scalars, model=model, sequences=sequences)
     network = None
-    if model and case.depth > 0:
+    if model and case.depth > 0 and (case.norm or case.final_norm):
+        network = _network(case, _generic_normed(case))
+    elif model and case.depth > 0:
         network = Network.symbolic(layers=case.depth, width=case.d, hidden=case.h, residual=case.residual,
                                    bias=case.bias, unembed=case.unembed)
     # at depth 0 there is no Network to carry U, but f is still U x
@@ -132,8 +192,39 @@ def symbolic_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], 
     return Evaluator(numbers=ring, network=network, case=case, values=values, exact=False, unembed=unembed)
 
 
+def _symbolic_sequence_env(case: Case, *, vectors: Iterable[str], scalars: Iterable[str], model: bool,
+                           sequences: Iterable[str]) -> Evaluator:
+    """Generic weights of a sequence model, sequences ``X_{t,i}``, vectors and scalars: one ring."""
+    arrays = generic_arrays(case.seq, d=case.d, h=case.h, length=case.length, unembed=case.unembed) if model else {}
+    weight_syms = [sym for arr in arrays.values() for sym in arr.ravel()]
+    seq_syms = {n: np.array([[sympy.Symbol(f"{n}_{{{t},{i + 1}}}") for i in range(case.d)] for t in range(case.length)],
+                            dtype=object) for n in sequences}
+    vec_syms = {v: [sympy.Symbol(f"{v}_{i + 1}") for i in range(case.d)] for v in vectors}
+    scal_syms = {a: sympy.Symbol(a) for a in scalars}
+    ring = PolyRing(weight_syms + [s for arr in seq_syms.values() for s in arr.ravel()]
+                    + [s for syms in vec_syms.values() for s in syms] + list(scal_syms.values()))
+    values: dict[str, Any] = {n: ring.array(arr) for n, arr in seq_syms.items()}
+    values |= {v: ring.array(np.array(syms, dtype=object)) for v, syms in vec_syms.items()}
+    values |= {a: ring.entry(sym) for a, sym in scal_syms.items()}
+    seq_model = build_sequence_model(case.seq, arrays, d=case.d, length=case.length) if model else None
+    return Evaluator(numbers=ring, network=None, case=case, values=values, exact=False, sequence_model=seq_model)
+
+
+def _generic_normed(case: Case) -> dict[str, Any]:
+    """Generic weights of a normed stack: the layers, the norms' gains and U."""
+    def mat(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        arr = np.empty(shape, dtype=object)
+        for idx in np.ndindex(shape):
+            arr[idx] = sympy.Symbol(f"{name}_{{{','.join(str(i + 1) for i in idx)}}}")
+        return arr
+
+    return {v.name: mat(v.name, v.shape) for v in case_variables(case, vectors=(), scalars=(), model=True)}
+
+
 def _weight_symbols(network: Network) -> set[sympy.Symbol]:
     arrays = [network.unembed] + [arr for layer in network.layers for arr in (layer.W, layer.V, layer.P, layer.b, layer.c)]
+    arrays += [getattr(b, "gain", None) for b in network.blocks] + [getattr(getattr(b, "inner", None), "gain", None) for b in network.blocks]
+    arrays += [b.M for b in network.blocks if isinstance(b, Linear)]
     return {sym for arr in arrays if arr is not None for v in arr.ravel() for sym in v.free_symbols}
 
 
@@ -201,7 +292,7 @@ class OverGeneric:
         return Zero(tuple(polys), ring, why, text=text)
 
 
-class Evaluator(ModelFunctions, Functions):
+class Evaluator(SequenceFunctions, LimitFunctions, ModelFunctions, Functions):
     """Evaluate checked statements on one model shape.
 
     ``exact=True``: every free value is a number (except names bound by depends_on & co.,
@@ -210,8 +301,10 @@ class Evaluator(ModelFunctions, Functions):
     """
 
     def __init__(self, *, numbers: Numbers, network: Network | None, case: Case, values: dict[str, Any], exact: bool,
-                 unembed: np.ndarray | None = None) -> None:
+                 unembed: np.ndarray | None = None, sequence_model: Any = None) -> None:
         self.numbers, self.network, self.case = numbers, network, case
+        self.sequence_model = sequence_model
+        self.position: int | None = None  # q while sum_over(…, q) runs
         # how propositions are made: bools at a point, proposition trees over generic values
         self.logic = AtPoint if exact else OverGeneric
         self.exact = exact
@@ -228,6 +321,8 @@ class Evaluator(ModelFunctions, Functions):
         value = self.value_of(node)
         if name in VECTOR_NAMES and not isinstance(value, np.ndarray):
             value = object_array([self.lift(value)] * self.case.d)
+        if name in SEQUENCE_VARS and not isinstance(value, np.ndarray):
+            value = object_array([self.lift(value)] * (self.case.d * self.case.length), (self.case.length, self.case.d))
         self.values[name] = value
 
     def lift(self, v: Any) -> Any:
@@ -275,6 +370,15 @@ class Evaluator(ModelFunctions, Functions):
 
     def _name(self, node: Node) -> Any:
         name = node.value
+        if name == "T":
+            if self.case.length is None:
+                raise StatementError("T is the sequence length; set kind = \"sequence\" in [model]")
+            return Fraction(self.case.length)
+        if name == "q":
+            q = self.position if self.position is not None else self.case.q
+            if q is None:
+                raise StatementError("q is only defined when the claim iterates over positions")
+            return Fraction(q)
         if name == "L":
             return Fraction(self.case.depth)
         if name == "m":
@@ -290,6 +394,20 @@ class Evaluator(ModelFunctions, Functions):
             if arrays[letter] is None:
                 raise StatementError(f"'{name}' is a bias and the model has none; set bias = true in [model]")
             return arrays[letter]
+        if name == "U":
+            if self.network is None:
+                if self.unembed is None:
+                    raise StatementError("'U' is the unembedding and the model has none; set unembed = k in [model]")
+                return self.unembed
+            U = next((b for b in reversed(self.network.blocks) if isinstance(b, Linear)), None)
+            if U is None or U is self.network.blocks[0] and self.case.embed:
+                raise StatementError("'U' is the unembedding and the model has none; set unembed = k in [model]")
+            return U.weights(self.numbers)["M"]
+        if name == "gain":
+            norm = next((b for b in self.network.blocks if isinstance(b, RMSNorm)), None) if self.network is not None else None
+            if norm is None or norm.gain is None:
+                raise StatementError("'gain' is the final norm's gain; set final_norm = true and gain = true in [model]")
+            return norm.weights(self.numbers)["gain"]
         if name == "E" and "E" not in self.values:
             raise StatementError("'E' is the embedding and the model has none; set embed = k in [model]")
         if name not in self.values:
@@ -326,6 +444,10 @@ class Evaluator(ModelFunctions, Functions):
             return {"+": left + right, "-": left - right, "*": left * right, "/": left / right if right else None}[op]
         if isinstance(left, (SoftmaxVal, TransVec)) or isinstance(right, (SoftmaxVal, TransVec)):
             return self._trans_binary(op, left, right, node)
+        if isinstance(right, RmsVal):  # u / rms(z): a vector over a square root, kept exact
+            return SurdVal(self.lift(left), right.r2)
+        if isinstance(left, (SurdVal, LimitVal, RmsVal)) or isinstance(right, (SurdVal, LimitVal)):
+            raise StatementError(f"'{node.text}': a limit or u / rms(z) is only compared, not computed with")
         left, right = self.lift(left), self.lift(right)
         if op == "@":
             if isinstance(self.numbers, PolyRing):
@@ -381,6 +503,8 @@ class Evaluator(ModelFunctions, Functions):
         left, right = (self.value_of(a) for a in node.args)
         if isinstance(left, DegreeVal) or isinstance(right, DegreeVal):
             return self._degree_compare(op, left, right, node)
+        if isinstance(left, (SurdVal, LimitVal)) or isinstance(right, (SurdVal, LimitVal)):
+            return self._limit_compare(op, left, right, node)
         if isinstance(left, EntropyVal):
             return self._entropy_compare(op, left, right, node)
         if isinstance(right, EntropyVal):  # 1 >= entropy(...) is entropy(...) <= 1

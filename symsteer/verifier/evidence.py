@@ -12,6 +12,7 @@ from .evaluation import Case, Evaluator
 from .language import Node
 from .problem import Problem
 from .propositions import Undefined, Unsupported
+from .limits import LimitVal, SurdVal
 from .values import ArgmaxVal, DegreeVal, EntropyVal, SoftmaxVal, TransVec
 
 # -- evidence ---------------------------------------------------------------------------------
@@ -40,6 +41,10 @@ def _text(v: Any) -> Any:
     if isinstance(v, DegreeVal):
         degrees = [p for p, cs in v.by_power.items() if any(c != 0 for c in cs)]
         return max(degrees) if degrees else "-oo (the zero polynomial)"
+    if isinstance(v, SurdVal):  # a vector over a square root, exactly
+        return {"vector": _text(v.v), "over_sqrt_of": _text(v.r2)}
+    if isinstance(v, LimitVal):
+        return [("inf" if e > 0 else "-inf") if isinstance(e, float) else _text(e) for e in v.entries]
     if isinstance(v, Fraction):
         return str(v)
     if hasattr(v, "p") and hasattr(v, "q"):
@@ -103,7 +108,8 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
         text += "; " + "; ".join(f"{v['expression']} = {_show_value(v['value'])}" for v in values)
     evidence = {
         "case": {"layers": case.depth, "d": case.d, "h": case.h, "residual": case.residual, "bias": case.bias,
-                 "unembed": case.unembed, "m": case.m, "embed": case.embed},
+                 "unembed": case.unembed, "m": case.m, "embed": case.embed, **_sequence_case(case),
+                 **({"norm": case.norm, "final_norm": case.final_norm, "gain": case.gain} if case.norm or case.final_norm else {})},
         "point": {name: _text_nested(value) for name, value in point.items()},
         "substituted": {name: _text(env.values[name]) for name, _ in problem.substitutions},
         "values": values,
@@ -111,9 +117,27 @@ def describe_point(problem: Problem, case: Case, point: dict[str, Any]) -> tuple
     return text, evidence
 
 
+def _sequence_case(case: Case) -> dict:
+    """What a replay needs to rebuild a sequence model: its family, T, q and the rotary tables
+    (float32 values, exactly)."""
+    if case.seq is None:
+        return {}
+    from .sequence_functions import rotary
+
+    out = {"sequence": case.seq.to_dict(), "length": case.length, "q": case.q}
+    rot = rotary(case.seq, case.d)
+    if rot is not None:
+        cos, sin = rot.tables(case.length)
+        out["rope"] = {"cos": [[str(Fraction(float(v))) for v in row] for row in cos],
+                       "sin": [[str(Fraction(float(v))) for v in row] for row in sin]}
+    return out
+
+
 def _show_value(t: Any) -> str:
     if isinstance(t, list):
         return "[" + ", ".join(_show_value(e) for e in t) + "]"
+    if isinstance(t, dict) and "over_sqrt_of" in t:
+        return f"{_show_value(t['vector'])} / √({t['over_sqrt_of']})"
     if isinstance(t, dict):
         if "softmax" in t:
             return f"softmax({_show_value(t['softmax'])}) ≈ [{', '.join(t['approx'])}]"
@@ -136,12 +160,12 @@ def _depends_witness(env: Evaluator, node: Node) -> list[dict]:
     current = env.values.get(var.value)
     if current is None:
         return []
-    width = len(current) if isinstance(current, np.ndarray) else None
+    width = current.size if isinstance(current, np.ndarray) else None
     from ..numbers import EXACT, object_array
 
     def trial(values: list[int]) -> Any:
         saved = env.values[var.value]
-        env.values[var.value] = object_array([EXACT.entry(v) for v in values]) if width else EXACT.entry(values[0])
+        env.values[var.value] = object_array([EXACT.entry(v) for v in values], current.shape) if width else EXACT.entry(values[0])
         try:
             return _text(env.value_of(expr))
         finally:

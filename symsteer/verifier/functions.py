@@ -198,19 +198,21 @@ class Functions:
         name = var.value
         current = self.values.get(name)
         ring = self.numbers if isinstance(self.numbers, PolyRing) else None
-        entries = list(current) if isinstance(current, np.ndarray) else [current]
+        entries = list(current.ravel()) if isinstance(current, np.ndarray) else [current]
         if ring is not None and all(_generator_index(ring, e) is not None for e in entries):
             return self, self.value_of(expr), {_generator_index(ring, e) for e in entries}
         if not self.exact:
             raise Unsupported(f"'{name}' is not a free generic value here (it was substituted)")
-        width = len(current) if isinstance(current, np.ndarray) else None
-        syms = [sympy.Symbol(f"{name}_{i + 1}") for i in range(width)] if width else [sympy.Symbol(name)]
+        shape = current.shape if isinstance(current, np.ndarray) else None
+        syms = [sympy.Symbol(f"{name}_{i + 1}") for i in range(current.size)] if shape else [sympy.Symbol(name)]
         sub = PolyRing(syms)
         values = {k: (sub.array(v) if isinstance(v, np.ndarray) else sub.entry(v)) for k, v in self.values.items()
                   if not isinstance(v, (SoftmaxVal, TransVec))}
-        values[name] = sub.array(np.array(syms, dtype=object)) if width else sub.entry(syms[0])
+        values[name] = sub.array(np.array(syms, dtype=object).reshape(shape)) if shape else sub.entry(syms[0])
         unembed = sub.array(self.unembed) if self.unembed is not None else None
-        inner = type(self)(numbers=sub, network=self.network, case=self.case, values=values, exact=True, unembed=unembed)
+        inner = type(self)(numbers=sub, network=self.network, case=self.case, values=values, exact=True, unembed=unembed,
+                           sequence_model=self.sequence_model)
+        inner.position = self.position
         return inner, inner.value_of(expr), set(range(len(syms)))
 
     def _split(self, ring: PolyRing, poly: Any, gens: set[int]) -> dict[tuple[int, ...], Any]:

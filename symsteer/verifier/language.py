@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NODES",
     "NAMES",
     "Node",
+    "SEQUENCE_NAMES",
     "StatementError",
     "parse_statement",
 ]
@@ -65,6 +66,13 @@ NAMES: dict[str, tuple[str, str]] = {
     "b": ("vector", "layer 0's bias b (width h; needs bias = true)"),
     "c": ("vector", "layer 0's bias c (width h; needs bias = true)"),
     "E": ("matrix", "the embedding E (d × k; needs embed = k): the network input y is k-wide and x_0 = E y"),
+    "U": ("matrix", "the unembedding U (needs unembed = k)"),
+    "gain": ("vector", "the final RMSNorm's gain (needs final_norm = true and gain = true)"),
+    # sequence models ([model] kind = "sequence")
+    "X": ("sequence", "the stream at the steering point, T × d (generic; a sequence model)"),
+    "Y": ("sequence", "a generic sequence, T × d"),
+    "T": ("int", "the sequence length (every length in [model] lengths)"),
+    "q": ("int", "a position 0 ≤ q < T; every value is checked (or bound by sum_over)"),
 }
 #: the weights of every layer l < MAX_LAYERS: W0 (= W), V1, P2, b3, …
 MAX_LAYERS = 4
@@ -115,10 +123,10 @@ FUNCTIONS: dict[str, Function] = {
                                  "the value is a polynomial in the scalar (and the vector's entries)"),
     "continuous_in": Function((("any", "var:scalar"),), "prop", "the value is continuous in the scalar"),
     "depends_on": Function((("any", "var:any"),), "prop", "the value is not constant in the named vector or scalar"),
-    "input_part": Function((_V,), "vector", "terms of f(X + A*S) with no S leaf and an X leaf"),
-    "cross_part": Function((_V,), "vector", "terms of f(X + A*S) with both X and S leaves"),
-    "self_part": Function((_V,), "vector", "terms of f(X + A*S) with S leaves and no X leaf"),
-    "const_part": Function((_V,), "vector", "terms of f(X + A*S) with bias leaves only"),
+    "input_part": Function((_V, ("sequence",)), "same", "terms of f(X + A*S) with no S leaf and an X leaf"),
+    "cross_part": Function((_V, ("sequence",)), "same", "terms of f(X + A*S) with both X and S leaves"),
+    "self_part": Function((_V, ("sequence",)), "same", "terms of f(X + A*S) with S leaves and no X leaf"),
+    "const_part": Function((_V, ("sequence",)), "same", "terms of f(X + A*S) with bias leaves only"),
     "coeff": Function((("any", "var:scalar", "int"),), "same", "coeff(e, a, m): the coefficient of a**m in e (a polynomial in a)"),
     "dot": Function((("vector", "vector"),), "scalar", "dot(u, v) = Σ u_i v_i"),
     "norm2": Function((_V,), "scalar", "the squared norm Σ u_i²"),
@@ -126,14 +134,43 @@ FUNCTIONS: dict[str, Function] = {
     "abs": Function((_V, _S), "same", "|·| entrywise"),
     "max": Function((_V, ("scalar", "scalar")), "scalar", "the largest entry of a vector, or of two scalars"),
     "min": Function((_V, ("scalar", "scalar")), "scalar", "the smallest entry of a vector, or of two scalars"),
+    "F": Function((("sequence",),), "sequence", "the sequence model after the steering point: its blocks (attention, MLP) "
+                  "and the unembedding, T × d in, one output row per position"),
+    "at": Function((("vector", "str"), ("vector", "int"), ("vector", "vector")), "sequence",
+                   "at(s, P): the T × d direction with s at the positions P ('all', 'last', 'from:t', a position q or a "
+                   "literal list [0, 2]) and 0 elsewhere"),
+    "row": Function((("sequence", "int"),), "vector", "row(Y, q): position q's row of a sequence (0-based)"),
+    "sum_over": Function((("any", "var:int"),), "same", "sum_over(e, q): the sum of e over the positions q = 0 … T−1"),
+    "limit": Function((("vector", "var:scalar"),), "limit", "limit(e, alpha): the limit of e as alpha → +∞ (entries ±∞ where "
+                      "it diverges; with a final norm a vector over a square root, kept exact)"),
+    "rms": Function((_V,), "rms", "rms(z) = √(‖z‖²/d) (a divisor: u / rms(z))"),
     "generic": Function((_P,), "prop", "holds for almost every weight and input (an open polynomial condition with a witness)"),
     "empirical": Function((("str",),), "prop", "a claim about behaviour on data, which no proof over weights decides"),
 }
 
 #: the named weights and biases, and the functions that use the model
-MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "E", "onehot", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
+MODEL_NAMES = frozenset({"W", "V", "P", "b", "c", "E", "U", "gain", "limit", "onehot", "B", "B0", "B1", "B2", "B3", "g", "f", "stream", "from_layer", "share", "cross_map",
                          "input_part", "cross_part", "self_part", "const_part"}
                         | {f"{w}{l}" for w in "WVPbc" for l in range(MAX_LAYERS)})
+#: the names that speak about a sequence model (they need [model] kind = "sequence")
+SEQUENCE_NAMES = frozenset({"X", "Y", "T", "q", "F", "at", "row", "sum_over"})
+
+
+def free_names(node: Node) -> set[str]:
+    """The names used, without the position q where only sum_over(…, q) binds it."""
+    out: set[str] = set()
+
+    def visit(n: Node, bound: bool) -> None:
+        if n.op == "name" and not (bound and n.value == "q"):
+            out.add(n.value)
+        if n.op == "call":
+            out.add(n.value)
+        inner = bound or (n.op == "call" and n.value == "sum_over")
+        for a in n.args:
+            visit(a, inner)
+
+    visit(node, False)
+    return out
 
 
 def layer_of(name: str) -> tuple[str, int] | None:
@@ -157,10 +194,10 @@ def steered_form(inner: Node) -> tuple[Node, Node, Node, int] | None:
     for x, steer, sign in candidates:
         if steer.op == "neg" and steer.args[0].op == "*":
             steer, sign = steer.args[0], -sign
-        if steer.op != "*" or x.type != "vector":
+        if steer.op != "*" or x.type not in ("vector", "sequence"):
             continue
         a, v = steer.args if steer.args[0].type in ("scalar", "int") else steer.args[::-1]
-        if a.type in ("scalar", "int") and v.type == "vector":
+        if a.type in ("scalar", "int") and v.type == x.type:
             return x, a, v, sign
     return None
 
@@ -327,7 +364,7 @@ class _Builder:
                 raise self.fail(tree, f"'not' needs a statement; got a {arg.type}")
             return self.node(tree, "not", (arg,), type="prop")
         if isinstance(tree.op, (ast.USub, ast.UAdd)):
-            if arg.type not in ("int", "scalar", "vector", "matrix"):
+            if arg.type not in ("int", "scalar", "vector", "matrix", "sequence", "limit"):
                 raise self.fail(tree, f"cannot negate a {arg.type}")
             if isinstance(tree.op, ast.UAdd):
                 return arg
@@ -409,6 +446,8 @@ class _Builder:
             raise self.fail(tree, f"unknown function '{name}'{_closest(name, list(FUNCTIONS))}")
         if tree.keywords:
             raise self.fail(tree, f"{name}() takes no keyword arguments")
+        if name == "at" and len(tree.args) == 2 and isinstance(tree.args[1], ast.List) and not tree.args[1].elts:
+            raise self.fail(tree, "at(s, []): the set of positions is empty; expected at least one position, 'all', 'last' or 'from:t'")
         fn = FUNCTIONS[name]
         args = tuple(self.build(a) for a in tree.args)
         for form in fn.forms:
@@ -420,18 +459,44 @@ class _Builder:
             raise self.fail(tree, f"{name}() takes {wanted}; got ({got})")
         if name == "onehot" and (args[0].op != "num" or args[0].value.denominator != 1 or not 0 <= args[0].value < MAX_VECTOR):
             raise self.fail(tree, f"onehot({args[0].text}): the index must be a literal integer 0 … k−1 (k = embed); got {args[0].text}")
+        if name == "at":
+            _check_positions(self, tree, args[1])
+        if name == "sum_over" and args[1].value != "q":
+            raise self.fail(tree, f"sum_over binds the position q; got '{args[1].text}'")
         if name == "share" and len(args) == 2 and args[1].value not in ("unit", "entry", "weight"):
             raise self.fail(tree, f"share kind {args[1].value!r}; expected 'unit', 'entry' or 'weight'")
         result = args[0].type if fn.result == "same" else fn.result
         return self.node(tree, "call", args, value=name, type=result)
 
 
+def _check_positions(builder: _Builder, tree: ast.Call, where: Node) -> None:
+    """at(s, P): P a steer set the library reads ('all', 'last', 'from:t', a list), checked now
+    (its range is checked against the lengths when the claim file is loaded)."""
+    from ..errors import ShapeError
+    from ..positions import SteerSet
+
+    if where.type == "int":
+        if where.op == "num" and where.value < 0:
+            raise builder.fail(tree, f"at(…, {where.text}): position {where.text} is negative; positions are 0-based (write 'last' for T − 1)")
+        return
+    try:
+        if where.type == "str":
+            SteerSet.parse(where.value)
+        else:
+            if where.op != "vec" or any(v.denominator != 1 for v in where.value):
+                raise builder.fail(tree, f"at(…, {where.text}): expected a literal list of integer positions such as [0, 2]")
+            SteerSet.of([int(v) for v in where.value])
+    except ShapeError as exc:
+        raise builder.fail(tree, f"at(…, {where.text}): {exc}") from None
+
+
 def _accepts(want: str, arg: Node) -> bool:
     if want.startswith("var:"):
         kind = want[4:]
-        return arg.op == "name" and NAMES[arg.value][0] in (("scalar", "vector") if kind == "any" else (kind,)) and arg.value not in ("ones", "b", "c")
+        kinds = ("scalar", "vector", "sequence") if kind == "any" else (kind,)
+        return arg.op == "name" and NAMES[arg.value][0] in kinds and arg.value not in ("ones", "b", "c", "L", "m", "T")
     if want == "any":
-        return arg.type in ("scalar", "int", "vector", "matrix")
+        return arg.type in ("scalar", "int", "vector", "matrix", "sequence")
     if want == "scalar":
         return arg.type in ("scalar", "int")
     return arg.type == want
@@ -444,15 +509,15 @@ def _binary_type(op: str, left: str, right: str) -> str | None:
             return "int"
         if left in num and right in num:
             return "scalar"
-        return left if left == right and left in ("vector", "matrix") else None
+        return left if left == right and left in ("vector", "matrix", "sequence") else None
     if op == "*":
         if left == right == "int":
             return "int"
         if left in num and right in num:
             return "scalar"
-        if left in num and right in ("vector", "matrix"):
+        if left in num and right in ("vector", "matrix", "sequence"):
             return right
-        if right in num and left in ("vector", "matrix"):
+        if right in num and left in ("vector", "matrix", "sequence"):
             return left
         return "vector" if left == right == "vector" else None
     if op == "/":
@@ -460,6 +525,8 @@ def _binary_type(op: str, left: str, right: str) -> str | None:
             return "scalar"
         if left == "vector" and right in (*num, "vector"):
             return "vector"
+        if left == "vector" and right == "rms":
+            return "limit"
         return None
     if op == "@" and left == "matrix" and right in ("vector", "matrix"):
         return right
@@ -475,9 +542,11 @@ def _comparable(op: str, left: str, right: str) -> bool:
     if "entropy" in (left, right) and (left in num or right in num):  # entropy(softmax(z)) <= 1
         return True
     if op in ("==", "!="):
-        if left in ("vector", "matrix") and right in num:  # entrywise against a number, e.g. M != 0
+        if "limit" in (left, right):  # a limit against a vector or u / rms(z)
+            return {left, right} <= {"limit", "vector"}
+        if left in ("vector", "matrix", "sequence") and right in num:  # entrywise against a number, e.g. M != 0
             return True
-        return left == right and left in ("vector", "matrix", "set", "entropy")
+        return left == right and left in ("vector", "matrix", "sequence", "set", "entropy")
     if left == "vector" and right in num:  # entrywise, e.g. share(x) >= 0
         return True
     return left == right and left in ("vector", "entropy")

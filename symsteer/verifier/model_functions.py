@@ -215,6 +215,8 @@ class ModelFunctions:
         return (net, self._vector(x, node.text, width), self._vector(s, node.text, width), a if sign > 0 else -a)
 
     def _part(self, node: Node, arg: Node, kind: str) -> np.ndarray:
+        if arg.op == "call" and arg.value == "F":
+            return self._sequence_part(node, arg, kind)
         net, x, s, a = self._steered(node, arg)
         e = self._expansions.get(id(net))
         if e is None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DeadlineError
-from .evaluation import Case, Evaluator, SCALAR_NAMES, VECTOR_NAMES, point_env, symbolic_env
-from .language import MODEL_NAMES, Node, StatementError
+from .evaluation import Case, Evaluator, SCALAR_NAMES, SEQUENCE_VARS, VECTOR_NAMES, point_env, symbolic_env
+from .language import MODEL_NAMES, SEQUENCE_NAMES, Node, StatementError
 from .propositions import Undefined, Unsupported
 
 #: seconds a claim may take unless its file or the caller says otherwise
@@ -95,7 +95,8 @@ class Problem:
         bound = {n for n, _ in self.substitutions}
         self.vectors = [v for v in VECTOR_NAMES if v in names and v not in bound]
         self.scalars = [a for a in SCALAR_NAMES if a in names and a not in bound]
-        self.model = bool(names & MODEL_NAMES)
+        self.sequences = [n for n in SEQUENCE_VARS if n in names and n not in bound]
+        self.model = bool(names & (MODEL_NAMES | SEQUENCE_NAMES))
         if not self.model:  # without the model only the width d matters
             self.cases = list({c.d: c for c in reversed(self.cases)}.values())[::-1]
 
@@ -106,7 +107,7 @@ class Problem:
     # -- environments -------------------------------------------------------------------
 
     def symbolic(self, case: Case) -> Evaluator:
-        env = symbolic_env(case, vectors=self.vectors, scalars=self.scalars, model=self.model)
+        env = symbolic_env(case, vectors=self.vectors, scalars=self.scalars, model=self.model, sequences=self.sequences)
         for name, node in self.substitutions:
             env.bind(name, node)
         return env
@@ -135,7 +136,7 @@ def _substitution(node: Node) -> str | None:
     if node.op != "==" or node.args[0].op != "name":
         return None
     name = node.args[0].value
-    if name not in VECTOR_NAMES + SCALAR_NAMES or name in node.args[1].names():
+    if name not in VECTOR_NAMES + SCALAR_NAMES + SEQUENCE_VARS or name in node.args[1].names():
         return None
     if name in SCALAR_NAMES and node.args[1].type not in ("int", "scalar"):
         return None

@@ -28,7 +28,8 @@ NUMERIC_CHECKS = 3
 
 
 def _variables(problem: Problem, case: Case) -> list:
-    return case_variables(case, vectors=problem.vectors, scalars=problem.scalars, model=problem.model)
+    return case_variables(case, vectors=problem.vectors, scalars=problem.scalars, model=problem.model,
+                          sequences=problem.sequences)
 
 
 _SCALAR_FRACTIONS = [Fraction(1, 2), Fraction(-1, 2), Fraction(1, 3), Fraction(-2, 3), Fraction(3, 2)]
