@@ -334,6 +334,8 @@ def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_mlp": True})
     with pytest.raises(InputFileError, match="relu"):
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_attn": True})
+    with pytest.raises(InputFileError, match="n_layer=3"):
+        model_arrays(sd, source="gpt", config=config | {"n_layer": 3, "n_embd": 8, "vocab_size": 11, "expansion_factor": 2})
     with pytest.raises(InputFileError, match="bilinear_attn=false"):
         model_arrays(sd, source="gpt", config=config | {"bilinear_attn": False})
     with pytest.raises(InputFileError, match="bilinear=false"):
