@@ -518,12 +518,16 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
         if exact:
             raise ShapeError("exact certification of flips needs exact coefficients; a per-sample norm after the steering point "
                              "makes the logits a series in alpha (a square root): calibrate without --exact")
-        from .series import Steered, certify
+        from .series import Steered, box_budget, certify_or_say_why
 
         order = SERIES_ORDER if max_order is None else max_order
         total = model.coefficients(x_n, d, steer_at=n, max_order=order, numbers=FLOAT)[:, rows]
-        cert = certify(Steered.of_sequence(model, direction=d, steer_at=n, tokens=tokens), order=order,
-                       rho=options.pop("rho", None), budget=options.pop("boxes", CALIBRATE_BOXES))
+        cert, why = certify_or_say_why(Steered.of_sequence(model, direction=d, steer_at=n, tokens=tokens), order=order,
+                                       rho=options.pop("rho", None),
+                                       budget=options.pop("boxes", box_budget(model, n, length, most=CALIBRATE_BOXES)))
+        if cert is None:  # without a certified disk nothing about flips or iso-KL α can be claimed
+            raise BudgetError(f"calibrating through per-sample norms needs a certified radius, and {why}; "
+                              "steer closer to the output or use a shorter prompt")
         return calibrate(total, lambda a: model.forward(x0, numbers=FLOAT, steer_at=n, direction=d, alpha=float(a))[rows],
                          validity=_statement(model.blocks[n:], cert), bound=lambda a: cert.error_bound(a)[rows],
                          **_row_names(options, rows, toks, token_names))

@@ -26,7 +26,7 @@ try:  # flint is the fast path; the fallbacks are exact too, only slower
 except ImportError:  # pragma: no cover - exercised by the fallback tests
     flint = None
 
-__all__ = ["Numbers", "FLOAT", "EXACT", "BALL", "COMPLEX_BALL", "Balls", "BranchError", "Centered", "CenteredBoxes", "PolyRing", "exact_number", "object_array"]
+__all__ = ["Numbers", "FLOAT", "EXACT", "BALL", "COMPLEX_BALL", "Balls", "BranchError", "Centered", "CenteredBoxes", "Taylor", "TaylorBoxes", "PolyRing", "exact_number", "object_array"]
 
 
 def object_array(values: Sequence[Any], shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -274,6 +274,10 @@ class BranchError(ShapeError):
     (the argument's enclosure meets the closed negative real axis): no enclosure is given."""
 
 
+#: bits a rational weight or input is rounded to when it becomes a ball
+RATIONAL_BITS = 192
+
+
 class Balls(Numbers):
     """Real balls (``arb``) or complex boxes (``acb``) at flint's working precision
     (``flint.ctx.prec``, 53 bits unless a caller raises it). Weights convert exactly when
@@ -282,7 +286,7 @@ class Balls(Numbers):
     >>> from fractions import Fraction
     >>> x = BALL.vector([Fraction(1, 3), 2.0], "x", 2)
     >>> str(x[0] * 3), str(x[1])
-    ('[1.00000000000000 +/- 3.89e-16]', '2.00000000000000')
+    ('[1.00000000000000 +/- 2.23e-16]', '2.00000000000000')
     """
 
     roots = True
@@ -311,7 +315,11 @@ class Balls(Numbers):
         if isinstance(value, str):
             raise TypeError(f"entry {value!r} is a string; expected a number")
         q = exact_number(value)
-        return self._kind(int(q.p)) if q.q == 1 else self._kind(flint.arb(q))
+        if q.q == 1:
+            return self._kind(int(q.p))
+        # weights are converted once and cached: round them finely enough for any later precision
+        with flint.ctx.workprec(max(flint.ctx.prec, RATIONAL_BITS)):
+            return self._kind(flint.arb(q))
 
     def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
         """``1/√u`` on the principal branch, refused (:class:`BranchError`) unless every
@@ -550,3 +558,262 @@ class CenteredBoxes(Balls):
         out = np.empty(centres.size, dtype=object)
         out[:] = [Centered(a, b, delta) for a, b in zip(centres.ravel(), slopes.ravel())]
         return out.reshape(centres.shape)
+
+
+class _Box:
+    """A square box B of α: ``delta`` the box of α − c (an ``acb``), ``mag`` an upper bound of
+    |α − c| (an ``arb``), ``order`` the Taylor models' degree."""
+
+    __slots__ = ("delta", "mag", "order")
+
+    def __init__(self, half_width: float, order: int) -> None:
+        self.delta = flint.acb(flint.arb(0, half_width), flint.arb(0, half_width))
+        self.mag = flint.arb(half_width) * flint.arb(2).sqrt()
+        self.mag = flint.arb(self.mag.upper())
+        self.order = order
+
+
+_ZERO = flint.acb(0) if flint is not None else 0  # flint numbers are immutable: one zero serves all
+
+
+def _zero() -> Any:
+    return _ZERO
+
+
+def _acb(value: Any) -> Any:
+    """A constant as an ``acb`` (numpy integers and floats included)."""
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return value if isinstance(value, flint.acb) else flint.acb(value)
+
+
+class Taylor:
+    """A quantity ``q(α)`` analytic on a box B of α (centre c) as a Taylor model: a polynomial in
+    ``α − c`` of degree ≤ K with ``acb`` coefficients and a remainder radius r (an ``arb``), such
+    that ``|q(α) − Σ_k c_k (α − c)^k| ≤ r`` for every α in B. Sums, products, quotients, ``u^(-1/2)``
+    and tanh keep the form (products truncate at K and bound the dropped terms over B;
+    ``(1 + t)^p`` and ``exp`` keep K terms of their series and bound the rest by ``|t| ≤ τ``), so
+    cancellations between the polynomial parts stay exact and only the small remainder is wrapped."""
+
+    __slots__ = ("c", "r", "box", "_size")
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, c: list[Any], r: Any, box: _Box) -> None:
+        self.c, self.r, self.box, self._size = c, r, box, None
+
+    def _polynomial_abs(self) -> Any:
+        """An upper bound of the polynomial part's modulus over B (computed once: models are immutable)."""
+        if self._size is None:
+            self._size = flint.arb(self.polynomial().abs_upper())
+        return self._size
+
+    # -- ranges ------------------------------------------------------------------------
+
+    def polynomial(self) -> Any:
+        """An ``acb`` box holding the polynomial part over B (Horner in ball arithmetic)."""
+        out = self.c[-1]
+        for coeff in reversed(self.c[:-1]):
+            out = out * self.box.delta + coeff
+        return out
+
+    def enclosure(self) -> Any:
+        """An ``acb`` box holding ``q(α)`` for every α in B."""
+        r = flint.arb(self.r.upper())
+        return self.polynomial() + flint.acb(flint.arb(0, r), flint.arb(0, r))
+
+    def _abs(self) -> Any:
+        """An upper bound of |q| over B (an ``arb``)."""
+        return self._polynomial_abs() + self.r
+
+    @property
+    def v(self) -> Any:
+        """The value at the box's centre (within the remainder)."""
+        return self.c[0]
+
+    def _lift(self, other: Any) -> Taylor:
+        if isinstance(other, Taylor):
+            return other
+        return Taylor([_acb(other)] + [_zero()] * self.box.order, flint.arb(0), self.box)
+
+    # -- arithmetic ----------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> Taylor:
+        if not isinstance(other, Taylor):
+            return Taylor([self.c[0] + _acb(other)] + self.c[1:], self.r, self.box)
+        return Taylor([a + b for a, b in zip(self.c, other.c)], self.r + other.r, self.box)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Taylor:
+        return Taylor([-a for a in self.c], self.r, self.box)
+
+    def __sub__(self, other: Any) -> Taylor:
+        return self + (-other if isinstance(other, Taylor) else -other)
+
+    def __rsub__(self, other: Any) -> Taylor:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> Taylor:
+        if not isinstance(other, Taylor):
+            k = _acb(other)
+            if k == 1:  # rotary tables, lane mixing and masks are full of exact ones and zeros
+                return self
+            if k == 0:
+                return Taylor([_ZERO] * len(self.c), flint.arb(0), self.box)
+            return Taylor([a * k for a in self.c], self.r * flint.arb(k.abs_upper()), self.box)
+        K = self.box.order
+        prod = [_zero() for _ in range(2 * K + 1)]
+        for i, a in enumerate(self.c):
+            if a == 0:
+                continue
+            for j, b in enumerate(other.c):
+                if b != 0:
+                    prod[i + j] += a * b
+        high = flint.arb(0)
+        power = self.box.mag ** (K + 1)
+        for k in range(K + 1, 2 * K + 1):  # the dropped degrees, bounded over B
+            if prod[k] != 0:
+                high += flint.arb(prod[k].abs_upper()) * power
+            power *= self.box.mag
+        A = self._polynomial_abs()
+        B = other._polynomial_abs()
+        return Taylor(prod[: K + 1], A * other.r + B * self.r + self.r * other.r + high, self.box)
+
+    __rmul__ = __mul__
+
+    def _series(self, coeffs: list[Any], tail: Any, t: Taylor) -> Taylor:
+        """``Σ_j coeffs[j] t^j`` (Horner in Taylor arithmetic) plus the remainder ``tail``."""
+        out = self._lift(coeffs[-1])
+        for a in reversed(coeffs[:-1]):
+            out = out * t + a
+        return Taylor(out.c, out.r + tail, self.box)
+
+    def _relative(self, what: str) -> tuple[Any, Taylor, Any]:
+        """``q = q0 (1 + t)``: q0 the centre's midpoint (exact), t with |t| ≤ τ < 1 over B."""
+        q0 = flint.acb(self.c[0].mid())
+        if q0 == 0:
+            raise BranchError(f"{what} is 0 at the box's centre; nothing is certified there")
+        t = (self + (-q0)) * (1 / q0)
+        tau = t._abs()
+        if not tau < 1:
+            raise BranchError(f"{what} varies by a factor {float(tau.upper()):.3g} ≥ 1 over the box of alpha; "
+                              "its series is not certified there")
+        return q0, t, tau
+
+    def _power(self, p: Any, what: str) -> Taylor:
+        """``q^p`` on the principal branch for p = −1 or −1/2: ``q0^p (1 + t)^p``, the binomial
+        series to degree K with remainder ``τ^(K+1) / (1 − τ)`` (|binom(p, j)| ≤ 1)."""
+        q0, t, tau = self._relative(what)
+        K = self.box.order
+        coeffs, b = [], flint.arb(1)
+        for j in range(K + 1):
+            coeffs.append(b)
+            b = b * (p - j) / (j + 1)
+        tail = tau ** (K + 1) / (1 - tau)
+        scale = q0 ** p if p == -1 else q0.rsqrt()
+        return self._series(coeffs, tail, t) * scale
+
+    def inverse(self) -> Taylor:
+        return self._power(-1, "a divisor")
+
+    def __truediv__(self, other: Any) -> Taylor:
+        return self * other.inverse() if isinstance(other, Taylor) else self * (1 / flint.acb(other))
+
+    def __rtruediv__(self, other: Any) -> Taylor:
+        return self.inverse() * other
+
+    def rsqrt(self) -> Taylor:
+        return self._power(flint.arb(-1) / 2, "the argument of a square root")
+
+    def exp(self) -> Taylor:
+        """``e^q0 Σ_{j≤K} t^j / j!`` with remainder ``τ^(K+1) / (K+1)! · e^τ``, t = q − q0."""
+        K = self.box.order
+        q0 = flint.acb(self.c[0].mid())
+        t = self + (-q0)
+        tau = t._abs()
+        coeffs, f = [], flint.arb(1)
+        for j in range(K + 1):
+            coeffs.append(1 / f)
+            f = f * (j + 1)
+        tail = tau ** (K + 1) / f * tau.exp()
+        return self._series(coeffs, tail, t) * q0.exp()
+
+    def tanh(self) -> Taylor:
+        """``1 − 2 / (e^(2q) + 1)``: refused where ``e^(2q) + 1`` may vanish (tanh's poles)."""
+        return 1 - 2 * ((self * 2).exp() + 1).inverse()
+
+    def __eq__(self, other: Any) -> bool:  # type: ignore[override]
+        return bool(self.enclosure() == (other.enclosure() if isinstance(other, Taylor) else other))
+
+    def __repr__(self) -> str:
+        return f"Taylor({self.c[0]}, degree {self.box.order}, remainder {self.r})"
+
+
+class TaylorBoxes(Balls):
+    """Complex boxes of α carrying Taylor models of degree ``order`` in α − c (:class:`Taylor`):
+    weights are constant ``acb`` boxes; :meth:`alpha` gives α over a box. Tighter than the
+    mean-value form where a model has many layers (widths grow with the remainder only)."""
+
+    def __init__(self, order: int = 6) -> None:
+        super().__init__(complex=True)
+        self.name = "complex Taylor box"
+        self.order = order
+        self._abs: dict[int, tuple[weakref.ref, Any]] = {}
+
+    def alpha(self, centre: complex, half_width: float) -> Taylor:
+        box = _Box(half_width, self.order)
+        c = [flint.acb(centre.real, centre.imag), flint.acb(1)] + [_zero()] * (self.order - 1)
+        return Taylor(c[: self.order + 1], flint.arb(0), box)
+
+    def entry(self, value: Any) -> Any:
+        return value if isinstance(value, Taylor) else super().entry(value)
+
+    def rsqrt(self, u: np.ndarray, what: str) -> np.ndarray:
+        """``u^(-1/2)`` on the principal branch, refused unless every enclosure ``u(B)`` certainly
+        misses the closed negative real axis (where the branch is analytic) and the series of
+        ``(1 + t)^(-1/2)`` about the box's centre is certified."""
+        flat = list(np.ravel(u))
+        if not any(isinstance(v, Taylor) for v in flat):
+            return super().rsqrt(u, what)
+        whole = np.array([v.enclosure() if isinstance(v, Taylor) else v for v in flat], dtype=object)
+        super().rsqrt(whole, what)  # the branch check
+        out = np.empty(len(flat), dtype=object)
+        roots = super().rsqrt(np.array([v for v in flat if not isinstance(v, Taylor)], dtype=object), what) \
+            if not all(isinstance(v, Taylor) for v in flat) else []
+        it = iter(roots)
+        for i, v in enumerate(flat):
+            out[i] = v.rsqrt() if isinstance(v, Taylor) else next(it)
+        out = out.reshape(np.shape(u))
+        return out if out.ndim else out[()]
+
+    def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # linear: each coefficient through the matrix (flint products); remainders through |M|
+        flat = v.reshape(-1)
+        if v.size == 0 or not any(isinstance(e, Taylor) for e in flat):
+            return super().apply(M, v)
+        box = next(e.box for e in flat if isinstance(e, Taylor))
+        K = box.order
+        cells = [e if isinstance(e, Taylor) else Taylor([flint.acb(e)] + [_zero()] * K, flint.arb(0), box) for e in flat]
+        coeffs = [super(TaylorBoxes, self).apply(M, np.array([c.c[k] for c in cells], dtype=object).reshape(v.shape))
+                  for k in range(K + 1)]
+        radii = flint.arb_mat([[c.r] for c in cells])
+        rows = v.shape[-1]
+        r = np.array([radii[i, 0] for i in range(len(cells))], dtype=object).reshape(-1, rows)
+        absM = self._absolute(M)
+        out_r = (flint.arb_mat(r.tolist()) * absM) if r.size else None
+        out = np.empty(coeffs[0].size, dtype=object)
+        first = coeffs[0].ravel()
+        cs = [c.ravel() for c in coeffs]
+        for i in range(len(first)):
+            out[i] = Taylor([cs[k][i] for k in range(K + 1)], out_r[i // M.shape[0], i % M.shape[0]], box)
+        return out.reshape(coeffs[0].shape)
+
+    def _absolute(self, M: np.ndarray) -> Any:
+        """``|M|ᵀ`` as an ``arb_mat`` of upper bounds, kept while ``M`` lives."""
+        key = id(M)
+        hit = self._abs.get(key)
+        if hit is None or hit[0]() is not M:
+            mat = [[flint.arb(self.entry(e).abs_upper()) for e in row] for row in M.T]
+            hit = (weakref.ref(M, lambda _, key=key: self._abs.pop(key, None)), flint.arb_mat(mat))
+            self._abs[key] = hit
+        return hit[1]

@@ -334,7 +334,7 @@ def _coefficients_and_statement(model: Any, x_n: Any, D: Any, *, n: int, top: in
     """The coefficients by kind and what they are. Through a per-sample norm the output is a
     series in α: the split by kind is not kept (the self part, at x_n := 0, is another function
     with its own radius), the total's coefficients are certified (:mod:`symsteer.series`)."""
-    from .series import CLI_BOXES, Steered, certify, exactness as kind_of, statement
+    from .series import Steered, box_budget, certify_or_say_why, exactness as kind_of, statement
 
     blocks = model.blocks[n:] + ((model.head,) if model.head is not None else ())
     if kind_of(blocks)["kind"] != "series":
@@ -344,9 +344,9 @@ def _coefficients_and_statement(model: Any, x_n: Any, D: Any, *, n: int, top: in
         raise ShapeError("the LaTeX report lists coefficients by kind, which a per-sample norm after the steering point does "
                          "not have (the output is a certified series): use --format text or json")
     total = model.coefficients(x_n, D, steer_at=n, max_order=top, numbers=numbers)
-    certificate = certify(Steered.of_sequence(model, direction=D, steer_at=n, tokens=tokens, x=x), order=top,
-                          budget=CLI_BOXES, depth=6)
-    return {"total": total}, statement(blocks, exact_numbers=False, truncated=True, certificate=certificate)
+    certificate, reason = certify_or_say_why(Steered.of_sequence(model, direction=D, steer_at=n, tokens=tokens, x=x),
+                                             order=top, budget=box_budget(model, n, np.shape(x_n)[-2]))
+    return {"total": total}, statement(blocks, exact_numbers=False, truncated=True, certificate=certificate, reason=reason)
 
 
 def check_sequences(*, seed: int, fmt: str) -> tuple[str, int]:

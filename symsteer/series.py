@@ -10,14 +10,17 @@ other number system (no layer formula here):
   weights define it (floats are dyadic rationals, converted exactly).
 - **radius**: R such that the output is analytic on the disk ``|α| < R``, so the series converges
   there (R is a lower bound on the radius of convergence). The disk is covered by complex boxes
-  of α, nearest first, each run through the blocks forward in the mean-value form
-  (:class:`~symsteer.numbers.CenteredBoxes`). A box is certified when every norm's ``u = r²``
-  enclosure certainly misses the closed negative real axis (and nothing divides by a box holding
-  0): the principal square root is analytic off that axis, so the composite of the blocks is
-  analytic on the box; the boxes with ``|α|`` below the first failure cover the disk, which is
-  connected and holds α = 0, where the principal root is the real one the model takes — so the
-  composite is the analytic continuation of the series, and the series converges on the disk.
-  A box too small to split further that fails ends the search: R is its distance from 0.
+  of α, nearest first, each run through the blocks forward with Taylor models in ``α − c``
+  (:class:`~symsteer.numbers.TaylorBoxes`: every intermediate value is a polynomial of degree 6
+  plus a remainder bounded over the box). A box is certified when every norm's ``u = r²``
+  enclosure certainly misses the closed negative real axis and the series of ``u^(-1/2)`` about
+  the centre converges over it (and no divisor or tanh pole may lie in it): the principal square
+  root is analytic off that axis, so the composite of the blocks is analytic on the box; the boxes
+  with ``|α|`` below the first failure cover the disk, which is connected and holds α = 0, where
+  the principal root is the real one the model takes — so the composite is the analytic
+  continuation of the series, and the series converges on the disk. A box too small to split
+  further (half-width below ``2^-depth`` of its distance from 0) that fails ends the search: R is
+  its distance from 0; so does the budget of forward passes (every nearer box is certified).
 - **tail**: for ``|α| ≤ ρ < R`` Cauchy's estimate on a circle ``|α| = R' < R`` (covered by
   certified boxes that bound ``|f|`` by M) gives ``|c_k| ≤ M / R'^k`` and
   ``|f(α) − Σ_{k≤K} c_k α^k| ≤ M (ρ/R')^(K+1) / (1 − ρ/R')``; the smallest over a few R'.
@@ -46,20 +49,25 @@ import numpy as np
 from ._coefficients import degree_of, propagate, run_blocks
 from .blocks import Block
 from .errors import BudgetError, ShapeError
-from .numbers import BALL, Balls, BranchError, Centered, CenteredBoxes, FLOAT, Numbers
+from .numbers import BALL, BranchError, Centered, Numbers, Taylor, TaylorBoxes
 
 try:
     import flint
 except ImportError:  # pragma: no cover - python-flint is a dependency
     flint = None
 
-__all__ = ["Steered", "CertifiedSeries", "certify", "ball_coefficients", "certified_radius", "exactness", "statement",
-           "exactness_text", "MAX_BOXES", "CLI_BOXES"]
+__all__ = ["Steered", "CertifiedSeries", "certify", "certify_or_say_why", "box_budget", "ball_coefficients", "certified_radius",
+           "exactness", "statement", "exactness_text", "MAX_BOXES", "CLI_BOXES"]
 
 #: the most complex boxes (forward passes) one certificate may run
 MAX_BOXES = 6000
 #: the same for the command line (a stopped search still gives a sound, smaller radius)
 CLI_BOXES = 2000
+#: the most multiply-adds (the model's own count, at the boxes' Taylor degree) a certificate may
+#: plan over all its boxes: a couple of minutes of Python-level ball arithmetic
+BOX_WORK = 6 * 10**8
+#: fewer boxes than this certify too little to be worth running: the series is reported uncertified
+MIN_BOXES = 20
 
 
 def _up(value: Any) -> float:
@@ -163,19 +171,27 @@ def _distance(cx: float, cy: float, h: float) -> float:
     return _down(math.hypot(dx, dy) * (1 - 1e-12))
 
 
-def _run_box(steered: Steered, boxes: CenteredBoxes, centre: complex, h: float) -> tuple[np.ndarray, float] | None:
+#: the degree of the Taylor models carried over each box of α
+BOX_ORDER = 6
+
+
+def _boxes() -> TaylorBoxes:
+    return TaylorBoxes(BOX_ORDER)
+
+
+def _run_box(steered: Steered, boxes: Numbers, centre: complex, h: float) -> tuple[np.ndarray, float] | None:
     """Upper bounds of |output| over the box and the largest |output| at its centre (a value the
     function takes, for judging how tight the bounds are), or None when the box is not certified."""
     try:
         out = steered.forward(boxes.alpha(centre, h), boxes)
     except BranchError:
         return None
-    cells = [v if isinstance(v, Centered) else Centered(flint.acb(v), flint.acb(0), flint.acb(0)) for v in np.ravel(out)]
-    whole = [c.enclosure() for c in cells]
+    whole = [v.enclosure() if isinstance(v, (Centered, Taylor)) else flint.acb(v) for v in np.ravel(out)]
+    centres = [v.v if isinstance(v, (Centered, Taylor)) else flint.acb(v) for v in np.ravel(out)]
     if not all(v.is_finite() for v in whole):
         return None  # a division by a box holding 0 (a pole of a rational block)
     bound = np.array([_up(v.abs_upper()) for v in whole]).reshape(np.shape(out))
-    return bound, max(float(abs(c.v).mid()) for c in cells)
+    return bound, max(float(abs(c).mid()) for c in centres)
 
 
 @dataclass(frozen=True)
@@ -194,7 +210,7 @@ def certified_radius(steered: Steered, *, outer: float, depth: int = 8, budget: 
     ``budget`` forward passes."""
     if not (outer > 0 and math.isfinite(outer)):
         raise ShapeError(f"outer={outer!r}; expected a positive radius")
-    boxes = CenteredBoxes()
+    boxes = _boxes()
     floor = outer / 4**depth  # boxes at the origin: as small as this
     heap: list[tuple[float, float, float, float]] = [(0.0, 0.0, 0.0, outer)]
     runs = 0
@@ -235,7 +251,7 @@ def _circle_bound(steered: Steered, radius: float, count: int, *, depth: int, bu
 
 
 def _one_circle(steered: Steered, radius: float, count: int, *, depth: int, budget: int) -> tuple[np.ndarray | None, float, int]:
-    boxes = CenteredBoxes()
+    boxes = _boxes()
     h0 = math.pi * radius / count * 1.01  # ≥ 2 r sin(π/2N): each arc point lies in a box
     todo = [(radius * math.cos(2 * math.pi * j / count), radius * math.sin(2 * math.pi * j / count), h0, 0)
             for j in range(count)]
@@ -416,6 +432,25 @@ def _has_rmsnorm(blocks: Sequence[Block]) -> bool:
     return False
 
 
+def box_budget(model: Any, steer_at: int, length: int, *, most: int = CLI_BOXES) -> int:
+    """How many boxes a certificate of a :class:`~symsteer.sequence.SequenceModel` may run: ``most``,
+    or fewer when one box's work (the model's own count at the boxes' Taylor degree) is large."""
+    per_box = max(1, model.work(steer_at, length, BOX_ORDER))
+    return int(min(most, BOX_WORK // per_box))
+
+
+def certify_or_say_why(steered: Steered, *, order: int, budget: int, **options: Any) -> tuple[CertifiedSeries | None, str | None]:
+    """A certificate, or None and the reason (the model is too large for the box search, or its
+    ball coefficients exceed the exact budget): outputs then say the series is not certified."""
+    if budget < MIN_BOXES:
+        return None, (f"one forward pass over a box of alpha is too much work here for the {MIN_BOXES} the search needs "
+                      f"at least (limit {BOX_WORK:.0e} multiply-adds in all)")
+    try:
+        return certify(steered, order=order, budget=budget, **options), None
+    except BudgetError as exc:
+        return None, str(exc)
+
+
 def _frozen(blocks: Sequence[Block]) -> list[str]:
     """Where the frozen attention patterns among ``blocks`` came from (their ``origin``)."""
     out: list[str] = []
@@ -427,22 +462,22 @@ def _frozen(blocks: Sequence[Block]) -> list[str]:
 
 
 def statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
-              certificate: CertifiedSeries | None = None) -> dict[str, Any]:
+              certificate: CertifiedSeries | None = None, reason: str | None = None) -> dict[str, Any]:
     """The ``exactness`` entry of an output (JSON): what is exact, what is a certified series and
     within which |α|. ``exact_numbers``: the coefficients were computed in exact rationals;
     ``truncated``: orders above the ones shown exist. A model with frozen attention patterns
     (softmax frozen at the unsteered stream) says so: the statement is about that model."""
-    info = _statement(blocks, exact_numbers=exact_numbers, truncated=truncated, certificate=certificate)
+    info = _statement(blocks, exact_numbers=exact_numbers, truncated=truncated, certificate=certificate, reason=reason)
     frozen = sorted(set(_frozen(blocks)))
     return {**info, "frozen_attention": "; ".join(frozen)} if frozen else info
 
 
 def _statement(blocks: Sequence[Block], *, exact_numbers: bool, truncated: bool,
-               certificate: CertifiedSeries | None = None) -> dict[str, Any]:
+               certificate: CertifiedSeries | None = None, reason: str | None = None) -> dict[str, Any]:
     base = exactness(blocks)
     if base["kind"] == "series":
         if certificate is None:
-            return {**base, "kind": "series", "certified": False}
+            return {**base, "kind": "series", "certified": False, "reason": reason}
         return {**certificate.exactness(), "what": base["what"]}
     if base["kind"] == "exact rational":
         return {**base, "numbers": "exact" if exact_numbers else "float64",
@@ -460,7 +495,8 @@ def exactness_text(info: dict[str, Any]) -> str:
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
                 f"{info['order']}; nothing is claimed outside" + _frozen_text(info))
     if info["kind"] == "series":
-        return "a series (per-sample norms make the output algebraic in alpha); not certified" + _frozen_text(info)
+        why = f" ({info['reason']})" if info.get("reason") else ""
+        return f"a series (per-sample norms make the output algebraic in alpha); NOT certified{why}: no radius or error bound is claimed" + _frozen_text(info)
     if info["kind"] == "exact rational":
         return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "") + _frozen_text(info)
     return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)") + _frozen_text(info)

@@ -34,9 +34,9 @@ f16 file as ``load_elriggs`` runs it; ``dtype`` in the config overrides)::
 
 RoPE here rotates the other way (``(a cos + b sin, −a sin + b cos)``) with bf16 tables
 (``freqs.cos().bfloat16()``). The single-branch ``squared_attn`` pattern ``(q·k/D)²`` is
-row-normalised (``tier2_model``'s reading of the trained checkpoint; the class clamps a row sum
-below 10⁻⁹, where symsteer refuses the row instead: with QK-norm a row sum is at least the
-diagonal term ``(q·k/D)²``, zero only for orthogonal q and k). Refused: softmax attention
+row-normalised (``tier2_model``'s reading of the trained checkpoint). The class clamps a row sum
+below 10⁻⁹ up to 10⁻⁹; symsteer divides by the sum itself (and refuses a zero row): the two
+differ only on rows that small, a query nearly orthogonal to every key up to it. Refused: softmax attention
 (``c_q`` without ``c_q2`` and without ``squared_attn``; the differential softmax with
 ``bilinear_lamb``), a ReLU² or gated MLP.
 
@@ -52,7 +52,7 @@ input (before the λ mixing), 2i + 1 the stream between its attention and its ML
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -87,6 +87,8 @@ class GPTConfig:
     #: as the config says (None: not said); the keys must agree (c_q2/c_k2, Left/Right/Down)
     bilinear_attn: bool | None = None
     bilinear: bool | None = None
+    #: the sizes the config states (vocab_size, n_embd, n_layer, expansion_factor): checked against the shapes
+    said: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Mapping[str, Any] | None, *, source: str) -> GPTConfig:
@@ -108,7 +110,8 @@ class GPTConfig:
             raise InputFileError(f"{source}: config.json dtype={dtype!r}; expected one of {', '.join(_EPS)}")
         return cls(n_head=heads, squared_attn=flags["squared_attn"], squared_mlp=flags["squared_mlp"], gated=flags["gated"],
                    dtype=None if dtype is None else str(dtype).replace("torch.", ""),
-                   bilinear_attn=given.get("bilinear_attn"), bilinear=given.get("bilinear"))
+                   bilinear_attn=given.get("bilinear_attn"), bilinear=given.get("bilinear"),
+                   said={k: given[k] for k in ("vocab_size", "n_embd", "n_layer", "expansion_factor") if k in given})
 
 
 def is_tensor_language_gpt(keys: Any) -> bool:
@@ -159,6 +162,14 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
     E = _float(arrays["transformer.wte.weight"], "transformer.wte.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["lm_head.weight"], "lm_head.weight", (None, d), source)
+    found = _blocks(arrays, source)
+    left = found[0].get("mlp.Left.weight")
+    shapes = {"vocab_size": vocab, "n_embd": d, "n_layer": len(found),
+              "expansion_factor": None if left is None else np.shape(left)[0] / d}
+    clash = [f"{k}={config.said[k]!r} (the file: {shapes[k]!r})" for k in config.said
+             if shapes[k] is not None and config.said[k] != shapes[k]]
+    if clash:
+        raise InputFileError(f"{source}: config.json says {', '.join(clash)}: the file is not the model the config describes")
     H = config.n_head
     if d % H or (d // H) % 2:
         raise InputFileError(f"{source}: n_head={H} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
@@ -174,7 +185,7 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
         return Chain(Slice(3 * d, 0, d), norm(name), name=name)
 
     blocks: list[Block] = []
-    for i, parts in enumerate(_blocks(arrays, source)):
+    for i, parts in enumerate(found):
         p = f"transformer.h.{i}"
         _need(parts, ("lambdas", "attn.c_q.weight", "attn.c_k.weight", "attn.c_v.weight", "attn.c_proj.weight", "attn.lamb"), i, source)
         if "attn.bilinear_lamb" in parts:

@@ -239,7 +239,7 @@ def _recorded(tmp_path, outputs, ids):
 
 
 def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
-    sd = ref.bilinear_vpd_state(np.random.default_rng(10))
+    sd = ref.bilinear_vpd_state(np.random.default_rng(10), layers=1)
     path = _save(tmp_path, sd, {"model": {"use_rmsnorm": True}})
     ids = np.array([[1, 2, 3, 4], [0, 6, 5, 1]])
     out, inp = _recorded(tmp_path, [ref.bilinear_vpd(sd, row) for row in ids], ids)
@@ -249,7 +249,7 @@ def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
     assert code == 0, text
     data = json.loads(text)
     assert data["steered"] == [3] and data["truncated"] and "RMSNorm" in data["model"]
-    code, text = _cli(capsys, "effect", "--model", path, "--tokens", "1,2,3,4", "--s", s, "--steer-at", "2",
+    code, text = _cli(capsys, "effect", "--model", path, "--tokens", "1,2,3,4", "--s", s, "--steer-at", "1",
                       "--alpha=-0.01,0,0.01", "--max-order", "4", "--reference", out, "--inputs", inp)
     assert code == 0, text
     assert "relative difference" in text
@@ -259,7 +259,7 @@ def test_cli_expand_effect_and_gate_on_a_bilinear_vpd_file(tmp_path, capsys):
     assert code == 2 and "sequence model" in text, text
     # a model that is not the one recorded is refused before anything is said about it
     wrong = dict(sd)
-    wrong["blocks.1.mlp.w_m.weight"] = sd["blocks.1.mlp.w_m.weight"] * 1.01
+    wrong["blocks.0.mlp.w_m.weight"] = sd["blocks.0.mlp.w_m.weight"] * 1.01
     other = _save(tmp_path, wrong, name="wrong.npz")
     code, text = _cli(capsys, "expand", "--model", other, "--tokens", "1,2,3,4", "--s", s, "--max-order", "1",
                       "--reference", out, "--inputs", inp)
@@ -334,6 +334,8 @@ def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_mlp": True})
     with pytest.raises(InputFileError, match="relu"):
         model_arrays(one, source="gpt", config={"n_head": 2, "squared_attn": True})
+    with pytest.raises(InputFileError, match="n_layer=3"):
+        model_arrays(sd, source="gpt", config=config | {"n_layer": 3, "n_embd": 8, "vocab_size": 11, "expansion_factor": 2})
     with pytest.raises(InputFileError, match="bilinear_attn=false"):
         model_arrays(sd, source="gpt", config=config | {"bilinear_attn": False})
     with pytest.raises(InputFileError, match="bilinear=false"):
@@ -347,18 +349,18 @@ def test_gpt_refuses_what_is_not_a_polynomial_or_not_said():
 
 
 def test_cli_on_a_gpt_file_with_its_recorded_logits(tmp_path, capsys):
-    sd = ref.gpt_state(np.random.default_rng(16))
+    sd = ref.gpt_state(np.random.default_rng(16), layers=1, d=4, vocab=7)
     path = _save(tmp_path, sd, {"n_head": 2, "bilinear_attn": True, "squared_attn": True, "bilinear": True})
-    ids = np.array([[3, 1, 4, 1, 5], [2, 7, 1, 8, 2]])
+    ids = np.array([[3, 1, 4, 1], [2, 6, 1, 5]])
     out, inp = _recorded(tmp_path, [ref.gpt(sd, row, n_head=2, eps=_F64_EPS) for row in ids], ids)
-    s = ",".join(["0.25"] * 8)
-    code, text = _cli(capsys, "effect", "--model", path, "--layout", "tensor-language-gpt", "--tokens", "3,1,4,1,5", "--s", s,
-                      "--steer-at", "2", "--positions", "from:2", "--alpha=-0.001,0,0.001", "--max-order", "5",
+    s = ",".join(["0.25"] * 4)
+    code, text = _cli(capsys, "effect", "--model", path, "--layout", "tensor-language-gpt", "--tokens", "3,1,4,1", "--s", s,
+                      "--steer-at", "1", "--positions", "from:2", "--alpha=-0.001,0,0.001", "--max-order", "4",
                       "--format", "json", "--reference", out, "--inputs", inp)
     assert code == 0, text
     data = json.loads(text)
     assert "softcap" in data["model"] and max(r["difference"] for r in data["alphas"]) < 1e-9
-    code, text = _cli(capsys, "expand", "--model", path, "--tokens", "3,1,4,1,5", "--s", s, "--max-order", "2")
+    code, text = _cli(capsys, "expand", "--model", path, "--tokens", "3,1,4,1", "--s", s, "--max-order", "2")
     assert code == 0 and "outputs before position 0" in text, text
     code, text = _cli(capsys, "gate", "--model", path, "--inputs", inp, "--reference", out)
     assert code == 0, text

@@ -4,6 +4,7 @@ radius sits below the known first-norm radius, and the tail bound holds against 
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import mpmath
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from symsteer import Network
-from symsteer.blocks import Bilinear, Chain, Linear, RMSNorm, prenorm
+from symsteer.blocks import Bilinear, Linear, RMSNorm, prenorm
 from symsteer.errors import ShapeError
 from symsteer.numbers import BALL, COMPLEX_BALL, BranchError, CenteredBoxes, FLOAT
 from symsteer.sequence import SequenceModel
@@ -268,3 +269,82 @@ def test_calibrate_network_with_norms(rng):
     net = Network(layers, unembed=rng.standard_normal((4, 3)))
     cal = calibrate_network(net, rng.standard_normal(3), rng.standard_normal((2, 3)), steer_at=0, lo=-5, hi=5)
     assert cal.validity["kind"] == "certified series" and cal.within_bound and cal.hi <= cal.validity["rho"]
+
+
+# -- Taylor models over boxes of alpha ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,build,exact", [
+    ("polynomial", lambda a: a * a * 3 + a * 2 + 5, lambda z: 3 * z * z + 2 * z + 5),
+    ("rsqrt", lambda a: (a * a * 3 + a * 2 + 5).rsqrt(), lambda z: 1 / cmath.sqrt(3 * z * z + 2 * z + 5)),
+    ("inverse", lambda a: 1 / (a * a * 3 + a * 2 + 5), lambda z: 1 / (3 * z * z + 2 * z + 5)),
+    ("exp", lambda a: (a * 4).exp(), lambda z: cmath.exp(4 * z)),
+    ("tanh", lambda a: (a * 3).tanh(), lambda z: cmath.tanh(3 * z)),
+    ("degree 8", lambda a: (a * a * a * a * a * a * a * a * 10 + 1).rsqrt(), lambda z: 1 / cmath.sqrt(10 * z**8 + 1)),
+])
+def test_taylor_models_enclose_the_function_on_the_box(rng, name, build, exact):
+    from flint import acb
+
+    from symsteer.numbers import TaylorBoxes
+
+    c, h = 0.3 + 0.1j, 0.05
+    tm = build(TaylorBoxes(6).alpha(c, h))
+    box = tm.enclosure()
+    for _ in range(100):
+        z = c + complex(rng.uniform(-h, h), rng.uniform(-h, h))
+        p = tm.c[-1]
+        for coeff in reversed(tm.c[:-1]):
+            p = p * acb(z.real - c.real, z.imag - c.imag) + coeff
+        value = exact(z)
+        assert abs(complex(float(p.real.mid()), float(p.imag.mid())) - value) <= float(tm.r.upper()) + float(abs(p).rad()) + 1e-13
+        assert box.contains(acb(value.real, value.imag))
+    assert float(tm.r.upper()) < 0.05  # and the remainder is small: the model is tight, not just sound
+
+
+def test_taylor_boxes_refuse_what_they_cannot_certify():
+    from symsteer.numbers import TaylorBoxes
+
+    a = TaylorBoxes(4).alpha(0j, 0.5)
+    with pytest.raises(BranchError, match="varies by a factor"):
+        (a * a * 100 + 1).inverse()          # 1 + 100 α² has zeros at ±0.1 i, inside the box
+    with pytest.raises(BranchError):
+        TaylorBoxes(4).rsqrt(np.array([a * 4 - 1]), "u")    # u crosses the negative axis on the box
+
+
+def test_a_model_too_large_for_the_box_search_is_reported_uncertified(normed_cli, monkeypatch):
+    import json
+
+    import symsteer.series as series
+    from symsteer.calibrate import calibrate_sequence
+    from symsteer.errors import BudgetError
+
+    sc, model = normed_cli
+    monkeypatch.setattr(series, "BOX_WORK", 10)  # one box is already more work than allowed
+    data = json.loads(sc.expand_sequence("m", steer_at=0, max_order=6, s_value="1,0.5,0,-1", x_value=None, exact=None,
+                                         fmt="json", options={"tokens": "0,3,5", "positions": "last"}))
+    assert data["exactness"]["kind"] == "series" and data["exactness"]["certified"] is False
+    assert "too much work" in data["exactness"]["reason"]
+    with pytest.raises(BudgetError, match="needs a certified radius"):
+        calibrate_sequence(model, [1, 0.5, 0, -1], tokens=[0, 3, 5], steer_at=0)
+
+
+def test_cli_calibrate_on_a_pre_norm_released_layout(tmp_path, capsys):
+    """effect --calibrate on a bilinear-vpd file with RMSNorms: the range is clipped to the
+    certified disk and the JSON says what the numbers are."""
+    import json
+
+    import lm_reference as ref
+    from symsteer import cli
+
+    sd = ref.bilinear_vpd_state(np.random.default_rng(10))
+    np.savez(tmp_path / "model.npz", **{k: np.asarray(v) for k, v in sd.items()})
+    (tmp_path / "config.json").write_text(json.dumps({"model": {"use_rmsnorm": True}}))
+    code = cli.run(["effect", str(tmp_path / "model.npz"), "--tokens", "1,2,3,4", "--s", ",".join(["0.3"] * 6),
+                    "--steer-at", "0", "--positions", "last", "--calibrate", "--alpha=-5:5:11", "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    data = json.loads(out.out)
+    info = data["exactness"]
+    assert info["kind"] == "certified series" and info["coefficient_radius"] < 1e-20
+    assert data["requested_range"] == [-5.0, 5.0] and data["range"] == [-info["rho"], info["rho"]]
+    assert data["within_certified_bound"] and data["verified"]

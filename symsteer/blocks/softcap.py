@@ -61,7 +61,7 @@ def tanh_series(w: np.ndarray, *, top: int, numbers: Numbers, name: str = "softc
             factor = (1 - square[0]) if m == j else -square[m - j]
             term = w[j] * factor * float(j)
             acc = term if acc is None else acc + term
-        t.append(acc * (1.0 / m) if acc is not None else t[0] * 0)
+        t.append(acc / m if acc is not None else t[0] * 0)  # / m, not * (1/m): a rounded 1/m would break ball runs
         square.append(sum((t[i] * t[m - i] for i in range(m + 1)), start=t[0] * 0))
     return np.stack(t)
 
