@@ -118,7 +118,6 @@ def test_hostile_norm_models_are_refused_with_one_line(tmp_path, model, statemen
 
 
 @pytest.mark.parametrize("statement, words", [
-    ("limit(B(x + alpha*s), alpha) == U @ s / rms(s)", "limit expects f(z)"),
     ("limit(f(x) + s, alpha) == U @ s / rms(s)", "limit expects f(z)"),
     ("limit(f(x + alpha*alpha*s), alpha) == U @ s / rms(s)", "linear in alpha"),
 ])
