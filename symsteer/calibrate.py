@@ -479,6 +479,7 @@ def calibrate_network(network: Any, s: Any, inputs: Any, *, steer_at: int, exact
         total = coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, max_order=order, numbers=FLOAT)
         cert = certify(Steered.of_network(network, x=xs, s=s, steer_at=n), order=order, rho=options.pop("rho", None),
                        budget=options.pop("boxes", CALIBRATE_BOXES))
+        total = cert.midpoints().reshape(total.shape)  # the certified numbers: error_bound is about them
         return calibrate(total, lambda a: forward(network, xs, steer_at=n, s=s, alpha=float(a)),
                          validity=_statement(network.blocks[network.block_at(n):], cert), bound=cert.error_bound, **options)
     parts = split_coefficients(network, x_n=stream(network, xs, numbers=FLOAT)[n], s=s, steer_at=n, numbers=FLOAT)
@@ -528,6 +529,7 @@ def calibrate_sequence(model: Any, s: Any, *, tokens: Any, steer_at: int, positi
         if cert is None:  # without a certified disk nothing about flips or iso-KL α can be claimed
             raise BudgetError(f"calibrating through per-sample norms needs a certified radius, and {why}; "
                               "steer closer to the output or use a shorter prompt")
+        total = cert.midpoints()[:, rows]  # the certified numbers: error_bound is about them
         return calibrate(total, lambda a: model.forward(x0, numbers=FLOAT, steer_at=n, direction=d, alpha=float(a))[rows],
                          validity=_statement(model.blocks[n:], cert), bound=lambda a: cert.error_bound(a)[rows],
                          **_row_names(options, rows, toks, token_names))

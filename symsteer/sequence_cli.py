@@ -346,6 +346,8 @@ def _coefficients_and_statement(model: Any, x_n: Any, D: Any, *, n: int, top: in
     total = model.coefficients(x_n, D, steer_at=n, max_order=top, numbers=numbers)
     certificate, reason = certify_or_say_why(Steered.of_sequence(model, direction=D, steer_at=n, tokens=tokens, x=x),
                                              order=top, budget=box_budget(model, n, np.shape(x_n)[-2]))
+    if certificate is not None:  # the certified numbers: the bound is about what is printed
+        total = certificate.midpoints().reshape(total.shape)
     return {"total": total}, statement(blocks, exact_numbers=False, truncated=True, certificate=certificate, reason=reason)
 
 

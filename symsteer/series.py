@@ -337,14 +337,20 @@ class CertifiedSeries:
         return float(np.max(self.tail)) if self.tail.size else 0.0
 
     def error_bound(self, alpha: float) -> np.ndarray:
-        """A bound on ``|f(α) − Σ_k mid(c_k) α^k|`` for real or complex ``|α| ≤ rho``: the tail
-        plus the coefficients' radii."""
+        """A bound on ``|f(α) − Σ_k m_k α^k|`` for real or complex ``|α| ≤ rho``, ``m_k`` the
+        float64 :meth:`midpoints` (the numbers outputs print): the tail plus, per coefficient,
+        how far the exact Taylor coefficient can be from ``m_k`` (its ball's radius and the
+        rounding of the centre to float64)."""
         a = abs(complex(alpha))
         if a > self.rho:
             raise ShapeError(f"|alpha| = {a:g} is outside the certified disk |alpha| <= rho = {self.rho:g}")
-        rad = np.vectorize(lambda v: _up(v.rad()), otypes=[float])(self.coefficients)
+        rad = self._printed_radius()
         powers = np.array([a**k for k in range(self.order + 1)]).reshape((-1,) + (1,) * (rad.ndim - 1))
         return self.tail + (rad * powers).sum(axis=0) * (1 + 1e-12)
+
+    def _printed_radius(self) -> np.ndarray:
+        """``|c_k − m_k| ≤`` this, entry by entry: the ball around the float64 midpoint."""
+        return np.vectorize(lambda v: _up(abs(v - flint.arb(float(v.mid()))).upper()), otypes=[float])(self.coefficients)
 
     def exactness(self) -> dict[str, Any]:
         """What the numbers are, for every output (JSON)."""
@@ -354,7 +360,8 @@ class CertifiedSeries:
             "radius_lower_bound": self.radius,
             "radius_search": _ENDED[self.radius_search],
             "rho": self.rho,
-            "tail_bound": self.tail_bound,
+            # what the outputs print: the float64 midpoints, within this of f for |α| ≤ rho
+            "tail_bound": float(np.max(self.error_bound(self.rho))) if self.tail.size else 0.0,
             "coefficient_radius": self.coefficient_radius(),
             "cauchy_circle": self.circle,
             "boxes": self.boxes,
@@ -412,24 +419,34 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
 def exactness(blocks: Sequence[Block]) -> dict[str, Any]:
     """What kind of numbers a model's outputs are after ``blocks``, before any certificate:
     ``exact`` (a polynomial in α), ``exact rational`` (norms only right before bias-free bilinear
-    layers), or ``series`` (a per-sample norm elsewhere: algebraic, a certified series at best)."""
+    layers, row normalisation), or ``series`` (a per-sample norm elsewhere, a square root, or a
+    softcap, tanh: a certified series at best)."""
     if degree_of(blocks) is not None:
         return {"kind": "exact", "what": "a polynomial in alpha"}
-    if _has_rmsnorm(blocks):
-        return {"kind": "series", "what": "a per-sample RMSNorm makes the output algebraic in alpha (a square root)"}
+    found = _beyond_rational(blocks)
+    if found == "rmsnorm":
+        return {"kind": "series", "what": "per-sample norms: the output is algebraic in alpha"}
+    if found == "softcap":
+        return {"kind": "series", "what": "a softcap: the output is transcendental in alpha (tanh)"}
     return {"kind": "exact rational", "what": "a rational function of alpha (norms before bilinear layers, row normalisation)"}
 
 
-def _has_rmsnorm(blocks: Sequence[Block]) -> bool:
+def _beyond_rational(blocks: Sequence[Block]) -> str | None:
+    """'rmsnorm' or 'softcap' when a block (nested in residuals and chains too) makes the output
+    not a rational function of α; None when every block is rational."""
     from .blocks import RMSNorm
+    from .blocks.softcap import Softcap
 
     for b in blocks:
         if isinstance(b, RMSNorm) or getattr(b, "qk_norm", None) is not None:
-            return True
+            return "rmsnorm"
+        if isinstance(b, Softcap):
+            return "softcap"
         inner = [getattr(b, "inner", None), *getattr(b, "parts", ())]
-        if _has_rmsnorm([p for p in inner if isinstance(p, Block)]):
-            return True
-    return False
+        found = _beyond_rational([p for p in inner if isinstance(p, Block)])
+        if found:
+            return found
+    return None
 
 
 def box_budget(model: Any, steer_at: int, length: int, *, most: int = CLI_BOXES) -> int:
@@ -490,13 +507,13 @@ def exactness_text(info: dict[str, Any]) -> str:
     """One line for text outputs from a :func:`statement`."""
     if info["kind"] == "certified series":
         more = f" ({info['radius_search']})" if info.get("radius_search") else ""
-        return (f"certified series (per-sample norms: the output is algebraic in alpha): coefficients are balls of radius "
+        return (f"certified series ({info['what']}): coefficients are balls of radius "
                 f"<= {info['coefficient_radius']:.2g}; analytic for |alpha| < {info['radius_lower_bound']:.6g}{more}; "
                 f"for |alpha| <= {info['rho']:.6g} each output is within {info['tail_bound']:.3g} of the series to order "
                 f"{info['order']}; nothing is claimed outside" + _frozen_text(info))
     if info["kind"] == "series":
         why = f" ({info['reason']})" if info.get("reason") else ""
-        return f"a series (per-sample norms make the output algebraic in alpha); NOT certified{why}: no radius or error bound is claimed" + _frozen_text(info)
+        return f"a series ({info['what']}); NOT certified{why}: no radius or error bound is claimed" + _frozen_text(info)
     if info["kind"] == "exact rational":
         return "exact rational function of alpha: its Taylor series" + (" (truncated)" if info.get("truncated") else "") + _frozen_text(info)
     return f"{info['kind']}: a polynomial in alpha" + (" (truncated)" if info.get("truncated") else " (whole)") + _frozen_text(info)

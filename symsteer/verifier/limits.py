@@ -175,6 +175,10 @@ class LimitFunctions:
     def _limit_compare(self, op: str, left: Any, right: Any, node: Node) -> Any:
         if op not in ("==", "!="):
             raise StatementError(f"'{node.text}': a limit compares with == or != only")
+        shapes = [_limit_shape(v, node) for v in (left, right)]
+        if shapes[0] != shapes[1]:
+            # values of different widths are never equal (as in every other comparison)
+            return self.logic.truth(op == "!=", f"the two sides have different shapes {shapes[0]} and {shapes[1]}", node.text)
         if not self.exact:
             if op == "!=" or not (isinstance(left, SurdVal) and isinstance(right, SurdVal)):
                 raise Unsupported(f"'{node.text}': decided at exact points only")
@@ -202,6 +206,14 @@ class LimitFunctions:
         if isinstance(v, np.ndarray) and v.ndim == 1:
             return [("num", _fraction(e)) for e in v]
         raise StatementError("a limit compares with a vector or u / rms(z)")
+
+
+def _limit_shape(v: Any, node: Node) -> tuple[int, ...]:
+    """The shape of one side of a limit comparison: a vector, never a scalar."""
+    shape = np.shape(v.v) if isinstance(v, SurdVal) else (len(v.entries),) if isinstance(v, LimitVal) else np.shape(v)
+    if len(shape) != 1:
+        raise StatementError(f"'{node.text}': a limit compares vectors (u / rms(z), U @ z, …); got a value of shape {shape}")
+    return shape
 
 
 def _equal(p: tuple, q: tuple) -> bool:
