@@ -601,6 +601,10 @@ class Taylor:
     def __init__(self, c: list[Any], r: Any, box: _Box) -> None:
         self.c, self.r, self.box, self._size = c, r, box, None
 
+    def _is_constant(self) -> bool:
+        """No α in it: every coefficient above the constant and the remainder are exactly 0."""
+        return self.r == 0 and all(a == 0 for a in self.c[1:])
+
     def _polynomial_abs(self) -> Any:
         """An upper bound of the polynomial part's modulus over B (computed once: models are immutable)."""
         if self._size is None:
@@ -661,6 +665,12 @@ class Taylor:
             if k == 0:
                 return Taylor([_ZERO] * len(self.c), flint.arb(0), self.box)
             return Taylor([a * k for a in self.c], self.r * flint.arb(k.abs_upper()), self.box)
+        # positions before the steered ones never see α: their models are constants, and most
+        # products in attention are with them
+        if other._is_constant():
+            return self * other.c[0]
+        if self._is_constant():
+            return other * self.c[0]
         K = self.box.order
         prod = [_zero() for _ in range(2 * K + 1)]
         for i, a in enumerate(self.c):

@@ -159,7 +159,7 @@ def ball_coefficients(steered: Steered, order: int, *, prec: int = 128) -> np.nd
 
 def _check_order(order: int) -> None:
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= 256:
-        raise ShapeError(f"order={order!r}; expected an integer 0 … 256")
+        raise ShapeError(f"order={order!r} (--max-order, the order of a certified series); expected an integer 0 … 256")
 
 
 # -- the radius: boxes of α, nearest first ------------------------------------------------------
