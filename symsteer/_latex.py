@@ -23,7 +23,7 @@ import difflib
 import re
 import unicodedata
 from fractions import Fraction
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import sympy

@@ -199,13 +199,4 @@ class DecompositionLayout:
             raise InputFileError(f"{source}: {exc}") from None
 
 
-def _register() -> None:
-    from .layouts import LAYOUTS, register
-
-    if DecompositionLayout.name not in LAYOUTS:
-        register(DecompositionLayout())
-
-
 from .numbers import FLOAT as _FLOAT  # noqa: E402
-
-_register()

@@ -199,13 +199,3 @@ class BilinearVPDLayout:
             return load_bilinear_vpd(arrays, BilinearVPDConfig.of(config), source=source)
         except ShapeError as exc:
             raise InputFileError(f"{source}: {exc}") from None
-
-
-def _register() -> None:
-    from .layouts import LAYOUTS, register
-
-    if BilinearVPDLayout.name not in LAYOUTS:
-        register(BilinearVPDLayout())
-
-
-_register()

@@ -21,7 +21,6 @@ import numpy as np
 from . import readers
 from .errors import InputFileError, SymsteerError
 from .files import open_input, shown, write_output
-from .blocks import Bilinear
 from .network import Network
 
 __all__ = [

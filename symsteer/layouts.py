@@ -647,8 +647,13 @@ def _halves(key: str, arr: np.ndarray, what: str, source: str) -> tuple[np.ndarr
     h = arr.shape[0] // 2
     return arr[:h], arr[h:]
 
-from . import tensor_language  # noqa: E402,F401  (registers the tensor-language sequence layout)
-from . import tensor_similarity  # noqa: E402,F401  (registers the tensor-similarity Transformer layout)
-from . import bilinear_vpd  # noqa: E402,F401  (registers the bilinear-vpd BilinearTransformer layout)
-from . import bilinear_decomposition  # noqa: E402,F401  (registers the bilinear-decomposition Transformer layout)
-from . import tensor_language_gpt  # noqa: E402,F401  (registers the tensor_language GPT (released LMs) layout)
+# the sequence layouts live beside their loaders; registered here, once, after the ones above
+from .bilinear_decomposition import DecompositionLayout  # noqa: E402
+from .bilinear_vpd import BilinearVPDLayout  # noqa: E402
+from .tensor_language import TensorLanguageLayout  # noqa: E402
+from .tensor_language_gpt import GPTLayout  # noqa: E402
+from .tensor_similarity import CheckpointLayout, TensorSimilarityLayout  # noqa: E402
+
+for _layout in (TensorLanguageLayout(), TensorSimilarityLayout(), CheckpointLayout(), BilinearVPDLayout(), DecompositionLayout(),
+                GPTLayout()):
+    register(_layout)

@@ -179,9 +179,6 @@ class Network:
         """Short: the shapes, not every weight (``describe()``; the arrays are attributes)."""
         return f"Network({self.describe()})"
 
-    def __repr__(self) -> str:
-        return f"Network({self.describe()})"
-
     # -- constructors -----------------------------------------------------------------
 
     @classmethod

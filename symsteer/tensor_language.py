@@ -369,14 +369,6 @@ class TensorLanguageLayout:
         return model
 
 
-def _register() -> None:
-    from .layouts import LAYOUTS, register
-
-    if TensorLanguageLayout.name not in LAYOUTS:
-        register(TensorLanguageLayout())
-
-
-_register()
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -277,13 +277,3 @@ class GPTLayout:
             return load_tensor_language_gpt(arrays, GPTConfig.of(config, source=source), source=source)
         except ShapeError as exc:
             raise InputFileError(f"{source}: {exc}") from None
-
-
-def _register() -> None:
-    from .layouts import LAYOUTS, register
-
-    if GPTLayout.name not in LAYOUTS:
-        register(GPTLayout())
-
-
-_register()

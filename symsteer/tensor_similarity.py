@@ -232,14 +232,6 @@ class TensorSimilarityLayout:
         return model
 
 
-def _register() -> None:
-    from .layouts import LAYOUTS, register
-
-    if TensorSimilarityLayout.name not in LAYOUTS:
-        register(TensorSimilarityLayout())
-
-
-_register()
 
 
 # -- CheckpointTransformer: the melephant AttentionLM checkpoints ---------------------------------
@@ -358,13 +350,3 @@ class CheckpointLayout:
             return load_checkpoint_transformer(arrays, config, source=source)
         except ShapeError as exc:
             raise InputFileError(f"{source}: {exc}") from None
-
-
-def _register_checkpoint() -> None:
-    from .layouts import LAYOUTS, register
-
-    if CheckpointLayout.name not in LAYOUTS:
-        register(CheckpointLayout())
-
-
-_register_checkpoint()

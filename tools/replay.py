@@ -115,7 +115,7 @@ class SequenceModel:
 
     def attention(self, l, X):
         w = lambda k: self.w[f"att{l}.{k}"]  # noqa: E731
-        H, T, d = self.spec["heads"], self.T, X.cols
+        H, T = self.spec["heads"], self.T
         rows = [X.row(t).T for t in range(T)]
         vals = [w("v") * r for r in rows]
         dv = vals[0].rows // H
