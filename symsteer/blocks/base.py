@@ -27,7 +27,7 @@ import sympy
 from ..errors import ShapeError
 from ..numbers import Numbers
 
-__all__ = ["Block", "Residual", "cauchy", "poly_add", "poly_scale", "poly_times_scalar_poly", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
+__all__ = ["Block", "Composite", "Residual", "cauchy", "poly_add", "poly_scale", "poly_times_scalar_poly", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
 
 Field = Literal["float", "rational", "symbolic"]
 
@@ -260,6 +260,33 @@ class Block:
     def _check_input(self, x: np.ndarray, what: str = "x") -> None:
         if x.shape[-1] != self.d_in:
             raise ShapeError(f"{self.name}: {what} has width {x.shape[-1]}; expected {self.d_in}, the block's input width")
+
+
+class Composite(Block):
+    """What a block made of other blocks (its ``parts``: a chain, a fork) reads from them: it
+    mixes positions, has biases or heads when any part does, and is a polynomial when all are."""
+
+    parts: tuple[Block, ...]
+
+    @property
+    def mixes_positions(self) -> bool:  # type: ignore[override]
+        return any(p.mixes_positions for p in self.parts)
+
+    @property
+    def polynomial(self) -> bool:  # type: ignore[override]
+        return all(p.polynomial for p in self.parts)
+
+    @property
+    def has_bias(self) -> bool:
+        return any(p.has_bias for p in self.parts)
+
+    @property
+    def heads(self) -> int:
+        """The most attention heads of a part (the sequence model's pattern budget reads it)."""
+        return max((getattr(p, "heads", 0) for p in self.parts), default=0)
+
+    def arrays(self) -> dict[str, Any]:
+        return {f"{i}.{k}": v for i, p in enumerate(self.parts) for k, v in p.arrays().items()}
 
 
 @dataclass(frozen=True, eq=False)

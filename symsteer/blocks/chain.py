@@ -18,13 +18,13 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers
-from .base import Block, Residual
+from .base import Block, Composite, Residual
 
 __all__ = ["Chain", "prenorm"]
 
 
 @dataclass(frozen=True, eq=False, init=False)
-class Chain(Block):
+class Chain(Composite):
     """``parts[-1](… parts[1](parts[0](x)))``: mixes positions when any part does; polynomial
     when every part is (its degree the composition of theirs)."""
 
@@ -53,28 +53,8 @@ class Chain(Block):
         return self.parts[-1].d_out
 
     @property
-    def mixes_positions(self) -> bool:  # type: ignore[override]
-        return any(p.mixes_positions for p in self.parts)
-
-    @property
-    def polynomial(self) -> bool:  # type: ignore[override]
-        return all(p.polynomial for p in self.parts)
-
-    @property
-    def has_bias(self) -> bool:
-        return any(p.has_bias for p in self.parts)
-
-    # what the sequence model's budgets read from a block (attention heads, hidden width)
-    @property
-    def heads(self) -> int:
-        return max((getattr(p, "heads", 0) for p in self.parts), default=0)
-
-    @property
     def hidden(self) -> int:
         return max(getattr(p, "hidden", p.d_out) for p in self.parts)
-
-    def arrays(self) -> dict[str, Any]:
-        return {f"{i}.{k}": v for i, p in enumerate(self.parts) for k, v in p.arrays().items()}
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         for part in self.parts:

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers
-from .base import Block, as_weight_array, scalar
+from .base import Block, Composite, as_weight_array, scalar
 
 __all__ = ["Slice", "Fork", "Place", "LaneMix"]
 
@@ -104,7 +104,7 @@ class Slice(Block):
 
 
 @dataclass(frozen=True, eq=False, init=False)
-class Fork(Block):
+class Fork(Composite):
     """``concat(part_1(x), …, part_n(x))``: several blocks on one input, outputs side by side.
 
     >>> f = Fork(Slice(2, 1, 2), Slice(2, 0, 1))           # swap two channels
@@ -133,25 +133,6 @@ class Fork(Block):
     @property
     def d_out(self) -> int:
         return sum(p.d_out for p in self.parts)
-
-    @property
-    def mixes_positions(self) -> bool:  # type: ignore[override]
-        return any(p.mixes_positions for p in self.parts)
-
-    @property
-    def polynomial(self) -> bool:  # type: ignore[override]
-        return all(p.polynomial for p in self.parts)
-
-    @property
-    def has_bias(self) -> bool:
-        return any(p.has_bias for p in self.parts)
-
-    @property
-    def heads(self) -> int:
-        return max((getattr(p, "heads", 0) for p in self.parts), default=0)
-
-    def arrays(self) -> dict[str, Any]:
-        return {f"{i}.{k}": v for i, p in enumerate(self.parts) for k, v in p.arrays().items()}
 
     def forward(self, x: np.ndarray, *, numbers: Numbers) -> np.ndarray:
         return np.concatenate([p.forward(x, numbers=numbers) for p in self.parts], axis=-1)
