@@ -37,6 +37,7 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
+from .state_dicts import is_layout, numbered
 from .tensor_similarity import _float, _require
 
 __all__ = ["DecompositionConfig", "is_bilinear_decomposition", "load_bilinear_decomposition", "RMS_EPS"]
@@ -75,8 +76,7 @@ class DecompositionConfig:
 
 
 def is_bilinear_decomposition(keys: Any) -> bool:
-    keys = set(keys)
-    return set(_TOP) <= keys and any(_KEY.match(k) for k in keys) and all(k in _TOP or _KEY.match(k) for k in keys)
+    return is_layout(keys, required=_TOP, allowed=_TOP, pattern=_KEY)
 
 
 def _expected() -> str:
@@ -85,21 +85,13 @@ def _expected() -> str:
 
 
 def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
-    found: dict[int, dict[str, Any]] = {}
-    for key in arrays:
-        match = _KEY.match(key)
-        if match:
-            found.setdefault(int(match.group(1)), {})[match.group(2)] = arrays[key]
-        elif key not in _TOP:
-            raise InputFileError(f"{source}: key {key!r} is not part of a bilinear-decomposition Transformer; expected {_expected()}")
-    if not found or sorted(found) != list(range(len(found))):
-        raise InputFileError(f"{source}: layers {sorted(found)}; expected transformer.h.0 … without gaps ({_expected()})")
+    layers = numbered(arrays, _KEY, allowed=_TOP, source=source, what="a bilinear-decomposition Transformer", expected=_expected())
     need = ("attn.qkv.weight", "attn.o.weight", "mlp.w.weight", "mlp.p.weight")
-    for i, parts in found.items():
+    for i, parts in enumerate(layers):
         missing = [f"transformer.h.{i}.{k}" for k in need if k not in parts]
         if missing:
             raise InputFileError(f"{source}: layer {i} lacks {', '.join(missing)}")
-    return [found[i] for i in range(len(found))]
+    return layers
 
 
 def load_bilinear_decomposition(arrays: Mapping[str, Any], config: DecompositionConfig, *, source: str = "model",

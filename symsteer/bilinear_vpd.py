@@ -41,6 +41,7 @@ import numpy as np
 from .blocks import Attention, Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
+from .state_dicts import is_layout
 from .tensor_similarity import _float, _require
 
 __all__ = ["BilinearVPDConfig", "is_bilinear_vpd", "load_bilinear_vpd", "RMS_EPS"]
@@ -86,9 +87,7 @@ class BilinearVPDConfig:
 
 def is_bilinear_vpd(keys: Any) -> bool:
     """True when the keys are those of a ``BilinearTransformer`` (and nothing else)."""
-    keys = set(keys)
-    return {"embed.weight", "unembed.weight"} <= keys and any(_KEY.match(k) for k in keys) and all(
-        k in _TOP or _KEY.match(k) for k in keys)
+    return is_layout(keys, required=("embed.weight", "unembed.weight"), allowed=_TOP, pattern=_KEY)
 
 
 def _expected() -> str:

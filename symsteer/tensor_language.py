@@ -40,10 +40,12 @@ from .blocks import Attention, Bilinear, Chain, FrozenAttention, Linear, Residua
 from .errors import InputFileError, ShapeError
 from .files import shown
 from .sequence import SequenceModel
+from .state_dicts import is_layout
 
 __all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate", "save_tensor_language"]
 
 _KEY = re.compile(r"layers\.(\d+)\.(q1|k1|q2|k2|v|o|L|R|D)\.(weight|bias)$")
+_TOP = ("embed.weight", "head.weight")
 _ATTN = ("q1", "k1", "q2", "k2", "v", "o")
 _MLP = ("L", "R", "D")
 
@@ -141,10 +143,7 @@ class TensorLanguageConfig:
 
 def is_tensor_language(arrays: Mapping[str, Any]) -> bool:
     """True when the keys are those of a tensor_language model (and nothing else)."""
-    keys = set(arrays)
-    return {"embed.weight", "head.weight"} <= keys and any(_KEY.match(k) for k in keys) and all(
-        k in ("embed.weight", "head.weight") or _KEY.match(k) for k in keys
-    )
+    return is_layout(arrays, required=_TOP, allowed=_TOP, pattern=_KEY)
 
 
 def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str, np.ndarray]]]:
@@ -154,7 +153,7 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
         if match:
             role = match.group(2) + (".bias" if match.group(3) == "bias" else "")
             found.setdefault(int(match.group(1)), {})[role] = np.asarray(arr)
-        elif key not in ("embed.weight", "head.weight"):
+        elif key not in _TOP:
             raise InputFileError(f"{source}: key {key!r} is not part of a tensor_language model")
     if sorted(found) != list(range(len(found))):
         missing = sorted(set(range(max(found) + 1)) - set(found)) if found else [0]

@@ -61,6 +61,7 @@ from .blocks import Attention, Bilinear, Block, Chain, Fork, LaneMix, Linear, Pl
 from .errors import InputFileError, ShapeError
 from .numbers import FLOAT
 from .sequence import SequenceModel
+from .state_dicts import is_layout, numbered
 from .tensor_similarity import _float, _require
 
 __all__ = ["GPTConfig", "is_tensor_language_gpt", "load_tensor_language_gpt", "CAP"]
@@ -115,8 +116,7 @@ class GPTConfig:
 
 
 def is_tensor_language_gpt(keys: Any) -> bool:
-    keys = set(keys)
-    return set(_TOP) <= keys and any(_KEY.match(k) for k in keys) and all(k in _TOP or _KEY.match(k) for k in keys)
+    return is_layout(keys, required=_TOP, allowed=_TOP, pattern=_KEY)
 
 
 def _expected() -> str:
@@ -126,16 +126,7 @@ def _expected() -> str:
 
 
 def _blocks(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
-    found: dict[int, dict[str, Any]] = {}
-    for key in arrays:
-        match = _KEY.match(key)
-        if match:
-            found.setdefault(int(match.group(1)), {})[match.group(2)] = arrays[key]
-        elif key not in _TOP:
-            raise InputFileError(f"{source}: key {key!r} is not part of a tensor_language GPT; expected {_expected()}")
-    if not found or sorted(found) != list(range(len(found))):
-        raise InputFileError(f"{source}: blocks {sorted(found)}; expected transformer.h.0 … without gaps ({_expected()})")
-    return [found[i] for i in range(len(found))]
+    return numbered(arrays, _KEY, allowed=_TOP, source=source, what="a tensor_language GPT", expected=_expected())
 
 
 def _eps(config: GPTConfig, arrays: Mapping[str, Any]) -> float:

@@ -37,11 +37,13 @@ import numpy as np
 from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
+from .state_dicts import is_layout, numbered
 
 __all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
            "is_checkpoint_transformer", "load_checkpoint_transformer"]
 
 _KEY = re.compile(r"body\.(\d+)\.(attn\.(?:q1|k1|q2|k2|v|o)|mlp\.(?:l|r|d))\.(weight|bias)$")
+_TOP = ("embed.weight", "head.weight")
 _ATTN = ("q1", "k1", "q2", "k2", "v", "o")
 _MLP = ("l", "r", "d")
 _BIASED = ("attn.q1", "attn.k1", "attn.q2", "attn.k2", "mlp.d")
@@ -77,10 +79,7 @@ class TensorSimilarityConfig:
 
 def is_tensor_similarity(arrays: Mapping[str, Any]) -> bool:
     """True when the keys are those of a tensor-similarity ``Transformer`` (and nothing else)."""
-    keys = set(arrays)
-    return {"embed.weight", "head.weight"} <= keys and any(_KEY.match(k) for k in keys) and all(
-        k in ("embed.weight", "head.weight") or _KEY.match(k) for k in keys
-    )
+    return is_layout(arrays, required=_TOP, allowed=_TOP, pattern=_KEY)
 
 
 def _float(arr: Any, key: str, shape: tuple[int | None, ...], source: str) -> np.ndarray:
@@ -257,9 +256,7 @@ _CKPT_EXPECTED = ("embed.weight (vocab, d); layers.{l}.q1/k1/q2/k2.weight (and .
 
 
 def is_checkpoint_transformer(keys: Any) -> bool:
-    keys = set(keys)
-    return {"embed.weight", "unembed.weight"} <= keys and any(_CKPT_KEY.match(k) for k in keys) and all(
-        k in _CKPT_TOP or _CKPT_KEY.match(k) for k in keys)
+    return is_layout(keys, required=("embed.weight", "unembed.weight"), allowed=_CKPT_TOP, pattern=_CKPT_KEY)
 
 
 def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, Any] | None, *,
@@ -282,13 +279,8 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
     U = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
     if d % heads or (d // heads) % 2:
         raise InputFileError(f"{source}: n_head={heads} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
-    found: dict[int, dict[str, Any]] = {}
-    for key in arrays:
-        match = _CKPT_KEY.match(key)
-        if match:
-            found.setdefault(int(match.group(1)), {})[f"{match.group(2)}.{match.group(3)}"] = arrays[key]
-    if not found or sorted(found) != list(range(len(found))):
-        raise InputFileError(f"{source}: layers {sorted(found)}; expected layers.0 … without gaps")
+    found = numbered(arrays, _CKPT_KEY, allowed=_CKPT_TOP, source=source, what="a CheckpointTransformer", expected=_CKPT_EXPECTED,
+                     role=lambda m: f"{m.group(2)}.{m.group(3)}")
     rotary = Rotary(d // heads, base=10_000.0)
     blocks = []
     for i in range(len(found)):

@@ -1,0 +1,47 @@
+"""What the keys of a research state dict say: whether they are a layout's, and its numbered layers.
+
+Every research layout names its parameters ``<prefix>.<i>.<role>`` plus a few top-level keys
+(an embedding, an unembedding); these two readers are written once for all of them.
+
+>>> import re
+>>> key = re.compile(r"layers\\.(\\d+)\\.(w|v)$")
+>>> is_layout({"embed", "layers.0.w", "layers.0.v"}, required={"embed"}, allowed={"embed"}, pattern=key)
+True
+>>> [sorted(layer) for layer in numbered({"embed": 0, "layers.0.w": 1, "layers.1.w": 2}, key, allowed={"embed"},
+...                                       source="m.npz", what="a toy", expected="layers.{i}.w")]
+[['w'], ['w']]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Collection, Mapping
+
+from .errors import InputFileError
+
+__all__ = ["is_layout", "numbered"]
+
+
+def is_layout(keys: Collection[str], *, required: Collection[str], allowed: Collection[str], pattern: re.Pattern[str]) -> bool:
+    """True when ``keys`` hold every ``required`` key and at least one numbered key (``pattern``),
+    and nothing that is neither numbered nor ``allowed``."""
+    keys = set(keys)
+    return set(required) <= keys and any(pattern.match(k) for k in keys) and all(k in allowed or pattern.match(k) for k in keys)
+
+
+def numbered(arrays: Mapping[str, Any], pattern: re.Pattern[str], *, allowed: Collection[str], source: str, what: str,
+             expected: str, role: Callable[[re.Match[str]], str] = lambda m: m.group(2)) -> list[dict[str, Any]]:
+    """The layers 0 … n−1 of a state dict, each a dict role → array: ``pattern`` matches a layer's
+    keys with the index as group 1 (the role is group 2 unless ``role`` says otherwise). A key that
+    is neither numbered nor ``allowed`` is refused, naming it and what the layout (``what``)
+    ``expected``; so is a gap in the numbering."""
+    found: dict[int, dict[str, Any]] = {}
+    for key in arrays:
+        match = pattern.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[role(match)] = arrays[key]
+        elif key not in allowed:
+            raise InputFileError(f"{source}: key {key!r} is not part of {what}; expected {expected}")
+    if not found or sorted(found) != list(range(len(found))):
+        raise InputFileError(f"{source}: layers {sorted(found)}; expected layers numbered 0 … n−1 without gaps ({expected})")
+    return [found[i] for i in range(len(found))]
