@@ -27,7 +27,7 @@ import sympy
 from ..errors import ShapeError
 from ..numbers import Numbers
 
-__all__ = ["Block", "Composite", "Residual", "cauchy", "poly_add", "poly_scale", "poly_times_scalar_poly", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
+__all__ = ["Block", "Composite", "Residual", "SameWidth", "cauchy", "poly_add", "poly_scale", "poly_times_scalar_poly", "as_weight_array", "as_scalar", "field_of", "random_array", "Field"]
 
 Field = Literal["float", "rational", "symbolic"]
 
@@ -260,6 +260,25 @@ class Block:
     def _check_input(self, x: np.ndarray, what: str = "x") -> None:
         if x.shape[-1] != self.d_in:
             raise ShapeError(f"{self.name}: {what} has width {x.shape[-1]}; expected {self.d_in}, the block's input width")
+
+
+class SameWidth(Block):
+    """A per-position block that keeps the stream's ``width`` (a norm, a softcap)."""
+
+    width: int
+
+    def _check_width(self) -> None:
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1:
+            raise ShapeError(f"{self.name}: width={self.width!r}; expected a positive integer")
+        object.__setattr__(self, "width", int(self.width))
+
+    @property
+    def d_in(self) -> int:
+        return self.width
+
+    @property
+    def d_out(self) -> int:
+        return self.width
 
 
 class Composite(Block):

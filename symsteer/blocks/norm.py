@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import Numbers, PolyRing
-from .base import Block, as_scalar, as_weight_array, cauchy, poly_add, poly_scale, scalar
+from .base import Block, SameWidth, as_scalar, as_weight_array, cauchy, poly_add, poly_scale, scalar
 from .bilinear import Bilinear
 
 __all__ = ["RMSNorm", "NormedBilinear", "norm_parameters"]
@@ -71,7 +71,7 @@ def rsqrt_series(u: np.ndarray, *, top: int, numbers: Numbers, what: str) -> np.
 
 
 @dataclass(frozen=True, eq=False)
-class RMSNorm(Block):
+class RMSNorm(SameWidth):
     """``n(x) = g ⊙ x / √(mean(x²) + ε)`` at each position (last axis), g optional.
 
     >>> from symsteer.numbers import FLOAT
@@ -87,20 +87,10 @@ class RMSNorm(Block):
     polynomial = False  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1:
-            raise ShapeError(f"{self.name}: width={self.width!r}; expected a positive integer")
-        object.__setattr__(self, "width", int(self.width))
+        self._check_width()
         gain, eps = norm_parameters(self.gain, self.eps, self.width, self.name)
         object.__setattr__(self, "gain", gain)
         object.__setattr__(self, "eps", eps)
-
-    @property
-    def d_in(self) -> int:
-        return self.width
-
-    @property
-    def d_out(self) -> int:
-        return self.width
 
     def arrays(self) -> dict[str, Any]:
         return {"gain": self.gain, "eps": np.asarray([self.eps], dtype=np.float64 if isinstance(self.eps, float) else object)}

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..numbers import BranchError, Centered, Numbers
-from .base import Block, as_scalar
+from .base import SameWidth, as_scalar
 
 __all__ = ["Softcap", "tanh_series"]
 
@@ -67,7 +67,7 @@ def tanh_series(w: np.ndarray, *, top: int, numbers: Numbers, name: str = "softc
 
 
 @dataclass(frozen=True, eq=False)
-class Softcap(Block):
+class Softcap(SameWidth):
     """``y ↦ cap · tanh(y / cap)`` entry by entry (per position)."""
 
     width: int
@@ -77,21 +77,11 @@ class Softcap(Block):
     polynomial = False  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)) or self.width < 1:
-            raise ShapeError(f"{self.name}: width={self.width!r}; expected a positive integer")
-        object.__setattr__(self, "width", int(self.width))
+        self._check_width()
         cap = as_scalar(self.cap, f"{self.name}.cap")
         if not float(cap) > 0:
             raise ShapeError(f"{self.name}.cap = {cap}; expected a positive number (30 in the research code)")
         object.__setattr__(self, "cap", cap)
-
-    @property
-    def d_in(self) -> int:
-        return self.width
-
-    @property
-    def d_out(self) -> int:
-        return self.width
 
     def arrays(self) -> dict[str, Any]:
         return {"cap": np.asarray([self.cap], dtype=np.float64 if isinstance(self.cap, float) else object)}
