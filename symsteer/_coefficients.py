@@ -97,10 +97,8 @@ def truncation(bound: int | None, max_order: int | None, *, after: str, rational
     top = int(max_order) if bound is None else bound if max_order is None else min(int(max_order), bound)
     if top > MAX_ORDER:
         # the work grows with the square of the order; 2^(L-n) for a deep stack would never end
-        raise BudgetError(
-            f"the output has degree {bound} in alpha after {after}; orders above "
-            f"{MAX_ORDER} are refused: pass max_order={MAX_ORDER} or lower"
-        )
+        what = f"has degree {bound} in alpha" if bound is not None else "is a series in alpha (no degree)"
+        raise BudgetError(f"the output {what} after {after}; orders above {MAX_ORDER} are refused: pass max_order={MAX_ORDER} or lower")
     return top
 
 

@@ -416,8 +416,12 @@ def effect_sequence(model_path: str | None, *, steer_at: int, s_value: str, alph
     rho = exactness.get("rho") if exactness["kind"] == "certified series" else None
     rows = []
     for a in alphas:
-        poly = sum(total[m] * a**m for m in range(len(total)))
-        direct = model.forward(x0, numbers=FLOAT, steer_at=n, direction=D, alpha=a)
+        with np.errstate(over="ignore", invalid="ignore"):
+            poly = sum(total[m] * np.float64(a) ** m for m in range(len(total)))
+            direct = model.forward(x0, numbers=FLOAT, steer_at=n, direction=D, alpha=a)
+        if not (np.all(np.isfinite(poly)) and np.all(np.isfinite(direct))):  # never inf, nan or a false "bug"
+            raise ShapeError(f"alpha={a:g} overflows float64 (the outputs or the polynomial reach inf or nan); "
+                             "expected a smaller |alpha| (or smaller weights)")
         row = {"alpha": float(a), "difference": relative_error(poly, direct), "argmax_last": int(np.argmax(direct[-1]))}
         if exactness["kind"] in ("certified series", "series"):
             # the truncated series means something only inside the certified disk

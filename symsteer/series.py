@@ -286,16 +286,20 @@ def _quarters_on_circle(box: tuple[float, float, float, int], radius: float) -> 
 
 def _guess(coeffs: np.ndarray) -> float:
     """A rough radius from the coefficients' growth (root test on the higher orders); not a
-    certificate, only where the box search starts."""
-    mags = np.array([[float(abs(v.mid())) for v in np.ravel(c)] for c in coeffs])
+    certificate, only where the box search starts. In logarithms of the balls' centres: a tiny
+    steering vector's coefficients (1e-400) underflow float64."""
+    def log_abs(v: Any) -> float:
+        mid = abs(v.mid())
+        return -math.inf if mid == 0 else float(mid.log())
+
+    logs = np.array([[log_abs(v) for v in np.ravel(c)] for c in coeffs])
     best = math.inf
-    for m in range(max(1, len(mags) // 2), len(mags)):
-        top = float(mags[m].max())
-        if top > 0:
-            best = min(best, top ** (-1.0 / m))
+    for m in range(max(1, len(logs) // 2), len(logs)):
+        top = float(logs[m].max())
+        if top > -math.inf:
+            best = min(best, math.exp(min(-top / m, 700.0)))
     if not math.isfinite(best):
-        scale = float(mags[0].max()) or 1.0
-        best = scale
+        best = math.exp(min(float(logs[0].max()), 700.0)) if float(logs[0].max()) > -math.inf else 1.0
     return best
 
 
@@ -386,10 +390,20 @@ def certify(steered: Steered, *, order: int, rho: float | None = None, outer: fl
     coeffs = ball_coefficients(steered, order)
     if outer is None:
         outer = 3 * _guess(coeffs)
+        if outer > 0 and order * math.log10(outer) > 300:
+            # a steering vector tiny next to the stream: its effect starts where α^order overflows
+            raise ShapeError(f"the series would hold out to |alpha| ≈ {outer:.1e}, where alpha^{order} overflows float64: the "
+                             "steering vector is tiny next to the stream; scale s up (alpha scales it back)")
     # half of the forward passes for the radius, the rest for the circles of the tail bound
+    nowhere = ShapeError("the series is certified nowhere (radius 0): the stream entering a norm is (numerically) zero at "
+                         "alpha = 0, where the norm's square root branches; steer a nonzero stream, or use forward passes")
+    if not outer > 0:
+        raise nowhere
     disk = certified_radius(steered, outer=float(outer), depth=depth, budget=max(1, budget // 2))
     R = disk.radius
     runs = disk.boxes
+    if R <= 0:
+        raise nowhere
     if rho is None:
         rho = R / 2
     rho = float(rho)

@@ -76,3 +76,24 @@ def test_the_bound_covers_the_printed_float64_coefficients():
         series = mpmath.fsum(mpmath.mpf(float(c)) * a**k for k, c in enumerate(mids))
         assert abs(f0 - series) <= cert.error_bound(float(a))[0]
     assert cert.exactness()["tail_bound"] >= float(abs(f0 - series))
+
+
+# -- a hostile-input review of the same surfaces ------------------------------------------------
+
+from symsteer.errors import ShapeError  # noqa: E402
+from symsteer.numbers import FLOAT  # noqa: E402
+
+
+def test_a_norm_refuses_a_stream_whose_square_overflows():
+    """mean(x²) = inf made 1/r = 0: a finite output of zeros, silent garbage."""
+    with pytest.raises(ShapeError, match=r"mean\(x²\) overflows float64"):
+        RMSNorm(2).forward(np.array([1e200, 1.0]), numbers=FLOAT)
+    with pytest.raises(ShapeError, match="overflows float64"):
+        RMSNorm(2).propagate(np.array([[1e200, 1.0], [1.0, 0.0]]), top=2, numbers=FLOAT)
+
+
+def test_a_tiny_steering_vector_is_refused_not_an_internal_error():
+    """s = 1e-200 next to x = 1: the series holds out to |α| ≈ 1e200, where α^4 overflows."""
+    with pytest.raises(ShapeError, match="steering vector is tiny next to the stream"):
+        certify(Steered((RMSNorm(2, eps=1),), x_n=[1.0, 0.0], direction=[1e-200, 0.0]), order=4)
+

@@ -104,7 +104,11 @@ class RMSNorm(SameWidth):
         """``g ⊙ x / √(‖x‖²/d + ε)``."""
         self._check_input(x)
         gain, eps, inv_d = self._own(numbers)
-        u = (x * x).sum(axis=-1, keepdims=True) * inv_d + eps
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = (x * x).sum(axis=-1, keepdims=True) * inv_d + eps
+        if u.dtype == np.float64 and not np.all(np.isfinite(u)):  # 1/√inf = 0 would be silent garbage
+            raise ShapeError(f"{self.name}: mean(x²) overflows float64 (|x| up to {float(np.max(np.abs(x))):.3g}); "
+                             "expected a stream below about 1e154 (the weights or alpha are too large for float64)")
         out = x * numbers.rsqrt(u, f"{self.name}: mean(x²) + ε")
         return out * gain if gain is not None else out
 
@@ -114,8 +118,12 @@ class RMSNorm(SameWidth):
         self._check_input(cs, "the coefficients")
         gain, eps, inv_d = self._own(numbers)
         cs = cs[: top + 1]
-        u = cauchy(cs, cs, top=top, numbers=numbers).sum(axis=-1, keepdims=True) * inv_d
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = cauchy(cs, cs, top=top, numbers=numbers).sum(axis=-1, keepdims=True) * inv_d
         u[0] = u[0] + eps
+        if u.dtype == np.float64 and not np.all(np.isfinite(u)):
+            raise ShapeError(f"{self.name}: the α-series of mean(x²) overflows float64; expected a smaller stream, "
+                             "steering vector or max_order")
         w = rsqrt_series(u, top=top, numbers=numbers,
                          what=f"{self.name}: mean(x²) + ε at α = 0 (the α-series of 1/r exists only where it is positive)")
         out = cauchy(cs * gain if gain is not None else cs, w, top=top, numbers=numbers)
