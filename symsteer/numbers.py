@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -151,12 +151,22 @@ class _MatrixProducts:
         return out.reshape(v.shape[:-1] + (M.shape[0],))
 
     def _transposed(self, M: np.ndarray) -> Any:
-        key = id(M)
-        hit = self._mats.get(key)
-        if hit is None or hit[0]() is not M:
-            hit = (weakref.ref(M, lambda _, key=key: self._mats.pop(key, None)), self._mat(M.T.tolist()))
-            self._mats[key] = hit
-        return hit[1]
+        return kept(self._mats, M, lambda: self._mat(M.T.tolist()))
+
+
+def kept(cache: dict[int, tuple[weakref.ref, Any]], M: np.ndarray, make: Callable[[], Any]) -> Any:
+    """``make()`` for the array ``M``, computed once and kept in ``cache`` while ``M`` lives.
+
+    No weakref callback forgets an entry: the garbage collector may run one anywhere, and a time
+    limit's signal arriving inside it would be dropped as unraisable. Entries of arrays that are
+    gone are dropped when the cache grows instead."""
+    hit = cache.get(id(M))
+    if hit is None or hit[0]() is not M:
+        if len(cache) >= 256:
+            for key in [k for k, v in cache.items() if v[0]() is None]:
+                del cache[key]
+        hit = cache[id(M)] = (weakref.ref(M), make())
+    return hit[1]
 
 
 class _Float(Numbers):
@@ -808,10 +818,4 @@ class TaylorBoxes(Balls):
 
     def _absolute(self, M: np.ndarray) -> Any:
         """``|M|ᵀ`` as an ``arb_mat`` of upper bounds, kept while ``M`` lives."""
-        key = id(M)
-        hit = self._abs.get(key)
-        if hit is None or hit[0]() is not M:
-            mat = [[flint.arb(self.entry(e).abs_upper()) for e in row] for row in M.T]
-            hit = (weakref.ref(M, lambda _, key=key: self._abs.pop(key, None)), flint.arb_mat(mat))
-            self._abs[key] = hit
-        return hit[1]
+        return kept(self._abs, M, lambda: flint.arb_mat([[flint.arb(self.entry(e).abs_upper()) for e in row] for row in M.T]))
