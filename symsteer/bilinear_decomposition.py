@@ -37,7 +37,7 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .state_dicts import is_layout, numbered
+from .state_dicts import biases as _all_or_none, is_layout, numbered
 from .tensor_similarity import _float, _require
 
 __all__ = ["DecompositionConfig", "is_bilinear_decomposition", "load_bilinear_decomposition", "RMS_EPS"]
@@ -91,6 +91,7 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
         missing = [f"transformer.h.{i}.{k}" for k in need if k not in parts]
         if missing:
             raise InputFileError(f"{source}: layer {i} lacks {', '.join(missing)}")
+    _all_or_none(layers, ("mlp.w.bias", "mlp.p.bias"), name=lambda i: f"transformer.h.{i}", source=source)  # MLP(bias=…)
     return layers
 
 

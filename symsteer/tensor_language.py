@@ -40,7 +40,7 @@ from .blocks import Attention, Bilinear, Chain, FrozenAttention, Linear, Residua
 from .errors import InputFileError, ShapeError
 from .files import shown
 from .sequence import SequenceModel
-from .state_dicts import is_layout
+from .state_dicts import biases as _all_or_none, is_layout
 
 __all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate", "save_tensor_language"]
 
@@ -180,6 +180,9 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
         if bad_bias:
             raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases of bilinear attention are understood")
         out.append((kind, parts))
+    attn = [i for i, (kind, _) in enumerate(out) if kind == "attn"]  # QK biases: all four in every attention layer, or none
+    _all_or_none([out[i][1] for i in attn], ("q1.bias", "k1.bias", "q2.bias", "k2.bias"), name=lambda j: f"layers.{attn[j]}",
+                 source=source)
     return out
 
 

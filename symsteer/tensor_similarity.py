@@ -37,7 +37,7 @@ import numpy as np
 from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .state_dicts import is_layout, numbered
+from .state_dicts import biases as _all_or_none, is_layout, numbered
 
 __all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
            "is_checkpoint_transformer", "load_checkpoint_transformer"]
@@ -126,6 +126,7 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
         if bad:
             raise InputFileError(f"{source}: body.{i}.{bad[0]}: the research code has no bias there")
         out.append(found[i])
+    _all_or_none(out, [f"{k}.bias" for k in _BIASED], name=lambda i: f"body.{i}", source=source)  # Layer(bias=…): all five or none
     return out
 
 
@@ -226,6 +227,8 @@ class TensorSimilarityLayout:
         if residual is False:
             raise InputFileError(f"{source}: tensor-similarity layers are lerp residuals; --plain does not apply")
         settings = TensorSimilarityConfig.of(config)
+        _all_or_none(_layers(arrays, source), [f"{k}.bias" for k in _BIASED], name=lambda i: f"body.{i}", source=source,
+               said=(config or {}).get("bias"))
         model = load_tensor_similarity(arrays, settings, source=source)
         gate(model, arrays, settings)
         return model
@@ -281,6 +284,9 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
         raise InputFileError(f"{source}: n_head={heads} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
     found = numbered(arrays, _CKPT_KEY, allowed=_CKPT_TOP, source=source, what="a CheckpointTransformer", expected=_CKPT_EXPECTED,
                      role=lambda m: f"{m.group(2)}.{m.group(3)}")
+    qk = ("q1.bias", "k1.bias", "q2.bias", "k2.bias")  # use_bias_qk: all four in every layer, or none
+    _all_or_none(found, qk, name=lambda i: f"layers.{i}", source=source, said=given.get("use_bias_qk"), flag="use_bias_qk")
+    _require(arrays, ("final_norm.running_mean_energy",), source, "CheckpointTransformer", _CKPT_EXPECTED)
     rotary = Rotary(d // heads, base=10_000.0)
     blocks = []
     for i in range(len(found)):
@@ -295,7 +301,7 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
                   if f"{k}.bias" in parts}
         attn = Attention(**w, heads=heads, rotary=rotary, biases=biases, name=name)
         blocks.append(Residual.scaled(attn, float(scale)) if residual == "add" else Residual.lerp(attn, float(scale)))
-    energy = np.ravel(_float(np.reshape(arrays.get("final_norm.running_mean_energy", np.ones(1)), (-1,)),
+    energy = np.ravel(_float(np.reshape(arrays["final_norm.running_mean_energy"], (-1,)),
                              "final_norm.running_mean_energy", (1,), source))[0]
     if not energy + BOS_EPS > 0:
         raise InputFileError(f"{source}: final_norm.running_mean_energy = {energy}; expected energy + 1e-6 > 0")
