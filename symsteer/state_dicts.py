@@ -19,7 +19,7 @@ from typing import Any, Callable, Collection, Mapping
 
 from .errors import InputFileError
 
-__all__ = ["is_layout", "numbered", "biases"]
+__all__ = ["is_layout", "numbered", "biases", "head_problem"]
 
 
 def is_layout(keys: Collection[str], *, required: Collection[str], allowed: Collection[str], pattern: re.Pattern[str]) -> bool:
@@ -64,3 +64,14 @@ def biases(layers: list[Mapping[str, Any]], roles: Collection[str], *, name: Cal
         raise InputFileError(f"{source}: config.json says {flag}={str(said).lower()} but the file has "
                              f"{'biases' if some else 'no biases'}")
     return some
+
+
+def head_problem(heads: int, d: int) -> str | None:
+    """Why ``heads`` RoPE heads do not fit a width ``d`` (None when they do)."""
+    from .files import brief
+
+    if d % heads:
+        return f"n_head={brief(heads)} does not divide d_model={d}; expected a divisor of it"
+    if (d // heads) % 2:
+        return f"n_head={heads} with d_model={d} gives heads of odd width {d // heads}; expected an even width (RoPE rotates halves)"
+    return None

@@ -37,7 +37,8 @@ import numpy as np
 from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .state_dicts import biases as _all_or_none, is_layout, numbered
+from .files import brief
+from .state_dicts import biases as _all_or_none, is_layout, numbered, head_problem
 
 __all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
            "is_checkpoint_transformer", "load_checkpoint_transformer"]
@@ -137,8 +138,8 @@ def load_tensor_similarity(arrays: Mapping[str, Any], config: TensorSimilarityCo
     embed = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     d = embed.shape[0]
     head = _float(arrays["head.weight"], "head.weight", (None, d), source)
-    if d % config.n_head or (d // config.n_head) % 2:
-        raise ShapeError(f"n_head={config.n_head} with d_model={d}: each head needs an even width (RoPE rotates halves)")
+    if why := head_problem(config.n_head, d):
+        raise ShapeError(why)
     rotary = Rotary(d // config.n_head, base=10_000.0)
     blocks = []
     for i, parts in enumerate(_layers(arrays, source)):
@@ -271,17 +272,19 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
     if given.get("attn_type", "bilinear") != "bilinear":
         raise InputFileError(f"{source}: config.json attn_type={given['attn_type']!r}; only bilinear attention is read")
     heads, scale, residual = given.get("n_head"), given.get("attn_scale", 0.35), given.get("residual", "add")
-    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+    if heads is None:
         raise InputFileError(f"{source}: the number of heads is not in the state dict: put the checkpoint's config.json "
-                             f"(model.n_head) beside it or give --heads (got n_head={heads!r})")
+                             "(model.n_head) beside it or give --heads")
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise InputFileError(f"{source}: config.json n_head={brief(heads)}; expected a positive integer")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or residual not in ("add", "lerp"):
         raise InputFileError(f"{source}: config.json attn_scale={scale!r}, residual={residual!r}; expected a number and add or lerp")
     _require(arrays, ("embed.weight", "unembed.weight"), source, "CheckpointTransformer", _CKPT_EXPECTED)
     E = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
-    if d % heads or (d // heads) % 2:
-        raise InputFileError(f"{source}: n_head={heads} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
+    if why := head_problem(heads, d):
+        raise InputFileError(f"{source}: {why}")
     found = numbered(arrays, _CKPT_KEY, allowed=_CKPT_TOP, source=source, what="a CheckpointTransformer", expected=_CKPT_EXPECTED,
                      role=lambda m: f"{m.group(2)}.{m.group(3)}")
     qk = ("q1.bias", "k1.bias", "q2.bias", "k2.bias")  # use_bias_qk: all four in every layer, or none

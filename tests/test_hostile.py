@@ -396,6 +396,16 @@ HOSTILE: list[tuple] = [
      "d/config.json: not valid JSON"),
     ("config.json too large", {"d/m.npz": npz(**GOOD), "d/config.json": b" " * (1 << 20) + b"{}"}, ["expand", "--model", "d/m.npz"], 3,
      "bytes; expected a model config (JSON) of at most 1048576 bytes"),
+    *[(f"config.json {what}", {"d/m.npz": (ROOT / "tests/data/tensor_language_block2/model.npz").read_bytes(), "d/config.json": cfg},
+       ["expand", "--model", "d/m.npz", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], code, message, *extra)
+      for what, cfg, code, message, *extra in (
+          ("duplicate key", '{"n_head": 2, "n_head": 4}', 3, "d/config.json: not valid JSON (the key 'n_head' appears twice)"),
+          ("n_head NaN", '{"n_head": NaN}', 3, "d/config.json: n_head=nan; expected a positive integer"),
+          ("n_head 5000 digits", '{"n_head": ' + "9" * 5000 + "}", 2, "d/m.npz: n_head=" + "9" * 39 + "… does not divide d_model=8"),
+          ("n_head 10^20", '{"n_head": 100000000000000000000}', 2, "n_head=100000000000000000000 does not divide d_model=8"),
+          ("n_head 3", '{"n_head": 3}', 2, "n_head=3 does not divide d_model=8; expected a divisor of it"),
+          ("is a directory", directory, 3, "d/config.json: is a directory, not a regular file; expected a model config (JSON)"),
+          ("is a FIFO", fifo, 3, "d/config.json: is a FIFO (named pipe), not a regular file", SLOW))],
     # sequence models: token ids
     *[(f"tokens {shown_}", {}, ["expand", "--model", str(ROOT / "tests/data/tensor_language_block2/model.npz"), "--heads", "2", "--tokens", t,
                             "--s", "1,0,0,0,0,0,0,0"], 2, "--tokens: entry 1 is")

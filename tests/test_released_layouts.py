@@ -510,3 +510,13 @@ def test_biases_are_all_or_none_and_the_energy_buffer_is_required():
     with pytest.raises(InputFileError, match=r"transformer\.h\.1\.mlp\.p\.bias is missing"):
         model_arrays({k: v for k, v in dec.items() if k != "transformer.h.1.mlp.p.bias"}, source="m",
                      config=_decomposition_config(bias=True))
+
+
+def test_config_n_head_that_is_no_positive_integer_is_named():
+    from symsteer.tensor_language_gpt import GPTConfig
+
+    sd = ref.checkpoint_state(np.random.default_rng(19))
+    with pytest.raises(InputFileError, match=r"config.json n_head='2'; expected a positive integer$"):
+        model_arrays(sd, source="ckpt", config={"model": {"n_head": "2"}})
+    with pytest.raises(InputFileError, match=r"^m: config.json n_head=-1; expected a positive integer and true/false flags$"):
+        GPTConfig.of({"n_head": -1}, source="m")
