@@ -6,7 +6,6 @@ or a sequence option (``--tokens``, ``--positions``, ``--heads``, ``--config``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 

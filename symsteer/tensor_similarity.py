@@ -11,7 +11,7 @@ key                                            shape         role
                                                              the model was built with ``bias=True``)
 ``body.{i}.attn.v.weight``, ``…attn.o.weight``  (d, d)        values, output
 ``body.{i}.mlp.l.weight``, ``…mlp.r.weight``    (h, d)        bilinear MLP
-``body.{i}.mlp.d.weight``                      (d, h)        its down projection (``.bias`` (d,) optional)
+``body.{i}.mlp.d.weight``                      (d, h)        its down projection (``.bias`` (d,) with the QK ones)
 ``head.weight``                                (d_out, d)    unembedding
 =============================================  ============  =========================================
 
