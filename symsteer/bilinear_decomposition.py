@@ -37,7 +37,8 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .state_dicts import is_layout, numbered
+from .files import brief
+from .state_dicts import biases as _all_or_none, is_layout, numbered, head_problem
 from .tensor_similarity import _float, _require
 
 __all__ = ["DecompositionConfig", "is_bilinear_decomposition", "load_bilinear_decomposition", "RMS_EPS"]
@@ -61,15 +62,16 @@ class DecompositionConfig:
     @classmethod
     def of(cls, config: Mapping[str, Any] | None, *, source: str) -> DecompositionConfig:
         given = dict(config or {})
-        if "n_head" not in given or "normalization" not in given:
-            raise InputFileError(f"{source}: the number of heads and whether the layers normalise are not in the state dict: "
+        missing = [k for k in ("n_head", "normalization") if k not in given]
+        if missing:
+            raise InputFileError(f"{source}: no {' or '.join(missing)}, which the state dict does not hold: "
                                  "put the model's config.json (n_head, normalization) beside it, or give --config")
         if given.get("bilinear", True) is not True or given.get("gate") not in (None, "none"):
             raise InputFileError(f"{source}: config.json says bilinear={given.get('bilinear')!r}, gate={given.get('gate')!r}; "
                                  "only bilinear MLPs without a gate are polynomial: refused")
         heads, norm = given["n_head"], given["normalization"]
         if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1 or not isinstance(norm, bool):
-            raise InputFileError(f"{source}: config.json n_head={heads!r}, normalization={norm!r}; expected a positive integer and true/false")
+            raise InputFileError(f"{source}: config.json n_head={brief(heads)}, normalization={brief(norm)}; expected a positive integer and true/false")
         ctx = given.get("n_ctx")
         return cls(n_head=heads, normalization=norm, n_ctx=ctx if isinstance(ctx, int) and not isinstance(ctx, bool) else None,
                    said={k: given[k] for k in ("n_layer", "d_model", "d_hidden", "bias") if k in given})
@@ -91,6 +93,7 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
         missing = [f"transformer.h.{i}.{k}" for k in need if k not in parts]
         if missing:
             raise InputFileError(f"{source}: layer {i} lacks {', '.join(missing)}")
+    _all_or_none(layers, ("mlp.w.bias", "mlp.p.bias"), name=lambda i: f"transformer.h.{i}", source=source)  # MLP(bias=…)
     return layers
 
 
@@ -109,8 +112,8 @@ def load_bilinear_decomposition(arrays: Mapping[str, Any], config: Decomposition
     if clash:
         raise InputFileError(f"{source}: config.json says {', '.join(clash)}: the file is not the model the config describes")
     H = config.n_head
-    if d % H or (d // H) % 2:
-        raise InputFileError(f"{source}: n_head={H} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
+    if why := head_problem(H, d):
+        raise InputFileError(f"{source}: {why}")
     dh = d // H
     # the tables follow the frequency buffer's dtype: a float32 checkpoint computes them in
     # float32, a state dict saved from a model run in double (a float64 buffer) in float64

@@ -90,7 +90,7 @@ MODEL_HELP = ("Model file: .npz, .safetensors or a PyTorch state dict (.pt, .pth
 def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """How to read a model file: a key map or a named layout (the same on every command)."""
     options = [
-        click.option("--keys", "keys_path", type=click.Path(dir_okay=False),
+        click.option("--keys", "keys_path", type=click.Path(),
                      help="With --model: a key map (TOML) from roles (W, V, P, …) to the file's keys."),
         click.option("--layout", metavar="NAME",
                      help="With --model: force a registered layout (symsteer, bilinear-blocks, bilinear-toy, bilinear-mnist, "
@@ -104,7 +104,7 @@ def file_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options that describe a network: a model file, or a random / symbolic one."""
     options = [
-        click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP),
+        click.option("--model", "model_path", type=click.Path(), help=MODEL_HELP),
         click.option("--layers", type=int, help="Number of bilinear layers [default: 2]."),
         click.option("--width", type=int, help="Stream width d [default: 2]."),
         click.option("--hidden", type=int, help="Hidden width h [default: the width]."),
@@ -117,9 +117,9 @@ def model_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--weights", type=click.Choice(["symbolic", "int", "rational", "float"]),
                      help="Generic symbolic weights, or seeded random ones [default: int]."),
         click.option("--seed", type=int, help="Seed for random weights [default: 0]."),
-        click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+        click.option("--reference", "reference_path", type=click.Path(),
                      help="With --model: outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs."),
-        click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False),
+        click.option("--inputs", "reference_inputs", type=click.Path(),
                      help="With --reference: the network inputs (.npy, N × d_in; trailing axes flattened)."),
     ]
     for option in reversed(options):
@@ -322,7 +322,7 @@ def _expansion_json(e: Any, values: dict[str, Any] | None, exact: bool, limit: i
 
 
 @main.command()
-@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", type=click.Path(),
               help="Check this model file at every steering point instead of the grid of random models. " + MODEL_HELP)
 @file_options
 @click.option("--residual/--plain", default=None, help="With --model: residual blocks or a plain stack [default: what the file says].")
@@ -479,7 +479,7 @@ def _residual_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _reference_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--reference", "reference_path", type=click.Path(dir_okay=False),
+    return click.option("--reference", "reference_path", type=click.Path(),
                         help="Outputs the model's own code recorded for --inputs (.npy); exit 1 if the loaded model differs.")(func)
 
 
@@ -516,13 +516,13 @@ def _gated(network: Any, reference: str | None, inputs: str | None) -> Any:
 
 
 @main.command()
-@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
-@click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
-@click.option("--reference", "reference_path", required=True, type=click.Path(dir_okay=False),
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path())
+@click.option("--model", "model_path", type=click.Path(), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
+@click.option("--inputs", "inputs_path", required=True, type=click.Path(), help="Network inputs (.npy, N × d_in; trailing axes flattened).")
+@click.option("--reference", "reference_path", required=True, type=click.Path(),
               help="The outputs the model's own code gave for --inputs (.npy, N × d_out).")
 @click.option("--residual/--plain", default=None, help="Residual blocks or a plain stack [default: what the file or its config.json says].")
-@click.option("--keys", "keys_path", type=click.Path(dir_okay=False), help="Key map (TOML): roles → the file's keys.")
+@click.option("--keys", "keys_path", type=click.Path(), help="Key map (TOML): roles → the file's keys.")
 @click.option("--layout", metavar="NAME", help="Force a registered layout (README: weight files) [default: detected].")
 def gate(model_arg: str | None, model_path: str | None, inputs_path: str, reference_path: str, residual: bool | None,
          keys_path: str | None, layout: str | None) -> None:
@@ -550,8 +550,8 @@ def gate(model_arg: str | None, model_path: str | None, inputs_path: str, refere
 
 
 @main.command()
-@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
+@click.argument("model_arg", metavar="[MODEL]", required=False, type=click.Path())
+@click.option("--model", "model_path", type=click.Path(), help=MODEL_HELP + " (The model may also come first, as MODEL.)")
 @click.option("--steer-at", type=int, default=0, show_default=True, help="Layer n whose input x_n gets α s.")
 @click.option("--s", "s_value", required=True, help="Steering vector: a .npy file or comma-separated numbers.")
 @click.option("--inputs", "inputs_value", help="Network inputs (N, d_in) as .npy (or one input, comma-separated).")
@@ -727,13 +727,13 @@ def _calibrate(network: Any, s: Any, inputs: Any, *, steer_at: int, alpha_spec: 
 
 
 @main.command()
-@click.option("--h", "h_path", required=True, type=click.Path(dir_okay=False), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
-@click.option("--q", "q_path", required=True, type=click.Path(dir_okay=False), help="Activations (or inputs) without it: .npy (N, width).")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Run --h and --q through this model to layer --steer-at first. " + MODEL_HELP)
+@click.option("--h", "h_path", required=True, type=click.Path(), help="Activations (or, with --model, inputs) showing the behaviour: .npy (N, width).")
+@click.option("--q", "q_path", required=True, type=click.Path(), help="Activations (or inputs) without it: .npy (N, width).")
+@click.option("--model", "model_path", type=click.Path(), help="Run --h and --q through this model to layer --steer-at first. " + MODEL_HELP)
 @click.option("--steer-at", type=int, help="With --model: the layer n whose input x_n is recorded.")
 @click.option("--normalize", is_flag=True, help="Scale s to unit Euclidean norm.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Where to write s (.npy).")
-@click.option("--inputs", "reference_inputs", type=click.Path(dir_okay=False), help="With --reference: network inputs (.npy) it was recorded for.")
+@click.option("--inputs", "reference_inputs", type=click.Path(), help="With --reference: network inputs (.npy) it was recorded for.")
 @file_options
 @_residual_option
 @_reference_option

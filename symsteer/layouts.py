@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 
 from .blocks import Bilinear, Block, Linear, Residual
 from .errors import InputFileError, SymsteerError
-from .files import read_input, shown
+from .files import brief, read_input, shown
 from .network import Network
 
 __all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "file_dtypes", "ROLES"]
@@ -370,17 +371,36 @@ def _detect(arrays: Mapping[str, np.ndarray], source: str) -> Layout:
 
 
 def read_config(path: str | Path) -> dict[str, Any] | None:
-    """``config.json`` beside a weight file (as data), or None when there is none."""
-    path = Path(path)
-    config = path.parent / "config.json"
-    if not config.is_file():
+    """``config.json`` beside a weight file (as data), or None when there is none. One that is
+    there but is no regular file (a directory, a FIFO) is refused, not skipped."""
+    config = Path(path).parent / "config.json"
+    if not os.path.lexists(config):
         return None
+    return config_object(read_input(config, what="a model config (JSON)"), shown(config))
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {brief(key)} appears twice")
+        out[key] = value
+    return out
+
+
+def config_object(raw: bytes, name: str) -> dict[str, Any]:
+    """A model config's JSON object, with no key twice (as safetensors headers) and an ``n_head``
+    (at the top, under ``model`` or ``config``) that is a positive integer."""
     try:  # bounded: a config is a few hundred bytes
-        data = json.loads(read_input(config, what="a model config (JSON)").decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_unique)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InputFileError(f"{shown(config)}: not valid JSON ({shown(exc)})") from None
+        raise InputFileError(f"{name}: not valid JSON ({shown(exc)})") from None
     if not isinstance(data, dict):
-        raise InputFileError(f"{config}: holds a {type(data).__name__}; expected a JSON object (the model's config)")
+        raise InputFileError(f"{name}: holds a {type(data).__name__}; expected a JSON object (the model's config)")
+    for block in (data, data.get("model"), data.get("config")):
+        heads = block.get("n_head", 1) if isinstance(block, dict) else 1
+        if isinstance(heads, bool) or not (isinstance(heads, int) and heads >= 1 or isinstance(heads, str) and re.fullmatch(r"[1-9][0-9]{0,8}", heads)):
+            raise InputFileError(f"{name}: n_head={brief(heads)}; expected a positive integer")
     return data
 
 

@@ -137,8 +137,10 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         head = handle.read(6)
         if head == b"\x93NUMPY":
             raise InputFileError(f"{source}: holds a single array; expected an .npz archive of named arrays")
+        if head[:4] == b"PK\x05\x06":  # only the end of a zip directory: np.savez() given no arrays
+            raise InputFileError(f"{source}: an empty zip archive (no arrays); expected an .npz archive of named arrays")
         if head[:4] != b"PK\x03\x04":  # numpy would otherwise try it as a pickle
-            raise InputFileError(f"{source}: not a readable .npz archive (it does not start like a zip file)")
+            raise InputFileError(f"{source}: not a readable .npz archive (it {'is empty' if not head else 'does not start like a zip file'})")
         handle.seek(0)
         try:
             with zipfile.ZipFile(handle) as archive:
@@ -249,7 +251,9 @@ _STATE_KEYS = ("state_dict", "model_state_dict", "model")
 def _torch_refusal(exc: BaseException) -> str:
     """torch's error, one line, without its advice to load with ``weights_only=False`` (never)."""
     text = str(exc)
-    unsupported = re.search(r"WeightsUnpickler error: ([^\n]*?)(?: was not an allowed global| Please|\n|$)", text)
+    unsupported = re.search(r"WeightsUnpickler error:\s*([^\n]*?)(?: was not an allowed global| Please|\n|$)", text)
+    if unsupported and unsupported.group(1).startswith("Unsupported operand"):  # not a pickle torch.save writes
+        return f"not a readable PyTorch state dict (its pickle is corrupt: {shown(unsupported.group(1))}); expected a state dict of tensors"
     if "weights_only" in text or unsupported:
         what = unsupported.group(1) if unsupported else "objects outside the allowed tensor types"
         return f"holds Python objects that only unpickling could build ({shown(what)}); refused: files are data, expected a state dict of tensors"
@@ -272,6 +276,9 @@ def read_torch(path: str | Path) -> dict[str, np.ndarray]:
     with open_input(path, what=_MODEL) as handle:
         head = handle.read(4)
         handle.seek(0)
+        if head[:1] != b"\x80" and head != b"PK\x03\x04":  # neither a zip nor a pickle (protocol 2+)
+            raise InputFileError(f"{source}: not a PyTorch file ({'it is empty' if not head else 'it starts neither like a zip nor like a pickle'}); "
+                                 "expected the zip format torch.save writes, or .safetensors")
         if head != b"PK\x03\x04":
             raise InputFileError(
                 f"{source}: a PyTorch file in the legacy format (before torch 1.6), whose sizes cannot be checked before "

@@ -6,7 +6,6 @@ or a sequence option (``--tokens``, ``--positions``, ``--heads``, ``--config``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,12 +98,10 @@ def _config(path: str | None) -> dict[str, Any]:
         raise InputFileError(f"--config: {path} has {file.stat().st_size} bytes; expected a config of at most {MAX_CONFIG_BYTES}")
     from .files import read_input
 
-    try:  # a regular file of bounded size, read once (no window between the checks and the read)
-        data = json.loads(read_input(file, what="--config: a JSON object (the run's config)", limit=MAX_CONFIG_BYTES).decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise InputFileError(f"--config: {path} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputFileError(f"--config: {path} holds a {type(data).__name__}; expected a JSON object")
+    from .layouts import config_object
+
+    # a regular file of bounded size, read once (no window between the checks and the read)
+    data = config_object(read_input(file, what="--config: a JSON object (the run's config)", limit=MAX_CONFIG_BYTES), f"--config: {shown(path)}")
     return data.get("config", data) if isinstance(data.get("config", data), dict) else data
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Collection, Mapping
 
 from .errors import InputFileError
 
-__all__ = ["is_layout", "numbered"]
+__all__ = ["is_layout", "numbered", "biases", "head_problem"]
 
 
 def is_layout(keys: Collection[str], *, required: Collection[str], allowed: Collection[str], pattern: re.Pattern[str]) -> bool:
@@ -45,3 +45,33 @@ def numbered(arrays: Mapping[str, Any], pattern: re.Pattern[str], *, allowed: Co
     if not found or sorted(found) != list(range(len(found))):
         raise InputFileError(f"{source}: layers {sorted(found)}; expected layers numbered 0 … n−1 without gaps ({expected})")
     return [found[i] for i in range(len(found))]
+
+
+def biases(layers: list[Mapping[str, Any]], roles: Collection[str], *, name: Callable[[int], str], source: str,
+           said: Any = None, flag: str = "bias") -> bool:
+    """Whether ``layers`` carry the biases ``roles``: all of them in every layer, or none anywhere
+    (the research classes make them together from one flag and load strictly). A partial set is
+    refused naming the first key missing, and so is a config ``flag`` (a bool ``said``) that
+    disagrees; a missing bias is never taken as zero."""
+    present = [[r in parts for r in roles] for parts in layers]
+    some = any(map(any, present))
+    for i, has in enumerate(present):
+        if some and not all(has):
+            gone = [r for r, h in zip(roles, has) if not h][0]
+            raise InputFileError(f"{source}: {name(i)}.{gone} is missing but the model has other biases; "
+                                 f"expected {', '.join(roles)} in every layer, or none")
+    if isinstance(said, bool) and said != some:
+        raise InputFileError(f"{source}: config.json says {flag}={str(said).lower()} but the file has "
+                             f"{'biases' if some else 'no biases'}")
+    return some
+
+
+def head_problem(heads: int, d: int) -> str | None:
+    """Why ``heads`` RoPE heads do not fit a width ``d`` (None when they do)."""
+    from .files import brief
+
+    if d % heads:
+        return f"n_head={brief(heads)} does not divide d_model={d}; expected a divisor of it"
+    if (d // heads) % 2:
+        return f"n_head={heads} with d_model={d} gives heads of odd width {d // heads}; expected an even width (RoPE rotates halves)"
+    return None

@@ -40,7 +40,7 @@ from .blocks import Attention, Bilinear, Chain, FrozenAttention, Linear, Residua
 from .errors import InputFileError, ShapeError
 from .files import shown
 from .sequence import SequenceModel
-from .state_dicts import is_layout
+from .state_dicts import biases as _all_or_none, is_layout, head_problem
 
 __all__ = ["TensorLanguageConfig", "is_tensor_language", "load_tensor_language", "reference_forward", "gate", "save_tensor_language"]
 
@@ -180,6 +180,9 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[tuple[str, dict[str,
         if bad_bias:
             raise InputFileError(f"{source}: layers.{i} has a bias on {bad_bias[0].split('.')[0]}; only QK biases of bilinear attention are understood")
         out.append((kind, parts))
+    attn = [i for i, (kind, _) in enumerate(out) if kind == "attn"]  # QK biases: all four in every attention layer, or none
+    _all_or_none([out[i][1] for i in attn], ("q1.bias", "k1.bias", "q2.bias", "k2.bias"), name=lambda j: f"layers.{attn[j]}",
+                 source=source)
     return out
 
 
@@ -207,8 +210,8 @@ def load_tensor_language(arrays: Mapping[str, Any], config: TensorLanguageConfig
     embed = _matrix(np.asarray(arrays["embed.weight"]), "embed.weight", (None, None), source)
     vocab, d = embed.shape
     head = _matrix(np.asarray(arrays["head.weight"]), "head.weight", (None, d), source)
-    if d % config.n_head or (d // config.n_head) % 2:
-        raise ShapeError(f"n_head={config.n_head} with d_model={d}: each head needs an even width (RoPE rotates halves)")
+    if why := head_problem(config.n_head, d):  # a flag (--heads) or the config: exit 2, as TensorLanguageConfig's checks
+        raise ShapeError(f"{source}: {why}")
     dh = d // config.n_head
     rotary = Rotary(dh, base=config.rope_base)
     eps = rms_eps(arrays)

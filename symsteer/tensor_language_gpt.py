@@ -61,7 +61,8 @@ from .blocks import Attention, Bilinear, Block, Chain, Fork, LaneMix, Linear, Pl
 from .errors import InputFileError, ShapeError
 from .numbers import FLOAT
 from .sequence import SequenceModel
-from .state_dicts import is_layout, numbered
+from .files import brief
+from .state_dicts import is_layout, numbered, head_problem
 from .tensor_similarity import _float, _require
 
 __all__ = ["GPTConfig", "is_tensor_language_gpt", "load_tensor_language_gpt", "CAP"]
@@ -105,7 +106,8 @@ class GPTConfig:
         flags = {k: given.get(k, False) for k in ("squared_attn", "squared_mlp", "gated", "bilinear", "bilinear_attn")}
         bad = {k: v for k, v in flags.items() if not isinstance(v, bool)}
         if heads < 1 or bad:
-            raise InputFileError(f"{source}: config.json n_head={given['n_head']!r}, {bad or ''}; expected a positive integer and true/false flags")
+            said = ", ".join([f"n_head={brief(given['n_head'])}"] + [f"{k}={brief(v)}" for k, v in bad.items()])
+            raise InputFileError(f"{source}: config.json {said}; expected a positive integer and true/false flags")
         dtype = given.get("dtype")
         if dtype is not None and str(dtype).replace("torch.", "") not in _EPS:
             raise InputFileError(f"{source}: config.json dtype={dtype!r}; expected one of {', '.join(_EPS)}")
@@ -162,8 +164,8 @@ def load_tensor_language_gpt(arrays: Mapping[str, Any], config: GPTConfig, *, so
     if clash:
         raise InputFileError(f"{source}: config.json says {', '.join(clash)}: the file is not the model the config describes")
     H = config.n_head
-    if d % H or (d // H) % 2:
-        raise InputFileError(f"{source}: n_head={H} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
+    if why := head_problem(H, d):
+        raise InputFileError(f"{source}: {why}")
     dh = d // H
     eps = _eps(config, arrays)
     rotary = Rotary(dh, precision="bfloat16", sign=-1)

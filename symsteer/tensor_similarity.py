@@ -11,7 +11,7 @@ key                                            shape         role
                                                              the model was built with ``bias=True``)
 ``body.{i}.attn.v.weight``, ``…attn.o.weight``  (d, d)        values, output
 ``body.{i}.mlp.l.weight``, ``…mlp.r.weight``    (h, d)        bilinear MLP
-``body.{i}.mlp.d.weight``                      (d, h)        its down projection (``.bias`` (d,) optional)
+``body.{i}.mlp.d.weight``                      (d, h)        its down projection (``.bias`` (d,) with the QK ones)
 ``head.weight``                                (d_out, d)    unembedding
 =============================================  ============  =========================================
 
@@ -37,7 +37,8 @@ import numpy as np
 from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .state_dicts import is_layout, numbered
+from .files import brief
+from .state_dicts import biases as _all_or_none, is_layout, numbered, head_problem
 
 __all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
            "is_checkpoint_transformer", "load_checkpoint_transformer"]
@@ -126,6 +127,7 @@ def _layers(arrays: Mapping[str, Any], source: str) -> list[dict[str, Any]]:
         if bad:
             raise InputFileError(f"{source}: body.{i}.{bad[0]}: the research code has no bias there")
         out.append(found[i])
+    _all_or_none(out, [f"{k}.bias" for k in _BIASED], name=lambda i: f"body.{i}", source=source)  # Layer(bias=…): all five or none
     return out
 
 
@@ -136,8 +138,8 @@ def load_tensor_similarity(arrays: Mapping[str, Any], config: TensorSimilarityCo
     embed = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     d = embed.shape[0]
     head = _float(arrays["head.weight"], "head.weight", (None, d), source)
-    if d % config.n_head or (d // config.n_head) % 2:
-        raise ShapeError(f"n_head={config.n_head} with d_model={d}: each head needs an even width (RoPE rotates halves)")
+    if why := head_problem(config.n_head, d):
+        raise ShapeError(why)
     rotary = Rotary(d // config.n_head, base=10_000.0)
     blocks = []
     for i, parts in enumerate(_layers(arrays, source)):
@@ -226,6 +228,8 @@ class TensorSimilarityLayout:
         if residual is False:
             raise InputFileError(f"{source}: tensor-similarity layers are lerp residuals; --plain does not apply")
         settings = TensorSimilarityConfig.of(config)
+        _all_or_none(_layers(arrays, source), [f"{k}.bias" for k in _BIASED], name=lambda i: f"body.{i}", source=source,
+               said=(config or {}).get("bias"))
         model = load_tensor_similarity(arrays, settings, source=source)
         gate(model, arrays, settings)
         return model
@@ -268,19 +272,24 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
     if given.get("attn_type", "bilinear") != "bilinear":
         raise InputFileError(f"{source}: config.json attn_type={given['attn_type']!r}; only bilinear attention is read")
     heads, scale, residual = given.get("n_head"), given.get("attn_scale", 0.35), given.get("residual", "add")
-    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+    if heads is None:
         raise InputFileError(f"{source}: the number of heads is not in the state dict: put the checkpoint's config.json "
-                             f"(model.n_head) beside it or give --heads (got n_head={heads!r})")
+                             "(model.n_head) beside it or give --heads")
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise InputFileError(f"{source}: config.json n_head={brief(heads)}; expected a positive integer")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or residual not in ("add", "lerp"):
         raise InputFileError(f"{source}: config.json attn_scale={scale!r}, residual={residual!r}; expected a number and add or lerp")
     _require(arrays, ("embed.weight", "unembed.weight"), source, "CheckpointTransformer", _CKPT_EXPECTED)
     E = _float(arrays["embed.weight"], "embed.weight", (None, None), source)
     vocab, d = E.shape
     U = _float(arrays["unembed.weight"], "unembed.weight", (None, d), source)
-    if d % heads or (d // heads) % 2:
-        raise InputFileError(f"{source}: n_head={heads} with d_model={d}; expected heads of an even width (RoPE rotates halves)")
+    if why := head_problem(heads, d):
+        raise InputFileError(f"{source}: {why}")
     found = numbered(arrays, _CKPT_KEY, allowed=_CKPT_TOP, source=source, what="a CheckpointTransformer", expected=_CKPT_EXPECTED,
                      role=lambda m: f"{m.group(2)}.{m.group(3)}")
+    qk = ("q1.bias", "k1.bias", "q2.bias", "k2.bias")  # use_bias_qk: all four in every layer, or none
+    _all_or_none(found, qk, name=lambda i: f"layers.{i}", source=source, said=given.get("use_bias_qk"), flag="use_bias_qk")
+    _require(arrays, ("final_norm.running_mean_energy",), source, "CheckpointTransformer", _CKPT_EXPECTED)
     rotary = Rotary(d // heads, base=10_000.0)
     blocks = []
     for i in range(len(found)):
@@ -295,7 +304,7 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
                   if f"{k}.bias" in parts}
         attn = Attention(**w, heads=heads, rotary=rotary, biases=biases, name=name)
         blocks.append(Residual.scaled(attn, float(scale)) if residual == "add" else Residual.lerp(attn, float(scale)))
-    energy = np.ravel(_float(np.reshape(arrays.get("final_norm.running_mean_energy", np.ones(1)), (-1,)),
+    energy = np.ravel(_float(np.reshape(arrays["final_norm.running_mean_energy"], (-1,)),
                              "final_norm.running_mean_energy", (1,), source))[0]
     if not energy + BOS_EPS > 0:
         raise InputFileError(f"{source}: final_norm.running_mean_energy = {energy}; expected energy + 1e-6 > 0")

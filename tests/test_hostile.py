@@ -248,7 +248,7 @@ HOSTILE: list[tuple] = [
     ("text 1e4000 in float64", {}, S + ["1e4000,1"], 2, "is too large for float64; expected |x| < 1.8e308, or exact numbers"),
     # .npz weights
     ("npz not a zip", {"m.npz": b"\x80\x04pickle"}, M, 3, "m.npz: not a readable .npz archive (it does not start like a zip file)"),
-    ("npz empty file", {"m.npz": b""}, M, 3, "not a readable .npz archive"),
+    ("npz empty file", {"m.npz": b""}, M, 3, "m.npz: not a readable .npz archive (it is empty)"),
     ("npz zip header only", {"m.npz": b"PK\x03\x04" + b"\0" * 26}, M, 3, "m.npz: not a readable .npz archive (BadZipFile"),
     ("npz corrupt deflate", {"m.npz": corrupt_deflate()}, M, 3, "m.npz: "),
     ("npz encrypted", {"m.npz": patched_zip(npz(**GOOD), flags=1)}, M, 3, "is encrypted; expected an unencrypted archive"),
@@ -269,8 +269,8 @@ HOSTILE: list[tuple] = [
     ("npz negative shape", {"m.npz": npz({"layers.0.W.npy": npy_header("<f8", (-1, 2))})}, M, 3, "m.npz: "),
     ("npz escape in member name", {"m.npz": npz(**GOOD, **{"\x1b[2Jx": np.ones(2)})}, M, 3, "\\x1b[2Jx", MULTI),
     ("npz Cyrillic in name", {"m.npz": npz(**{**GOOD, "l\u0430yers.0.P": np.ones((2, 2))})}, M, 3, "l\\u0430yers.0.P", MULTI),
-    ("npz empty archive", {"m.npz": npz()}, M, 3, "m.npz: not a readable .npz archive (it does not start like a zip file)"),
-    ("npz is a directory", {"m.npz": directory}, M, 2, "is a directory"),
+    ("npz empty archive", {"m.npz": npz()}, M, 3, "m.npz: an empty zip archive (no arrays); expected an .npz archive of named arrays"),
+    ("npz is a directory", {"m.npz": directory}, M, 3, "m.npz: is a directory, not a regular file; expected a model file"),
     ("npz parent is a file", {"d": b"x"}, ["expand", "--model", "d/m.npz"], 3, "d/m.npz: not a path to a file"),
     ("npz FIFO", {"m.npz": fifo}, M, 3, "m.npz: is a FIFO (named pipe), not a regular file; expected a model file", SLOW),
     ("npz /dev/zero", {"m.npz": link_to("/dev/zero")}, M, 3, "m.npz: is a character device, not a regular file", SLOW),
@@ -344,10 +344,14 @@ HOSTILE: list[tuple] = [
      "uses compression method 99"),
     ("torch truncated", {"m.pt": lambda p: (torch_file(torch_good)(p), p.write_bytes(p.read_bytes()[:300]))}, MT, 3, "m.pt: not a readable PyTorch"),
     ("torch FIFO", {"m.pt": fifo}, MT, 3, "m.pt: is a FIFO", SLOW),
+    ("torch empty file", {"m.pt": b""}, MT, 3, "m.pt: not a PyTorch file (it is empty)"),
+    ("torch neither zip nor pickle", {"m.pt": b"garbage!"}, MT, 3, "m.pt: not a PyTorch file (it starts neither like a zip nor like a pickle)"),
+    ("torch garbage data.pkl", {"m.pt": npz({"archive/data.pkl": b"garbage", "archive/version": b"3\n", "archive/byteorder": b"little"})}, MT, 3,
+     "m.pt: not a readable PyTorch state dict (its pickle is corrupt: Unsupported operand 103)"),
     # key maps
     ("keys /dev/zero", {**FILES_GOOD, "k.toml": link_to("/dev/zero")}, KEYS, 3, "k.toml: is a character device, not a regular file; expected a key map", SLOW),
     ("keys FIFO", {**FILES_GOOD, "k.toml": fifo}, KEYS, 3, "k.toml: is a FIFO (named pipe), not a regular file; expected a key map", SLOW),
-    ("keys directory", {**FILES_GOOD, "k.toml": directory}, KEYS, 2, "is a directory"),
+    ("keys directory", {**FILES_GOOD, "k.toml": directory}, KEYS, 3, "k.toml: is a directory, not a regular file"),
     ("keys missing", FILES_GOOD, KEYS, 3, "k.toml: no such file; expected a key map"),
     ("keys not TOML", {**FILES_GOOD, "k.toml": "W = \n"}, KEYS, 3, "k.toml: not valid TOML"),
     ("keys not UTF-8", {**FILES_GOOD, "k.toml": b'W = "\xff"\n'}, KEYS, 3, "k.toml: not valid TOML"),
@@ -396,6 +400,16 @@ HOSTILE: list[tuple] = [
      "d/config.json: not valid JSON"),
     ("config.json too large", {"d/m.npz": npz(**GOOD), "d/config.json": b" " * (1 << 20) + b"{}"}, ["expand", "--model", "d/m.npz"], 3,
      "bytes; expected a model config (JSON) of at most 1048576 bytes"),
+    *[(f"config.json {what}", {"d/m.npz": (ROOT / "tests/data/tensor_language_block2/model.npz").read_bytes(), "d/config.json": cfg},
+       ["expand", "--model", "d/m.npz", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], code, message, *extra)
+      for what, cfg, code, message, *extra in (
+          ("duplicate key", '{"n_head": 2, "n_head": 4}', 3, "d/config.json: not valid JSON (the key 'n_head' appears twice)"),
+          ("n_head NaN", '{"n_head": NaN}', 3, "d/config.json: n_head=nan; expected a positive integer"),
+          ("n_head 5000 digits", '{"n_head": ' + "9" * 5000 + "}", 2, "d/m.npz: n_head=" + "9" * 39 + "… does not divide d_model=8"),
+          ("n_head 10^20", '{"n_head": 100000000000000000000}', 2, "n_head=100000000000000000000 does not divide d_model=8"),
+          ("n_head 3", '{"n_head": 3}', 2, "n_head=3 does not divide d_model=8; expected a divisor of it"),
+          ("is a directory", directory, 3, "d/config.json: is a directory, not a regular file; expected a model config (JSON)"),
+          ("is a FIFO", fifo, 3, "d/config.json: is a FIFO (named pipe), not a regular file", SLOW))],
     # sequence models: token ids
     *[(f"tokens {shown_}", {}, ["expand", "--model", str(ROOT / "tests/data/tensor_language_block2/model.npz"), "--heads", "2", "--tokens", t,
                             "--s", "1,0,0,0,0,0,0,0"], 2, "--tokens: entry 1 is")

@@ -494,3 +494,29 @@ def test_softcap_certified_series_finds_tanh_poles_and_bounds_the_tail():
     for a in (cert.rho, -cert.rho / 2):
         direct = block[1].forward(block[0].forward(np.array([0.3 + a, -0.2 + 0.5 * a]), numbers=FLOAT), numbers=FLOAT)
         assert np.all(np.abs(sum(series[m] * a**m for m in range(len(series))) - direct) <= cert.error_bound(a))
+
+
+def test_biases_are_all_or_none_and_the_energy_buffer_is_required():
+    """A missing bias or BOS-norm buffer is refused, never filled in (zero, energy 1)."""
+    sd = ref.checkpoint_state(np.random.default_rng(19))
+    cfg = {"model": {"n_head": 2}}
+    with pytest.raises(InputFileError, match=r"layers\.0\.q2\.bias is missing"):
+        model_arrays({k: v for k, v in sd.items() if k != "layers.0.q2.bias"}, source="ckpt", config=cfg)
+    with pytest.raises(InputFileError, match="no final_norm.running_mean_energy"):
+        model_arrays({k: v for k, v in sd.items() if k != "final_norm.running_mean_energy"}, source="ckpt", config=cfg)
+    with pytest.raises(InputFileError, match="use_bias_qk=false"):
+        model_arrays(sd, source="ckpt", config={"model": {"n_head": 2, "use_bias_qk": False}})
+    dec = ref.decomposition_state(np.random.default_rng(9), bias=True)
+    with pytest.raises(InputFileError, match=r"transformer\.h\.1\.mlp\.p\.bias is missing"):
+        model_arrays({k: v for k, v in dec.items() if k != "transformer.h.1.mlp.p.bias"}, source="m",
+                     config=_decomposition_config(bias=True))
+
+
+def test_config_n_head_that_is_no_positive_integer_is_named():
+    from symsteer.tensor_language_gpt import GPTConfig
+
+    sd = ref.checkpoint_state(np.random.default_rng(19))
+    with pytest.raises(InputFileError, match=r"config.json n_head='2'; expected a positive integer$"):
+        model_arrays(sd, source="ckpt", config={"model": {"n_head": "2"}})
+    with pytest.raises(InputFileError, match=r"^m: config.json n_head=-1; expected a positive integer and true/false flags$"):
+        GPTConfig.of({"n_head": -1}, source="m")

@@ -85,7 +85,7 @@ def test_expand_config_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--heads", "3", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], 2, "n_head=3 with d_model=8"),
+    (["--heads", "3", "--tokens", "1,2", "--s", "1,0,0,0,0,0,0,0"], 2, "n_head=3 does not divide d_model=8"),
     (["--heads", "2", "--tokens", "1,9", "--s", "1,0,0,0,0,0,0,0"], 2, "outside the vocabulary 0 … 6"),
     (["--heads", "2", "--tokens", "1,x", "--s", "1,0,0,0,0,0,0,0"], 2, "entry 1 is 'x'"),
     (["--heads", "2", "--tokens", "1,2", "--s", "1,0"], 2, "--s has shape (2,)"),

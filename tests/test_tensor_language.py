@@ -94,6 +94,7 @@ def test_refused_files() -> None:
         ({k: v for k, v in arrays.items() if not k.startswith("layers.2.")}, "layers 2 are missing"),
         ({k: v for k, v in arrays.items() if not k.startswith("layers.0.q2") and not k.startswith("layers.0.k2")}, "softmax attention"),
         (arrays | {"layers.0.v.bias": np.ones(8, dtype=np.float32)}, "bias on v"),
+        (arrays | {f"layers.0.{k}.bias": np.ones(8, dtype=np.float32) for k in ("q1", "k1", "q2")}, r"layers\.0\.k2\.bias is missing"),
         (arrays | {"layers.1.q1.weight": np.ones((8, 8), dtype=np.float32)}, "mixes attention and MLP keys"),
         (arrays | {"layers.0.o.weight": np.ones((8, 4), dtype=np.float32)}, r"layers.0.o.weight has shape \(8, 4\)"),
         (arrays | {"extra": np.ones(2)}, "'extra' is not part of a tensor_language model"),

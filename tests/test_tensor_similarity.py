@@ -113,6 +113,8 @@ def test_what_the_layout_refuses(tmp_path):
         load_tensor_similarity({**state, "body.0.attn.v.bias": state["body.0.attn.q1.bias"]}, TensorSimilarityConfig.of({"n_head": 2}))
     with pytest.raises(InputFileError, match="shape"):
         load_tensor_similarity({**state, "body.0.attn.o.weight": state["body.0.mlp.l.weight"]}, TensorSimilarityConfig.of({"n_head": 2}))
+    with pytest.raises(InputFileError, match=r"body\.1\.mlp\.d\.bias is missing"):  # Layer(bias=…): all five or none
+        load_tensor_similarity({k: v for k, v in state.items() if k != "body.1.mlp.d.bias"}, TensorSimilarityConfig.of({"n_head": 2}))
     with pytest.raises(ShapeError, match="even width"):  # 8 heads of width 1: RoPE needs pairs
         load_tensor_similarity(state, TensorSimilarityConfig.of({"n_head": 8}))
 
