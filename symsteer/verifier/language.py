@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import ClaimFileError
+from ..files import shown
 
 __all__ = [
     "FUNCTIONS",
@@ -301,7 +302,7 @@ class _Builder:
     def fail(self, tree: ast.AST, message: str) -> StatementError:
         col = getattr(tree, "col_offset", None)
         where = f" at column {col + 1}" if col is not None else ""
-        return StatementError(f"{message}{where} of '{self.source}'")
+        return StatementError(f"{message}{where} of '{shown(self.source, name=True)}'")
 
     def node(self, tree: ast.AST, op: str, args: tuple[Node, ...] = (), value: Any = None, type: str = "") -> Node:
         text = ast.get_source_segment(self.source, tree) or ""
@@ -487,7 +488,7 @@ def _check_positions(builder: _Builder, tree: ast.Call, where: Node) -> None:
                 raise builder.fail(tree, f"at(…, {where.text}): expected a literal list of integer positions such as [0, 2]")
             SteerSet.of([int(v) for v in where.value])
     except ShapeError as exc:
-        raise builder.fail(tree, f"at(…, {where.text}): {exc}") from None
+        raise builder.fail(tree, f"at(…, {shown(where.text, name=True)}): {exc}") from None
 
 
 def _accepts(want: str, arg: Node) -> bool:
