@@ -64,6 +64,7 @@ def test_hostile_models_are_refused_with_one_line(tmp_path, model, words):
     ("F(X + alpha*at(s, [1, 1])) == F(X)", "more than once"),
     ("F(X + alpha*at(s, [-1])) == F(X)", "is negative"),
     ("F(X + alpha*at(s, 'first')) == F(X)", "'first' is not a position"),
+    ("F(X + \u0430lpha*at(s, 'last')) == F(X)", "unknown name '\\u0430lpha' (closest: alpha) at column 7 of 'F(X + \\u0430lpha"),
     ("F(X + alpha*at(s, 'l\u0430st')) == F(X)", "at(…, 'l\\u0430st'): positions='l\\u0430st': 'l\\u0430st' is not a position"),
     ("row(F(X), 2) == row(F(X), 0)", "position 2 is out of range for T = 2"),
     ("f(x) == f(x)", "names of a network of bilinear layers"),
