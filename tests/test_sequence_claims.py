@@ -4,7 +4,9 @@ claim replays without symsteer."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from fractions import Fraction
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +138,62 @@ def test_hostile_norm_models_are_refused_with_one_line(tmp_path, model, statemen
 def test_limits_outside_their_meaning_are_not_decided(tmp_path, statement, words):
     v = verify(load_claim(_file(tmp_path, statement=statement, model=NORMED)))
     assert v.found in ("error", "undecided") and words in v.detail, v.detail
+
+
+# -- the time limit inside long polynomial products (flint's C calls cannot be interrupted) ------
+
+
+def _ring_rows(rows: int = 4):
+    import numpy as np
+    import sympy
+
+    from symsteer.numbers import PolyRing
+
+    syms = sympy.symbols(f"x0:{rows}")
+    ring = PolyRing(syms)
+    return ring, ring.array(np.array([[s, 1] for s in syms], dtype=object)), ring.array(np.eye(2, dtype=int))
+
+
+def test_a_polynomial_product_stops_at_its_first_row_after_the_deadline(monkeypatch):
+    from symsteer import numbers
+    from symsteer.errors import DeadlineError
+
+    ring, v, M = _ring_rows()
+    clock = itertools.count()  # one tick per look at the clock: the limit passes after two rows
+    monkeypatch.setattr(numbers.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(numbers, "STOP", 1.5)
+    done = []
+    real = numbers.Numbers.apply
+    monkeypatch.setattr(numbers.Numbers, "apply", lambda self, M, row: done.append(1) or real(self, M, row))
+    with pytest.raises(DeadlineError):
+        ring.apply(M, v)
+    assert len(done) == 2
+
+
+def test_a_lerp_residual_over_polynomials_checks_the_clock(monkeypatch):
+    import numpy as np
+
+    from symsteer import numbers
+    from symsteer.blocks import Linear, Residual
+    from symsteer.errors import DeadlineError
+
+    ring, v, M = _ring_rows()
+    block = Residual.lerp(Linear(np.eye(2, dtype=object), name="L"), Fraction(1, 2))
+    assert block.forward(v, numbers=ring).shape == v.shape
+    monkeypatch.setattr(numbers, "STOP", numbers.time.monotonic() - 1)
+    with pytest.raises(DeadlineError):
+        block.forward(v, numbers=ring)
+
+
+def test_the_time_limit_sets_the_clock_the_products_check():
+    from symsteer import numbers
+    from symsteer.verifier import deadline
+
+    assert numbers.STOP is None
+    with deadline(50):
+        outer = numbers.STOP
+        with deadline(100):
+            assert numbers.STOP == outer  # an outer limit that ends sooner stays
+        with deadline(1):
+            assert numbers.STOP < outer
+    assert numbers.STOP is None
