@@ -372,6 +372,15 @@ def by_rows(v: np.ndarray, step: Any) -> np.ndarray:
     return np.stack(rows) if rows else step(v)
 
 
+def by_entries(shape: tuple[int, ...], step: Any) -> np.ndarray:
+    """An object array of ``step(index)``, the clock checked before each entry (see :data:`STOP`)."""
+    out = np.empty(shape, dtype=object)
+    for i in np.ndindex(shape):
+        in_time()
+        out[i] = step(i)
+    return out
+
+
 class PolyRing(Numbers):
     """Sparse multivariate polynomials with rational coefficients over the given symbols.
 
@@ -401,9 +410,9 @@ class PolyRing(Numbers):
             self.gens = tuple(gens[: len(self.symbols)])
 
     def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
-        if v.ndim < 2:
-            return super().apply(M, v)
-        return by_rows(v, lambda row: self.apply(M, row))
+        if v.ndim > 1:
+            return by_rows(v, lambda row: self.apply(M, row))
+        return by_entries((len(M),), lambda j: v @ M[j])
 
     def check_products(self, left: np.ndarray, right: np.ndarray, pairs: Sequence[tuple[int, int]]) -> None:
         # flint's C code cannot be interrupted: refuse a product that would blow up before it starts

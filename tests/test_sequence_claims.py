@@ -154,20 +154,18 @@ def _ring_rows(rows: int = 4):
     return ring, ring.array(np.array([[s, 1] for s in syms], dtype=object)), ring.array(np.eye(2, dtype=int))
 
 
-def test_a_polynomial_product_stops_at_its_first_row_after_the_deadline(monkeypatch):
+def test_a_polynomial_product_stops_at_its_first_check_after_the_deadline(monkeypatch):
     from symsteer import numbers
     from symsteer.errors import DeadlineError
 
     ring, v, M = _ring_rows()
-    clock = itertools.count()  # one tick per look at the clock: the limit passes after two rows
+    clock = itertools.count()  # one tick per look at the clock
     monkeypatch.setattr(numbers.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(numbers, "STOP", 1.5)
-    done = []
-    real = numbers.Numbers.apply
-    monkeypatch.setattr(numbers.Numbers, "apply", lambda self, M, row: done.append(1) or real(self, M, row))
+    monkeypatch.setattr(numbers, "STOP", 2.5)
     with pytest.raises(DeadlineError):
         ring.apply(M, v)
-    assert len(done) == 2
+    # looked before row 0 (0), its two entries (1, 2), row 1 (3 > 2.5): stopped there
+    assert next(clock) == 4
 
 
 def test_a_lerp_residual_over_polynomials_checks_the_clock(monkeypatch):
@@ -179,7 +177,8 @@ def test_a_lerp_residual_over_polynomials_checks_the_clock(monkeypatch):
 
     ring, v, M = _ring_rows()
     block = Residual.lerp(Linear(np.eye(2, dtype=object), name="L"), Fraction(1, 2))
-    assert block.forward(v, numbers=ring).shape == v.shape
+    out = block.forward(v, numbers=ring)  # (1 − 1/2) v + 1/2 v
+    assert out.shape == v.shape and all(a == b for a, b in zip(out.ravel(), v.ravel()))
     monkeypatch.setattr(numbers, "STOP", numbers.time.monotonic() - 1)
     with pytest.raises(DeadlineError):
         block.forward(v, numbers=ring)
@@ -197,3 +196,19 @@ def test_the_time_limit_sets_the_clock_the_products_check():
         with deadline(1):
             assert numbers.STOP < outer
     assert numbers.STOP is None
+
+
+def test_attention_over_polynomials_mixes_positions_one_row_at_a_time(monkeypatch):
+    import numpy as np
+
+    from symsteer import numbers
+    from symsteer.blocks.attention import _rows_matmul
+    from symsteer.errors import DeadlineError
+
+    ring, v, _ = _ring_rows()
+    p = ring.array(np.arange(32, dtype=object).reshape(2, 4, 4))
+    stack = np.stack([v, v])
+    assert (_rows_matmul(p, stack) == p @ stack).all()
+    monkeypatch.setattr(numbers, "STOP", numbers.time.monotonic() - 1)
+    with pytest.raises(DeadlineError):
+        _rows_matmul(p, stack)
