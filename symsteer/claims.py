@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ClaimFileError, DeadlineError, InputFileError, SymsteerError
-from .files import read_input, shown, write_output
+from .files import echo, read_input, shown, write_output
 from .verifier import DEFAULT_TIMEOUT, Decision, Problem, deadline, decide
 from .verifier.evaluation import Case
 from .verifier.language import MODEL_NAMES, SEQUENCE_NAMES, Node, StatementError, free_names, parse_statement
@@ -275,13 +275,13 @@ def load_claim(path: str | Path) -> Claim:
 
     for key in data:
         if key not in _FIELDS:
-            raise fail(key, f"unknown field '{key}'{_closest(key, _FIELDS)}; expected one of {', '.join(_FIELDS)}")
+            raise fail(key, f"unknown field {echo(key)}{_closest(key, _FIELDS)}; expected one of {', '.join(_FIELDS)}")
     for key in _REQUIRED:
         if key not in data:
             raise ClaimFileError(f"{path}: missing field '{key}' ({_FIELDS[key]})")
     for key in ("id", "title", "quote", "statement", "expected", "reading", "note"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
-            raise fail(key, f"{key} = {data[key]!r}; expected a non-empty string ({_FIELDS[key]})")
+            raise fail(key, f"{key} = {echo(data[key])}; expected a non-empty string ({_FIELDS[key]})")
         # the text is printed on terminals and typeset by LaTeX: an escape sequence, a bell or
         # a bidi override would act there instead of being read
         bad = next((c for c in data.get(key, "") if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Co", "Cn")), None)
@@ -289,21 +289,24 @@ def load_claim(path: str | Path) -> Claim:
             raise fail(key, f"{key} contains the control or format character {shown(bad)} at position "
                             f"{data[key].index(bad) + 1}; expected printable text")
     if not _ID.match(data["id"]):
-        raise fail("id", f"id = {data['id']!r}; expected lowercase letters, digits and '-' (e.g. c01-homogeneity)")
+        raise fail("id", f"id = {echo(data['id'])}; expected lowercase letters, digits and '-' (e.g. c01-homogeneity)")
     if data["id"] != path.stem:
-        raise fail("id", f"id = {data['id']!r} but the file is named {path.name}; expected the id to equal the file name")
+        raise fail("id", f"id = {echo(data['id'])} but the file is named {path.name}; expected the id to equal the file name")
     if data["expected"] not in VERDICTS:
-        raise fail("expected", f"expected = {data['expected']!r}; expected one of {', '.join(VERDICTS)}{_closest(data['expected'], VERDICTS)}")
+        raise fail("expected", f"expected = {echo(data['expected'])}; expected one of {', '.join(VERDICTS)}{_closest(data['expected'], VERDICTS)}")
     assumptions = data.get("assumptions", [])
     if not isinstance(assumptions, list) or not all(isinstance(a, str) for a in assumptions):
-        raise fail("assumptions", f"assumptions = {assumptions!r}; expected a list of statements (strings)")
+        raise fail("assumptions", f"assumptions = {echo(assumptions)}; expected a list of statements (strings)")
     row = data.get("row")
     if row is not None and (isinstance(row, bool) or not isinstance(row, int) or row < 1):
-        raise fail("row", f"row = {row!r}; expected a positive integer")
+        raise fail("row", f"row = {echo(row)}; expected a positive integer")
     timeout = data.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 3600):
-        raise fail("timeout", f"timeout = {timeout!r}; expected seconds, 0 < timeout ≤ 3600")
-    sequence = isinstance(data["model"], dict) and data["model"].get("kind", "network") == "sequence"
+        raise fail("timeout", f"timeout = {echo(timeout)}; expected seconds, 0 < timeout ≤ 3600")
+    kind = data["model"].get("kind", "network") if isinstance(data["model"], dict) else "network"
+    if kind not in ("network", "sequence"):
+        raise fail("kind", f"kind = {echo(kind)}; expected 'sequence' (or leave it out for a network)", "model")
+    sequence = kind == "sequence"
     model = _sequence_model(data["model"], fail) if sequence else _model(data["model"], fail)
     try:
         node = parse_statement(data["statement"])
@@ -314,7 +317,7 @@ def load_claim(path: str | Path) -> Claim:
         try:
             nodes.append(parse_statement(a))
         except StatementError as exc:
-            raise fail("assumptions", f"assumption {a!r}: {exc}") from None
+            raise fail("assumptions", f"assumption {echo(a)}: {exc}") from None
     try:  # substitutions that form a cycle, generic(...) inside an assumption: the file is wrong
         Problem(node, tuple(nodes), [], 0.0)
     except StatementError as exc:
@@ -363,10 +366,10 @@ def load_claim(path: str | Path) -> Claim:
 
 def _model(table: Any, fail: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise fail("model", f"model = {table!r}; expected a table [model] with {', '.join(_MODEL_FIELDS)}")
+        raise fail("model", f"model = {echo(table)}; expected a table [model] with {', '.join(_MODEL_FIELDS)}")
     for key in table:
-        if key not in _MODEL_FIELDS:
-            raise fail(key, f"unknown field '{key}' in [model]{_closest(key, _MODEL_FIELDS)}; expected one of {', '.join(_MODEL_FIELDS)}", "model")
+        if key not in _MODEL_FIELDS and key != "kind":
+            raise fail(key, f"unknown field {echo(key)} in [model]{_closest(key, _MODEL_FIELDS)}; expected one of {', '.join(_MODEL_FIELDS)}", "model")
     for key in ("layers", "sizes"):
         if key not in table:
             raise fail("model", f"[model] misses '{key}' ({_MODEL_FIELDS[key]})")
@@ -374,25 +377,25 @@ def _model(table: Any, fail: Any) -> dict[str, Any]:
     layers = [layers] if isinstance(layers, int) and not isinstance(layers, bool) else layers
     if not isinstance(layers, list) or not layers or not all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_DEPTH for v in layers):
-        raise fail("layers", f"layers = {table['layers']!r}; expected a list of depths 0 … {MAX_DEPTH}", "model")
+        raise fail("layers", f"layers = {echo(table['layers'])}; expected a list of depths 0 … {MAX_DEPTH}", "model")
     sizes = table["sizes"]
     if not isinstance(sizes, list) or not sizes or not all(
             isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_WIDTH for v in s)
             for s in sizes):
-        raise fail("sizes", f"sizes = {sizes!r}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_WIDTH}", "model")
+        raise fail("sizes", f"sizes = {echo(sizes)}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_WIDTH}", "model")
     flags = {}
     for key in ("residual", "bias"):
         value = table.get(key, False)
         value = [value] if isinstance(value, bool) else value
         if not isinstance(value, list) or not value or not all(isinstance(v, bool) for v in value):
-            raise fail(key, f"{key} = {table.get(key)!r}; expected true, false or [false, true]", "model")
+            raise fail(key, f"{key} = {echo(table.get(key))}; expected true, false or [false, true]", "model")
         flags[key] = tuple(dict.fromkeys(value))
     unembed = table.get("unembed")
     if unembed is not None and (isinstance(unembed, bool) or not isinstance(unembed, int) or not 1 <= unembed <= MAX_WIDTH):
-        raise fail("unembed", f"unembed = {unembed!r}; expected an output width 1 … {MAX_WIDTH}", "model")
+        raise fail("unembed", f"unembed = {echo(unembed)}; expected an output width 1 … {MAX_WIDTH}", "model")
     embed = table.get("embed")
     if embed is not None and (isinstance(embed, bool) or not isinstance(embed, int) or not 1 <= embed <= MAX_WIDTH):
-        raise fail("embed", f"embed = {embed!r}; expected an input width 1 … {MAX_WIDTH}", "model")
+        raise fail("embed", f"embed = {echo(embed)}; expected an input width 1 … {MAX_WIDTH}", "model")
     norm = _choices(table, "norm", (False, True), False, fail, "true, false or [false, true]")
     final_norm, gain = (_choices(table, key, (False, True), False, fail, "true or false") for key in ("final_norm", "gain"))
     if len(final_norm) > 1 or len(gain) > 1:
@@ -413,7 +416,7 @@ def _choices(table: dict, key: str, allowed: tuple, default: Any, fail: Any, wha
     value = table.get(key, default)
     values = value if isinstance(value, list) else [value]
     if not values or any(isinstance(v, bool) != isinstance(allowed[0], bool) or v not in allowed for v in values):
-        raise fail(key, f"{key} = {table.get(key)!r}; expected {what}", "model")
+        raise fail(key, f"{key} = {echo(table.get(key))}; expected {what}", "model")
     return tuple(dict.fromkeys(values))
 
 
@@ -421,7 +424,7 @@ def _sequence_model(table: dict, fail: Any) -> dict[str, Any]:
     """[model] of a sequence model: lengths, sizes, blocks, pattern, heads, rope, residual, lerp, unembed."""
     for key in table:
         if key not in _SEQUENCE_FIELDS:
-            raise fail(key, f"unknown field '{key}' in [model] of a sequence model{_closest(key, _SEQUENCE_FIELDS)}; "
+            raise fail(key, f"unknown field {echo(key)} in [model] of a sequence model{_closest(key, _SEQUENCE_FIELDS)}; "
                             f"expected one of {', '.join(_SEQUENCE_FIELDS)}", "model")
     for key in ("lengths", "sizes", "blocks"):
         if key not in table:
@@ -429,27 +432,27 @@ def _sequence_model(table: dict, fail: Any) -> dict[str, Any]:
     lengths = table["lengths"]
     if not isinstance(lengths, list) or not lengths or not all(
             isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_LENGTH for v in lengths):
-        raise fail("lengths", f"lengths = {lengths!r}; expected a list of sequence lengths 1 … {MAX_LENGTH}", "model")
+        raise fail("lengths", f"lengths = {echo(lengths)}; expected a list of sequence lengths 1 … {MAX_LENGTH}", "model")
     sizes = table["sizes"]
     if not isinstance(sizes, list) or not sizes or not all(
             isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SEQUENCE_WIDTH
                                                        for v in s) for s in sizes):
-        raise fail("sizes", f"sizes = {sizes!r}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_SEQUENCE_WIDTH}", "model")
+        raise fail("sizes", f"sizes = {echo(sizes)}; expected a list of [d, h] pairs with 1 ≤ d, h ≤ {MAX_SEQUENCE_WIDTH}", "model")
     blocks = table["blocks"]
     lists = blocks if isinstance(blocks, list) and blocks and all(isinstance(b, list) for b in blocks) else [blocks]
     for kinds in lists:
         if not isinstance(kinds, list) or not 1 <= len(kinds) <= MAX_BLOCKS:
-            raise fail("blocks", f"blocks = {blocks!r}; expected a list of 1 … {MAX_BLOCKS} block kinds such as "
+            raise fail("blocks", f"blocks = {echo(blocks)}; expected a list of 1 … {MAX_BLOCKS} block kinds such as "
                                  "['attention', 'mlp'], or a list of such lists", "model")
         for kind in kinds:
             if kind not in ("attention", "mlp"):
-                raise fail("blocks", f"blocks: unknown block kind {kind!r}{_closest(kind, ('attention', 'mlp'))}; "
+                raise fail("blocks", f"blocks: unknown block kind {echo(kind)}{_closest(kind, ('attention', 'mlp'))}; "
                                      "expected 'attention' or 'mlp'", "model")
     patterns = _choices(table, "pattern", PATTERNS, "bilinear", fail, "'" + "', '".join(PATTERNS) + "' or a list of them")
     heads = table.get("heads", 1)
     heads = heads if isinstance(heads, list) else [heads]
     if not heads or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SEQUENCE_WIDTH for v in heads):
-        raise fail("heads", f"heads = {table.get('heads')!r}; expected a number of heads 1 … {MAX_SEQUENCE_WIDTH} (or a list)", "model")
+        raise fail("heads", f"heads = {echo(table.get('heads'))}; expected a number of heads 1 … {MAX_SEQUENCE_WIDTH} (or a list)", "model")
     rope = _choices(table, "rope", (False, True), False, fail, "true, false or [false, true]")
     residual = table.get("residual", "add")
     residual = [{True: "add", False: "none"}.get(v, v) if isinstance(v, bool) else v
@@ -461,9 +464,9 @@ def _sequence_model(table: dict, fail: Any) -> dict[str, Any]:
             raise ValueError
         lam = Fraction(lam)
     except (ValueError, ZeroDivisionError):
-        raise fail("lerp", f"lerp = {table.get('lerp')!r}; expected λ as an exact fraction such as \"1/2\" or \"7/20\"", "model") from None
+        raise fail("lerp", f"lerp = {echo(table.get('lerp'))}; expected λ as an exact fraction such as \"1/2\" or \"7/20\"", "model") from None
     if not 0 <= lam <= 1:
-        raise fail("lerp", f"lerp = {table.get('lerp')!r}; expected 0 ≤ λ ≤ 1", "model")
+        raise fail("lerp", f"lerp = {echo(table.get('lerp'))}; expected 0 ≤ λ ≤ 1", "model")
     for d, _ in sizes:
         for H in heads:
             if d % H:
@@ -475,7 +478,7 @@ def _sequence_model(table: dict, fail: Any) -> dict[str, Any]:
         raise fail("rope", "rope = true with pattern = 'frozen': a frozen pattern has no queries or keys to rotate", "model")
     unembed = table.get("unembed")
     if unembed is not None and (isinstance(unembed, bool) or not isinstance(unembed, int) or not 1 <= unembed <= MAX_SEQUENCE_WIDTH):
-        raise fail("unembed", f"unembed = {unembed!r}; expected an output width 1 … {MAX_SEQUENCE_WIDTH}", "model")
+        raise fail("unembed", f"unembed = {echo(unembed)}; expected an output width 1 … {MAX_SEQUENCE_WIDTH}", "model")
     families = tuple(SeqSpec(tuple(kinds), pattern=p, heads=H, rope=r, residual=res, lam=lam)
                      for kinds in lists for p in patterns for H in heads for r in rope for res in residual
                      if not (r and (p == "frozen" or "attention" not in kinds)))

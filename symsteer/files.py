@@ -66,6 +66,17 @@ def shown(value: object, *, name: bool = False) -> str:
     return "".join(out)
 
 
+def echo(value: object, limit: int = 60) -> str:
+    """A user's value as a one-line message echoes it: ``repr``, lookalike letters escaped as in
+    :func:`shown` (``name=True``), cut to about ``limit`` characters with ``…``.
+
+    >>> echo("l\\u0430st"), echo("9" * 100)[-3:]
+    ("'l\\\\u0430st'", '99…')
+    """
+    text = shown(repr(value), name=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def kind_of(mode: int) -> str:
     """What a file of this ``st_mode`` is, in words."""
     for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),

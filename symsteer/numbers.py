@@ -11,6 +11,7 @@ over numpy arrays; only the entries differ: float64, ``fmpq`` (python-flint) or
 
 from __future__ import annotations
 
+import time
 import weakref
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Sequence
@@ -19,7 +20,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import sympy
 
-from .errors import BudgetError, ShapeError
+from .errors import BudgetError, DeadlineError, ShapeError
 
 try:  # flint is the fast path; the fallbacks are exact too, only slower
     import flint
@@ -360,6 +361,36 @@ BALL: Balls = Balls() if flint is not None else None  # type: ignore[assignment]
 COMPLEX_BALL: Balls = Balls(complex=True) if flint is not None else None  # type: ignore[assignment]
 
 
+#: ``time.monotonic()`` after which :func:`in_time` raises :class:`DeadlineError` (set by the
+#: verifier's time limit). flint multiplies in C, where the limit's signal waits until the call
+#: returns: long products over polynomials go one row at a time and check the clock in between.
+STOP: float | None = None
+
+
+def in_time() -> None:
+    """Raise :class:`DeadlineError` once the time limit :data:`STOP` has passed."""
+    if STOP is not None and time.monotonic() > STOP:
+        raise DeadlineError("time limit reached")
+
+
+def by_rows(v: np.ndarray, step: Any) -> np.ndarray:
+    """``step(row)`` for every row of an object array, the clock checked before each (see :data:`STOP`)."""
+    rows = []
+    for row in v:
+        in_time()
+        rows.append(step(row))
+    return np.stack(rows) if rows else step(v)
+
+
+def by_entries(shape: tuple[int, ...], step: Any) -> np.ndarray:
+    """An object array of ``step(index)``, the clock checked before each entry (see :data:`STOP`)."""
+    out = np.empty(shape, dtype=object)
+    for i in np.ndindex(shape):
+        in_time()
+        out[i] = step(i)
+    return out
+
+
 class PolyRing(Numbers):
     """Sparse multivariate polynomials with rational coefficients over the given symbols.
 
@@ -387,6 +418,11 @@ class PolyRing(Numbers):
 
             self.ctx, *gens = ring(list(self.symbols) or [sympy.Symbol("_")], QQ)
             self.gens = tuple(gens[: len(self.symbols)])
+
+    def apply(self, M: np.ndarray, v: np.ndarray) -> np.ndarray:
+        if v.ndim > 1:
+            return by_rows(v, lambda row: self.apply(M, row))
+        return by_entries((len(M),), lambda j: v @ M[j])
 
     def check_products(self, left: np.ndarray, right: np.ndarray, pairs: Sequence[tuple[int, int]]) -> None:
         # flint's C code cannot be interrupted: refuse a product that would blow up before it starts

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Literal
 import numpy as np
 
 from .errors import ShapeError
+from .files import shown
 
 __all__ = ["SteerSet", "steer_direction"]
 
@@ -56,6 +57,11 @@ def _brief(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+def _said(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message: cut (:func:`_brief`), lookalike letters escaped."""
+    return shown(repr(_brief(text, limit)), name=True)
+
+
 def _listing(values: list[int], limit: int = 5) -> str:
     shown = ", ".join(map(str, values[:limit]))
     return shown if len(values) <= limit else f"{shown} … ({len(values)} in all)"
@@ -63,13 +69,13 @@ def _listing(values: list[int], limit: int = 5) -> str:
 
 def _index(text: str, spec: str) -> int:
     if not _INDEX.fullmatch(text):
-        raise ShapeError(f"positions={_brief(spec)!r}: {_brief(text, 20)!r} is not a position; expected {_SYNTAX}")
+        raise ShapeError(f"positions={_said(spec)}: {_said(text, 20)} is not a position; expected {_SYNTAX}")
     if len(text.lstrip("+-")) > _MAX_DIGITS:
-        raise ShapeError(f"positions={_brief(spec)!r}: {_brief(text, 20)!r} has {len(text.lstrip('+-'))} digits; "
+        raise ShapeError(f"positions={_said(spec)}: {_said(text, 20)} has {len(text.lstrip('+-'))} digits; "
                          f"expected a 0-based position (at most {_MAX_DIGITS} digits)")
     value = int(text)
     if value < 0:
-        raise ShapeError(f"positions={_brief(spec)!r}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
+        raise ShapeError(f"positions={_said(spec)}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
     return value
 
 
@@ -136,11 +142,11 @@ class SteerSet:
     @classmethod
     def _listed(cls, items: list[int], spec: str) -> SteerSet:
         if not items:
-            raise ShapeError(f"positions={_brief(spec)!r} is empty; expected at least one position to steer")
+            raise ShapeError(f"positions={_said(spec)} is empty; expected at least one position to steer")
         repeated = sorted(v for v, n in Counter(items).items() if n > 1)  # linear: a list may be long
         if repeated:
             raise ShapeError(
-                f"positions={_brief(spec)!r} names position(s) {_listing(repeated)} more than once; "
+                f"positions={_said(spec)} names position(s) {_listing(repeated)} more than once; "
                 "list each position once (to steer one position twice as hard, scale s)"
             )
         return cls("list", indices=tuple(sorted(items)))
@@ -168,7 +174,7 @@ class SteerSet:
         outside = [i for i in self.indices if i >= T]
         if outside:
             raise ShapeError(
-                f"positions='{_brief(str(self))}': position(s) {_listing(outside)} out of range for a sequence of "
+                f"positions={_said(str(self))}: position(s) {_listing(outside)} out of range for a sequence of "
                 f"T={T} positions (0 … {T - 1})"
             )
         return self.indices

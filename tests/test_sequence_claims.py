@@ -4,7 +4,9 @@ claim replays without symsteer."""
 
 from __future__ import annotations
 
+import itertools
 import json
+from fractions import Fraction
 import subprocess
 import sys
 from pathlib import Path
@@ -40,11 +42,21 @@ def _file(tmp_path: Path, statement: str = GOOD, model: str = GOOD_MODEL, name: 
     (GOOD_MODEL + 'lerp = "3/2"\n', "expected 0 ≤ λ ≤ 1"),
     (GOOD_MODEL + 'layers = [1]\n', "unknown field 'layers' in [model] of a sequence model"),
     (GOOD_MODEL.replace("lengths = [2]\n", ""), "[model] misses 'lengths'"),
+    # a wrong kind is a wrong value, not an unknown field; lookalike letters are escaped
+    (GOOD_MODEL.replace('"sequence"', '"Sequence"'), "kind = 'Sequence'; expected 'sequence' (or leave it out for a network)"),
+    (GOOD_MODEL.replace('"sequence"', '"sequ\u0435nce"'), "kind = 'sequ\\u0435nce'; expected 'sequence'"),
+    (GOOD_MODEL.replace('"sequence"', "1"), "kind = 1; expected 'sequence'"),
+    (GOOD_MODEL.replace('"attention"', '"attent\u0456on"'), "unknown block kind 'attent\\u0456on' (did you mean 'attention'?)"),
+    (GOOD_MODEL + 'pattern = "b\u0456linear"\n', "pattern = 'b\\u0456linear'; expected"),
+    # a long value is cut to about 60 characters in the one-line message
+    (GOOD_MODEL.replace('["attention"]', "[" + ", ".join(['"attention"'] * 500) + "]"),
+     "blocks = ['attention', 'attention', 'attention', 'attention', 'atten…; expected"),
+    (GOOD_MODEL + 'residual = "lerp"\nlerp = "' + "9" * 5000 + '/1"\n', "lerp = '" + "9" * 58 + "…; expected"),
 ])
 def test_hostile_models_are_refused_with_one_line(tmp_path, model, words):
     with pytest.raises(ClaimFileError) as exc:
         load_claim(_file(tmp_path, model=model))
-    assert words in str(exc.value) and "\n" not in str(exc.value)
+    assert words in str(exc.value) and "\n" not in str(exc.value) and len(str(exc.value)) < 400
 
 
 @pytest.mark.parametrize("statement, words", [
@@ -54,6 +66,8 @@ def test_hostile_models_are_refused_with_one_line(tmp_path, model, words):
     ("F(X + alpha*at(s, [1, 1])) == F(X)", "more than once"),
     ("F(X + alpha*at(s, [-1])) == F(X)", "is negative"),
     ("F(X + alpha*at(s, 'first')) == F(X)", "'first' is not a position"),
+    ("F(X + \u0430lpha*at(s, 'last')) == F(X)", "unknown name '\\u0430lpha' (closest: alpha) at column 7 of 'F(X + \\u0430lpha"),
+    ("F(X + alpha*at(s, 'l\u0430st')) == F(X)", "at(…, 'l\\u0430st'): positions='l\\u0430st': 'l\\u0430st' is not a position"),
     ("row(F(X), 2) == row(F(X), 0)", "position 2 is out of range for T = 2"),
     ("f(x) == f(x)", "names of a network of bilinear layers"),
     ("F(x) == F(X)", "F() takes (sequence)"),
@@ -124,3 +138,77 @@ def test_hostile_norm_models_are_refused_with_one_line(tmp_path, model, statemen
 def test_limits_outside_their_meaning_are_not_decided(tmp_path, statement, words):
     v = verify(load_claim(_file(tmp_path, statement=statement, model=NORMED)))
     assert v.found in ("error", "undecided") and words in v.detail, v.detail
+
+
+# -- the time limit inside long polynomial products (flint's C calls cannot be interrupted) ------
+
+
+def _ring_rows(rows: int = 4):
+    import numpy as np
+    import sympy
+
+    from symsteer.numbers import PolyRing
+
+    syms = sympy.symbols(f"x0:{rows}")
+    ring = PolyRing(syms)
+    return ring, ring.array(np.array([[s, 1] for s in syms], dtype=object)), ring.array(np.eye(2, dtype=int))
+
+
+def test_a_polynomial_product_stops_at_its_first_check_after_the_deadline(monkeypatch):
+    from symsteer import numbers
+    from symsteer.errors import DeadlineError
+
+    ring, v, M = _ring_rows()
+    clock = itertools.count()  # one tick per look at the clock
+    monkeypatch.setattr(numbers.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(numbers, "STOP", 2.5)
+    with pytest.raises(DeadlineError):
+        ring.apply(M, v)
+    # looked before row 0 (0), its two entries (1, 2), row 1 (3 > 2.5): stopped there
+    assert next(clock) == 4
+
+
+def test_a_lerp_residual_over_polynomials_checks_the_clock(monkeypatch):
+    import numpy as np
+
+    from symsteer import numbers
+    from symsteer.blocks import Linear, Residual
+    from symsteer.errors import DeadlineError
+
+    ring, v, M = _ring_rows()
+    block = Residual.lerp(Linear(np.eye(2, dtype=object), name="L"), Fraction(1, 2))
+    out = block.forward(v, numbers=ring)  # (1 − 1/2) v + 1/2 v
+    assert out.shape == v.shape and all(a == b for a, b in zip(out.ravel(), v.ravel()))
+    monkeypatch.setattr(numbers, "STOP", numbers.time.monotonic() - 1)
+    with pytest.raises(DeadlineError):
+        block.forward(v, numbers=ring)
+
+
+def test_the_time_limit_sets_the_clock_the_products_check():
+    from symsteer import numbers
+    from symsteer.verifier import deadline
+
+    assert numbers.STOP is None
+    with deadline(50):
+        outer = numbers.STOP
+        with deadline(100):
+            assert numbers.STOP == outer  # an outer limit that ends sooner stays
+        with deadline(1):
+            assert numbers.STOP < outer
+    assert numbers.STOP is None
+
+
+def test_attention_over_polynomials_mixes_positions_one_row_at_a_time(monkeypatch):
+    import numpy as np
+
+    from symsteer import numbers
+    from symsteer.blocks.attention import _rows_matmul
+    from symsteer.errors import DeadlineError
+
+    ring, v, _ = _ring_rows()
+    p = ring.array(np.arange(32, dtype=object).reshape(2, 4, 4))
+    stack = np.stack([v, v])
+    assert (_rows_matmul(p, stack) == p @ stack).all()
+    monkeypatch.setattr(numbers, "STOP", numbers.time.monotonic() - 1)
+    with pytest.raises(DeadlineError):
+        _rows_matmul(p, stack)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..errors import ShapeError
-from ..numbers import Numbers, PolyRing
+from ..numbers import Numbers, PolyRing, by_rows
 from .base import Block, as_scalar, as_weight_array, cauchy, random_array, scalar
 from .rotary import Rotary, rotate
 
@@ -285,7 +285,8 @@ class Attention(Block):
         p = self._masked(p * _scalar(self.scale, numbers), T, numbers)
         if self.pattern == "squared-normalized":
             p = self._normalize(p, numbers)
-        z = p @ self._branch("v", x, w, T, numbers, orders=False)
+        v = self._branch("v", x, w, T, numbers, orders=False)
+        z = _rows_matmul(p, v) if isinstance(numbers, PolyRing) else p @ v
         return numbers.apply(w["o"], self._merge(z))
 
     def propagate(self, cs: np.ndarray, *, top: int, numbers: Numbers) -> np.ndarray:
@@ -617,3 +618,13 @@ def last_position(block: Attention, x: Any, *, numbers: Numbers) -> LastPosition
     if numbers.name == "float":
         gates = gates.astype(np.float64)
     return LastPosition(context, gates, block)
+
+
+def _rows_matmul(p: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``p @ v`` one row of ``p`` at a time, the clock checked between rows (long polynomial
+    products: see :data:`symsteer.numbers.STOP`)."""
+    lead = np.broadcast_shapes(p.shape[:-2], v.shape[:-2])
+    P = np.broadcast_to(p, lead + p.shape[-2:]).reshape(-1, *p.shape[-2:])
+    V = np.broadcast_to(v, lead + v.shape[-2:]).reshape(-1, *v.shape[-2:])
+    out = by_rows(np.arange(len(P)), lambda i: by_rows(P[i], lambda row: row @ V[i]))
+    return out.reshape(lead + (p.shape[-2], v.shape[-1]))

@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import ClaimFileError
+from ..files import echo, shown
 
 __all__ = [
     "FUNCTIONS",
@@ -301,7 +302,7 @@ class _Builder:
     def fail(self, tree: ast.AST, message: str) -> StatementError:
         col = getattr(tree, "col_offset", None)
         where = f" at column {col + 1}" if col is not None else ""
-        return StatementError(f"{message}{where} of '{self.source}'")
+        return StatementError(f"{message}{where} of '{shown(self.source, name=True)}'")
 
     def node(self, tree: ast.AST, op: str, args: tuple[Node, ...] = (), value: Any = None, type: str = "") -> Node:
         text = ast.get_source_segment(self.source, tree) or ""
@@ -321,13 +322,13 @@ class _Builder:
     def _Constant(self, tree: ast.Constant) -> Node:
         value = tree.value
         if isinstance(value, bool) or value is None or value is Ellipsis:
-            raise self.fail(tree, f"{value!r} is not a number; expected an integer")
+            raise self.fail(tree, f"{echo(value)} is not a number; expected an integer")
         if isinstance(value, int):
             if abs(value) > MAX_LITERAL:
                 raise self.fail(tree, f"integer {value} is too large; at most {MAX_LITERAL} in magnitude")
             return self.node(tree, "num", value=Fraction(value), type="int")
         if isinstance(value, float):
-            raise self.fail(tree, f"float {value!r} is not exact; write a fraction such as 1/2")
+            raise self.fail(tree, f"float {echo(value)} is not exact; write a fraction such as 1/2")
         if isinstance(value, str):
             if len(value) > 200:
                 raise self.fail(tree, "string is too long; at most 200 characters")
@@ -337,12 +338,12 @@ class _Builder:
     def _Name(self, tree: ast.Name) -> Node:
         name = tree.id
         if name.startswith("__"):
-            raise self.fail(tree, f"'{name}' is refused: names beginning with '__' are not part of the language")
+            raise self.fail(tree, f"{echo(name)} is refused: names beginning with '__' are not part of the language")
         if name in NAMES:
             return self.node(tree, "name", value=name, type=NAMES[name][0])
         if name in FUNCTIONS:
             raise self.fail(tree, f"'{name}' is a function; call it, e.g. {name}(x)")
-        raise self.fail(tree, f"unknown name '{name}'{_closest(name, list(NAMES) + list(FUNCTIONS))}")
+        raise self.fail(tree, f"unknown name {echo(name)}{_closest(name, list(NAMES) + list(FUNCTIONS))}")
 
     def _List(self, tree: ast.List) -> Node:
         if not tree.elts or len(tree.elts) > MAX_VECTOR:
@@ -439,11 +440,11 @@ class _Builder:
             raise self.fail(tree, "only named functions can be called, such as softmax(x)")
         name = tree.func.id
         if name.startswith("__"):
-            raise self.fail(tree, f"'{name}' is refused: names beginning with '__' are not part of the language")
+            raise self.fail(tree, f"{echo(name)} is refused: names beginning with '__' are not part of the language")
         if name not in FUNCTIONS:
             if name in NAMES:
                 raise self.fail(tree, f"'{name}' is a {NAMES[name][0]}, not a function")
-            raise self.fail(tree, f"unknown function '{name}'{_closest(name, list(FUNCTIONS))}")
+            raise self.fail(tree, f"unknown function {echo(name)}{_closest(name, list(FUNCTIONS))}")
         if tree.keywords:
             raise self.fail(tree, f"{name}() takes no keyword arguments")
         if name == "at" and len(tree.args) == 2 and isinstance(tree.args[1], ast.List) and not tree.args[1].elts:
@@ -464,7 +465,7 @@ class _Builder:
         if name == "sum_over" and args[1].value != "q":
             raise self.fail(tree, f"sum_over binds the position q; got '{args[1].text}'")
         if name == "share" and len(args) == 2 and args[1].value not in ("unit", "entry", "weight"):
-            raise self.fail(tree, f"share kind {args[1].value!r}; expected 'unit', 'entry' or 'weight'")
+            raise self.fail(tree, f"share kind {echo(args[1].value)}; expected 'unit', 'entry' or 'weight'")
         result = args[0].type if fn.result == "same" else fn.result
         return self.node(tree, "call", args, value=name, type=result)
 
@@ -487,7 +488,7 @@ def _check_positions(builder: _Builder, tree: ast.Call, where: Node) -> None:
                 raise builder.fail(tree, f"at(…, {where.text}): expected a literal list of integer positions such as [0, 2]")
             SteerSet.of([int(v) for v in where.value])
     except ShapeError as exc:
-        raise builder.fail(tree, f"at(…, {where.text}): {exc}") from None
+        raise builder.fail(tree, f"at(…, {shown(where.text, name=True)}): {exc}") from None
 
 
 def _accepts(want: str, arg: Node) -> bool:

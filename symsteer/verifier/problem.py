@@ -39,6 +39,18 @@ class Decision:
 def deadline(seconds: float) -> Iterator[None]:
     """Raise :class:`DeadlineError` inside the block after ``seconds`` (SIGALRM, main thread
     only; elsewhere the search loops check the clock themselves). The old handler comes back."""
+    from .. import numbers
+
+    saved = numbers.STOP
+    if seconds > 0:  # an outer limit that ends sooner stays
+        numbers.STOP = min(time.monotonic() + seconds, saved or float("inf"))
+    try:
+        yield from _alarm(seconds)
+    finally:
+        numbers.STOP = saved
+
+
+def _alarm(seconds: float) -> Iterator[None]:
     usable = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
     if not usable or seconds <= 0:
         yield

@@ -18,7 +18,7 @@ import sympy
 
 from ..blocks import Attention, Bilinear, FrozenAttention, Linear, Residual, Rotary
 from ..errors import ShapeError
-from ..numbers import PolyRing
+from ..numbers import PolyRing, in_time
 from ..positions import SteerSet
 from ..sequence import SequenceModel
 from .language import Node, StatementError, steered_form
@@ -157,6 +157,7 @@ class SequenceFunctions:
     def _run_F(self, x: np.ndarray, node: Node) -> np.ndarray:
         model = self._seq_model()
         for block in model.blocks:
+            in_time()
             if isinstance(self.numbers, PolyRing):
                 _check_block(block, x, self.case)
             try:
