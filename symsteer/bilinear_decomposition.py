@@ -37,7 +37,7 @@ from .blocks import Bilinear, Block, Chain, Linear, Residual, RMSNorm, Rotary
 from .blocks.softmax import SoftmaxAttention
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .files import brief
+from .files import echo
 from .state_dicts import biases as _all_or_none, is_layout, numbered, head_problem
 from .tensor_similarity import _float, _require
 
@@ -71,7 +71,7 @@ class DecompositionConfig:
                                  "only bilinear MLPs without a gate are polynomial: refused")
         heads, norm = given["n_head"], given["normalization"]
         if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1 or not isinstance(norm, bool):
-            raise InputFileError(f"{source}: config.json n_head={brief(heads)}, normalization={brief(norm)}; expected a positive integer and true/false")
+            raise InputFileError(f"{source}: config.json n_head={echo(heads)}, normalization={echo(norm)}; expected a positive integer and true/false")
         ctx = given.get("n_ctx")
         return cls(n_head=heads, normalization=norm, n_ctx=ctx if isinstance(ctx, int) and not isinstance(ctx, bool) else None,
                    said={k: given[k] for k in ("n_layer", "d_model", "d_hidden", "bias") if k in given})

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from .errors import EnvironmentFault, InputFileError, ShapeError
 
-__all__ = ["shown", "brief", "open_input", "read_input", "write_output", "written", "kind_of", "MAX_TEXT_BYTES"]
+__all__ = ["shown", "echo", "open_input", "read_input", "write_output", "written", "kind_of", "MAX_TEXT_BYTES"]
 
 #: the largest text file read whole (a claim file, a key map)
 MAX_TEXT_BYTES = 1 << 20
@@ -31,16 +31,6 @@ _ENVIRONMENT = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EROFS,
 
 #: outputs this process has written, newest last (``run`` names them when it is interrupted)
 _WRITTEN: list[str] = []
-
-
-def brief(value: object, limit: int = 40) -> str:
-    """``repr(value)`` for a one-line message, cut to ``limit`` characters (an integer too long to
-    write as digits is named by its size)."""
-    try:
-        text = repr(value)
-    except ValueError:
-        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else f"<a {type(value).__name__}>"
-    return shown(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def shown(value: object, *, name: bool = False) -> str:
@@ -73,7 +63,11 @@ def echo(value: object, limit: int = 60) -> str:
     >>> echo("l\\u0430st"), echo("9" * 100)[-3:]
     ("'l\\\\u0430st'", '99…')
     """
-    text = shown(repr(value), name=True)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to write as digits is named by its size
+        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else f"<a {type(value).__name__}>"
+    text = shown(text, name=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .blocks import Bilinear, Block, Linear, Residual
 from .errors import InputFileError, SymsteerError
-from .files import brief, read_input, shown
+from .files import echo, read_input, shown
 from .network import Network
 
 __all__ = ["Layout", "KeyMap", "LAYOUTS", "register", "load_model", "model_arrays", "load_key_map", "read_config", "file_dtypes", "ROLES"]
@@ -383,7 +383,7 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError(f"the key {brief(key)} appears twice")
+            raise ValueError(f"the key {echo(key)} appears twice")
         out[key] = value
     return out
 
@@ -400,7 +400,7 @@ def config_object(raw: bytes, name: str) -> dict[str, Any]:
     for block in (data, data.get("model"), data.get("config")):
         heads = block.get("n_head", 1) if isinstance(block, dict) else 1
         if isinstance(heads, bool) or not (isinstance(heads, int) and heads >= 1 or isinstance(heads, str) and re.fullmatch(r"[1-9][0-9]{0,8}", heads)):
-            raise InputFileError(f"{name}: n_head={brief(heads)}; expected a positive integer")
+            raise InputFileError(f"{name}: n_head={echo(heads)}; expected a positive integer")
     return data
 
 
@@ -619,7 +619,7 @@ def load_model(
     chosen: Layout | None = None
     if layout is not None:
         if layout not in LAYOUTS:
-            raise SymsteerError(f"layout={layout!r}; expected one of {', '.join(LAYOUTS)}")
+            raise SymsteerError(f"layout={echo(layout)}; expected one of {', '.join(LAYOUTS)}")
         chosen = LAYOUTS[layout]
     elif keys is not None:
         chosen = keys if isinstance(keys, KeyMap) else load_key_map(keys)

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Literal
 import numpy as np
 
 from .errors import ShapeError
-from .files import shown
+from .files import echo
 
 __all__ = ["SteerSet", "steer_direction"]
 
@@ -52,16 +52,6 @@ _INDEX = re.compile(r"[+-]?\d+")
 _MAX_DIGITS = 18
 
 
-def _brief(text: str, limit: int = 60) -> str:
-    """``text`` cut for a one-line message (a list of positions can be 100 KB long)."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-
-
-def _said(text: str, limit: int = 60) -> str:
-    """``text`` quoted for a message: cut (:func:`_brief`), lookalike letters escaped."""
-    return shown(repr(_brief(text, limit)), name=True)
-
-
 def _listing(values: list[int], limit: int = 5) -> str:
     shown = ", ".join(map(str, values[:limit]))
     return shown if len(values) <= limit else f"{shown} … ({len(values)} in all)"
@@ -69,13 +59,13 @@ def _listing(values: list[int], limit: int = 5) -> str:
 
 def _index(text: str, spec: str) -> int:
     if not _INDEX.fullmatch(text):
-        raise ShapeError(f"positions={_said(spec)}: {_said(text, 20)} is not a position; expected {_SYNTAX}")
+        raise ShapeError(f"positions={echo(spec)}: {echo(text, 20)} is not a position; expected {_SYNTAX}")
     if len(text.lstrip("+-")) > _MAX_DIGITS:
-        raise ShapeError(f"positions={_said(spec)}: {_said(text, 20)} has {len(text.lstrip('+-'))} digits; "
+        raise ShapeError(f"positions={echo(spec)}: {echo(text, 20)} has {len(text.lstrip('+-'))} digits; "
                          f"expected a 0-based position (at most {_MAX_DIGITS} digits)")
     value = int(text)
     if value < 0:
-        raise ShapeError(f"positions={_said(spec)}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
+        raise ShapeError(f"positions={echo(spec)}: position {value} is negative; positions are 0-based (write 'last' for T − 1)")
     return value
 
 
@@ -142,11 +132,11 @@ class SteerSet:
     @classmethod
     def _listed(cls, items: list[int], spec: str) -> SteerSet:
         if not items:
-            raise ShapeError(f"positions={_said(spec)} is empty; expected at least one position to steer")
+            raise ShapeError(f"positions={echo(spec)} is empty; expected at least one position to steer")
         repeated = sorted(v for v, n in Counter(items).items() if n > 1)  # linear: a list may be long
         if repeated:
             raise ShapeError(
-                f"positions={_said(spec)} names position(s) {_listing(repeated)} more than once; "
+                f"positions={echo(spec)} names position(s) {_listing(repeated)} more than once; "
                 "list each position once (to steer one position twice as hard, scale s)"
             )
         return cls("list", indices=tuple(sorted(items)))
@@ -174,7 +164,7 @@ class SteerSet:
         outside = [i for i in self.indices if i >= T]
         if outside:
             raise ShapeError(
-                f"positions={_said(str(self))}: position(s) {_listing(outside)} out of range for a sequence of "
+                f"positions={echo(str(self))}: position(s) {_listing(outside)} out of range for a sequence of "
                 f"T={T} positions (0 … {T - 1})"
             )
         return self.indices

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from .errors import InputFileError, ShapeError
-from .files import shown
+from .files import echo, shown
 
 __all__ = ["sequence_options", "wants_sequence", "load_sequence_model", "expand_sequence", "DEFAULT_MAX_ORDER"]
 
@@ -76,7 +76,7 @@ def _named_layout(name: str | None) -> Any:
     from .layouts import LAYOUTS
 
     if name not in LAYOUTS:
-        raise click.UsageError(f"--layout={name!r}; expected one of {', '.join(LAYOUTS)}")
+        raise click.UsageError(f"--layout={echo(name)}; expected one of {', '.join(LAYOUTS)}")
     return LAYOUTS[name]
 
 

@@ -68,10 +68,10 @@ def biases(layers: list[Mapping[str, Any]], roles: Collection[str], *, name: Cal
 
 def head_problem(heads: int, d: int) -> str | None:
     """Why ``heads`` RoPE heads do not fit a width ``d`` (None when they do)."""
-    from .files import brief
+    from .files import echo
 
     if d % heads:
-        return f"n_head={brief(heads)} does not divide d_model={d}; expected a divisor of it"
+        return f"n_head={echo(heads)} does not divide d_model={d}; expected a divisor of it"
     if (d // heads) % 2:
         return f"n_head={heads} with d_model={d} gives heads of odd width {d // heads}; expected an even width (RoPE rotates halves)"
     return None

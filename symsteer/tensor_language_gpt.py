@@ -61,7 +61,7 @@ from .blocks import Attention, Bilinear, Block, Chain, Fork, LaneMix, Linear, Pl
 from .errors import InputFileError, ShapeError
 from .numbers import FLOAT
 from .sequence import SequenceModel
-from .files import brief
+from .files import echo
 from .state_dicts import is_layout, numbered, head_problem
 from .tensor_similarity import _float, _require
 
@@ -106,7 +106,7 @@ class GPTConfig:
         flags = {k: given.get(k, False) for k in ("squared_attn", "squared_mlp", "gated", "bilinear", "bilinear_attn")}
         bad = {k: v for k, v in flags.items() if not isinstance(v, bool)}
         if heads < 1 or bad:
-            said = ", ".join([f"n_head={brief(given['n_head'])}"] + [f"{k}={brief(v)}" for k, v in bad.items()])
+            said = ", ".join([f"n_head={echo(given['n_head'])}"] + [f"{k}={echo(v)}" for k, v in bad.items()])
             raise InputFileError(f"{source}: config.json {said}; expected a positive integer and true/false flags")
         dtype = given.get("dtype")
         if dtype is not None and str(dtype).replace("torch.", "") not in _EPS:

@@ -37,7 +37,7 @@ import numpy as np
 from .blocks import Attention, Bilinear, Linear, Residual, Rotary
 from .errors import InputFileError, ShapeError
 from .sequence import SequenceModel
-from .files import brief
+from .files import echo
 from .state_dicts import biases as _all_or_none, is_layout, numbered, head_problem
 
 __all__ = ["TensorSimilarityConfig", "is_tensor_similarity", "load_tensor_similarity", "reference_forward", "gate",
@@ -276,7 +276,7 @@ def load_checkpoint_transformer(arrays: Mapping[str, Any], config: Mapping[str, 
         raise InputFileError(f"{source}: the number of heads is not in the state dict: put the checkpoint's config.json "
                              "(model.n_head) beside it or give --heads")
     if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
-        raise InputFileError(f"{source}: config.json n_head={brief(heads)}; expected a positive integer")
+        raise InputFileError(f"{source}: config.json n_head={echo(heads)}; expected a positive integer")
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or residual not in ("add", "lerp"):
         raise InputFileError(f"{source}: config.json attn_scale={scale!r}, residual={residual!r}; expected a number and add or lerp")
     _require(arrays, ("embed.weight", "unembed.weight"), source, "CheckpointTransformer", _CKPT_EXPECTED)

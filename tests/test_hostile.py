@@ -405,7 +405,7 @@ HOSTILE: list[tuple] = [
       for what, cfg, code, message, *extra in (
           ("duplicate key", '{"n_head": 2, "n_head": 4}', 3, "d/config.json: not valid JSON (the key 'n_head' appears twice)"),
           ("n_head NaN", '{"n_head": NaN}', 3, "d/config.json: n_head=nan; expected a positive integer"),
-          ("n_head 5000 digits", '{"n_head": ' + "9" * 5000 + "}", 2, "d/m.npz: n_head=" + "9" * 39 + "… does not divide d_model=8"),
+          ("n_head 5000 digits", '{"n_head": ' + "9" * 5000 + "}", 2, "d/m.npz: n_head=" + "9" * 59 + "… does not divide d_model=8"),
           ("n_head 10^20", '{"n_head": 100000000000000000000}', 2, "n_head=100000000000000000000 does not divide d_model=8"),
           ("n_head 3", '{"n_head": 3}', 2, "n_head=3 does not divide d_model=8; expected a divisor of it"),
           ("is a directory", directory, 3, "d/config.json: is a directory, not a regular file; expected a model config (JSON)"),
