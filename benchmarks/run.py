@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -181,8 +180,8 @@ def quick_checks(cases: tuple[Case, ...], results: Results) -> list[str]:
 
 def cli_timings(*, quick: bool, timeout: float) -> dict[str, dict[str, Any]]:
     """``symsteer --help`` (best of 5) and ``symsteer verify`` (once; not in --quick)."""
-    exe = shutil.which("symsteer")
-    base = [exe] if exe else [sys.executable, "-m", "symsteer"]
+    # this checkout's code with this Python, not whatever `symsteer` is first on PATH
+    base = [sys.executable, "-m", "symsteer"]
     out: dict[str, dict[str, Any]] = {}
     times = []
     for _ in range(5):

@@ -938,9 +938,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 #: digits Python may convert between int and str while a command runs: enough for the largest
-#: exact number symsteer computes (numbers.MAX_EXACT_BITS), bounded so that parsing stays fast
+#: exact number symsteer computes (budgets.MAX_EXACT_BITS), bounded so that parsing stays fast
 def _int_digits() -> int:
-    from symsteer.numbers import MAX_EXACT_BITS
+    from symsteer.budgets import MAX_EXACT_BITS
 
     return int(MAX_EXACT_BITS * math.log10(2)) + 10
 

@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import sympy
 
+from .budgets import MAX_EXACT_BITS
 from .errors import BudgetError, DeadlineError, ShapeError
 
 try:  # flint is the fast path; the fallbacks are exact too, only slower
@@ -247,8 +248,6 @@ class _Exact(_MatrixProducts, Numbers):
 #: the most terms (before like terms merge) the polynomial products of one layer may have
 MAX_PRODUCT_TERMS = 200_000_000
 
-#: the largest numerator or denominator (in bits) exact arithmetic goes on with
-MAX_EXACT_BITS = 1 << 20
 
 
 def _bits(value: Any) -> int:
